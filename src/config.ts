@@ -1,0 +1,29 @@
+// Configuration from environment variables (Node) or Worker vars: parsed and checked once.
+export type Synchronous = 'full' | 'normal';
+
+export interface Config {
+  port: number;
+  /** SQLite file (Node only). */
+  dbPath: string;
+  /** SKANPOST_EXTRA_KEYS as given; parsed by buildKeyRing. */
+  extraKeys: string;
+  /** `full` (default): an acknowledged postback survives power loss. `normal`: only a crash. */
+  synchronous: Synchronous;
+}
+
+export class ConfigError extends Error {}
+
+export function readConfig(env: Record<string, string | undefined>): Config {
+  const port = Number(env.PORT ?? 8787);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError(`PORT must be a port number, got ${JSON.stringify(env.PORT)}`);
+  const synchronous = (env.SKANPOST_SYNCHRONOUS ?? 'full').toLowerCase();
+  if (synchronous !== 'full' && synchronous !== 'normal') {
+    throw new ConfigError(`SKANPOST_SYNCHRONOUS must be "full" or "normal", got ${JSON.stringify(env.SKANPOST_SYNCHRONOUS)}`);
+  }
+  return {
+    port,
+    dbPath: env.SKANPOST_DB || './data/skanpost.db',
+    extraKeys: env.SKANPOST_EXTRA_KEYS ?? '',
+    synchronous,
+  };
+}

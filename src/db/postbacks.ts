@@ -1,0 +1,113 @@
+// Storing postbacks with Apple-style dedupe: the first verified copy of a key counts; later
+// copies are duplicates or recorded conflicts; unverified bodies never claim a key.
+import { and, asc, eq, gt, inArray } from 'drizzle-orm';
+import type { Inspection, PostbackFields } from '../postback/types.js';
+import type { ReadPostback } from '../postback/read.js';
+import type { Db } from './db.js';
+import { postbacks, type NewPostbackRow, type PostbackRow } from './schema.js';
+
+export type Outcome = 'stored' | 'duplicate' | 'conflict';
+
+export interface SaveResult {
+  /** The row a client should refer to: the new row, or the first copy it duplicates. */
+  id: number;
+  outcome: Outcome;
+}
+
+const encoder = new TextEncoder();
+
+export async function sha256Hex(text: string): Promise<string> {
+  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', encoder.encode(text)));
+  return Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+const claims = (inspection: Inspection) => inspection.signature === 'verified' || inspection.signature === 'development';
+
+/** (protocol, environment, network, id compared case-insensitively, window 0 when absent). */
+export function dedupeKey(inspection: Inspection): string | null {
+  const { adNetworkId, transactionId, postbackSequenceIndex } = inspection.fields;
+  if (!claims(inspection) || adNetworkId === null || transactionId === null) return null;
+  return JSON.stringify([inspection.protocol, inspection.environment, adNetworkId, transactionId.toLowerCase(), postbackSequenceIndex ?? 0]);
+}
+
+type UnsignedValues = Partial<Pick<PostbackFields, 'conversionValue' | 'coarseConversionValue' | 'countryCode' | 'adInteractionType'>>;
+
+/** The values a relay may alter without breaking the signature; copies must agree on them. */
+function sameUnsignedValues(a: UnsignedValues, b: UnsignedValues): boolean {
+  return (
+    (a.conversionValue ?? null) === (b.conversionValue ?? null) &&
+    (a.coarseConversionValue ?? null) === (b.coarseConversionValue ?? null) &&
+    (a.countryCode ?? null) === (b.countryCode ?? null) &&
+    (a.adInteractionType ?? null) === (b.adInteractionType ?? null)
+  );
+}
+
+function verdictColumns(inspection: Inspection) {
+  return {
+    environment: inspection.environment,
+    version: inspection.version,
+    signature: inspection.signature,
+    reasons: inspection.reasons,
+    keyId: inspection.key,
+    ...inspection.fields,
+  };
+}
+
+export async function buildPostbackRow(postback: ReadPostback, inspection: Inspection, receivedAt: Date): Promise<NewPostbackRow> {
+  return {
+    receivedAt,
+    protocol: inspection.protocol,
+    outcome: 'stored',
+    dedupeKey: dedupeKey(inspection),
+    bodySha256: await sha256Hex(postback.text),
+    body: postback.text,
+    ...verdictColumns(inspection),
+  };
+}
+
+/** Must run inside one atomic unit (a Writer): it reads, then writes on what it read. */
+export async function savePostback(db: Db, row: NewPostbackRow): Promise<SaveResult> {
+  const [inserted] = await db.insert(postbacks).values(row).onConflictDoNothing().returning({ id: postbacks.id });
+  if (inserted) return { id: inserted.id, outcome: 'stored' };
+
+  // Byte-identical to a kept body: a device or relay retry, whatever its verdict.
+  const [same] = await db
+    .select({ id: postbacks.id, firstId: postbacks.firstId })
+    .from(postbacks)
+    .where(eq(postbacks.bodySha256, row.bodySha256));
+  if (same) return { id: same.firstId ?? same.id, outcome: 'duplicate' };
+
+  // Otherwise only the dedupe key can have collided: a verified copy of a counted postback.
+  const [first] = row.dedupeKey ? await db.select().from(postbacks).where(eq(postbacks.dedupeKey, row.dedupeKey)) : [];
+  if (!first) throw new Error('postback insert ignored without a matching body or dedupe key');
+  if (sameUnsignedValues(first, row)) return { id: first.id, outcome: 'duplicate' };
+  await db.insert(postbacks).values({ ...row, dedupeKey: null, outcome: 'conflict', firstId: first.id });
+  return { id: first.id, outcome: 'conflict' };
+}
+
+/** Rows whose verdict a new key or recipe may change, in id order, for chunked `reverify`. */
+export async function listUnsettled(db: Db, afterId: number, limit: number): Promise<PostbackRow[]> {
+  return db
+    .select()
+    .from(postbacks)
+    .where(and(gt(postbacks.id, afterId), inArray(postbacks.signature, ['invalid', 'unverifiable'])))
+    .orderBy(asc(postbacks.id))
+    .limit(limit);
+}
+
+/**
+ * Records a new verdict for a stored row. A row that now verifies claims its key if nobody has,
+ * else becomes a duplicate or conflict of the row that has, exactly as if it had arrived now.
+ */
+export async function resettlePostback(db: Db, row: PostbackRow, inspection: Inspection): Promise<void> {
+  const columns = verdictColumns(inspection);
+  const key = dedupeKey(inspection);
+  let placement: Partial<NewPostbackRow> = {};
+  if (key) {
+    const [first] = await db.select().from(postbacks).where(eq(postbacks.dedupeKey, key));
+    placement = !first
+      ? { dedupeKey: key, outcome: 'stored', firstId: null }
+      : { outcome: sameUnsignedValues(first, inspection.fields) ? 'duplicate' : 'conflict', firstId: first.id };
+  }
+  await db.update(postbacks).set({ ...columns, ...placement }).where(eq(postbacks.id, row.id));
+}

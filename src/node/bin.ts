@@ -1,0 +1,10 @@
+// Process entry of the CLI: wires real stdio and exit codes to runCli.
+import { readFileSync } from 'node:fs';
+import { runCli } from './cli.js';
+
+process.exitCode = await runCli(process.argv.slice(2), {
+  stdout: (text) => process.stdout.write(`${text}\n`),
+  stderr: (text) => process.stderr.write(`${text}\n`),
+  stdin: () => readFileSync(0),
+  env: process.env,
+});

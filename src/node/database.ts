@@ -1,0 +1,30 @@
+// Opens the SQLite file with durable settings and applies the committed migrations.
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
+import { drizzle, type BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
+import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
+import type { Synchronous } from '../config.js';
+import * as schema from '../db/schema.js';
+
+export const MIGRATIONS_FOLDER = resolve(dirname(fileURLToPath(import.meta.url)), '../../drizzle');
+
+export interface NodeDatabase {
+  sqlite: Database.Database;
+  db: BetterSQLite3Database<typeof schema>;
+}
+
+export function openDatabase(path: string, options: { synchronous?: Synchronous } = {}): NodeDatabase {
+  if (path !== ':memory:') mkdirSync(dirname(resolve(path)), { recursive: true });
+  const sqlite = new Database(path);
+  // WAL lets readers (reports, the CLI) run beside the writer; FULL makes every commit durable
+  // before its 200 goes out, at the cost of one fsync per group commit.
+  sqlite.pragma('journal_mode = WAL');
+  sqlite.pragma(`synchronous = ${options.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
+  sqlite.pragma('busy_timeout = 5000');
+  sqlite.pragma('foreign_keys = ON');
+  const db = drizzle(sqlite, { schema });
+  migrate(db, { migrationsFolder: MIGRATIONS_FOLDER });
+  return { sqlite, db };
+}

@@ -1,0 +1,109 @@
+// Group commit for better-sqlite3: the atomic units queued during one turn of the event loop
+// share a single COMMIT (one fsync), and each caller is answered only after that commit.
+import type Database from 'better-sqlite3';
+import { StorageUnavailableError, type Db, type Writer } from '../db/db.js';
+
+interface Job {
+  work: (db: Db) => Promise<unknown>;
+  resolve: (value: unknown) => void;
+  reject: (error: unknown) => void;
+}
+
+// Errors after which the same write may succeed later: answer 503 so the device retries.
+const TRANSIENT = /^SQLITE_(BUSY|LOCKED|FULL|IOERR|READONLY|CANTOPEN|PROTOCOL)/;
+
+function storageError(error: unknown): unknown {
+  const code = (error as { code?: unknown })?.code;
+  return typeof code === 'string' && TRANSIENT.test(code) ? new StorageUnavailableError(code, { cause: error }) : error;
+}
+
+export interface GroupCommitStats {
+  commits: number;
+  units: number;
+  largestBatch: number;
+}
+
+export class GroupCommitWriter implements Writer {
+  private queue: Job[] = [];
+  private flushing: Promise<void> | undefined;
+  private scheduled = false;
+  private closed = false;
+  readonly stats: GroupCommitStats = { commits: 0, units: 0, largestBatch: 0 };
+
+  constructor(
+    private readonly sqlite: Database.Database,
+    private readonly db: Db,
+    private readonly maxBatch = 512,
+  ) {}
+
+  run<T>(work: (db: Db) => Promise<T>): Promise<T> {
+    if (this.closed) return Promise.reject(new StorageUnavailableError('CLOSED'));
+    return new Promise<T>((resolve, reject) => {
+      this.queue.push({ work, resolve: resolve as (value: unknown) => void, reject });
+      this.schedule();
+    });
+  }
+
+  /** Stops taking work and settles everything already queued. */
+  async close(): Promise<void> {
+    this.closed = true;
+    while (this.flushing || this.queue.length > 0) await this.startFlush();
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.flushing) return;
+    this.scheduled = true;
+    // setImmediate lets every request that is already parsed join this commit.
+    setImmediate(() => {
+      this.scheduled = false;
+      void this.startFlush();
+    });
+  }
+
+  /** At most one flush at a time: a second BEGIN inside the first would fail. */
+  private startFlush(): Promise<void> {
+    if (!this.flushing) {
+      const flushing = this.flush().finally(() => {
+        this.flushing = undefined;
+        if (this.queue.length > 0) this.schedule();
+      });
+      this.flushing = flushing;
+    }
+    return this.flushing;
+  }
+
+  private async flush(): Promise<void> {
+    const batch = this.queue.splice(0, this.maxBatch);
+    if (batch.length === 0) return;
+    const settled: Array<{ job: Job; ok: boolean; value: unknown }> = [];
+    try {
+      this.sqlite.exec('BEGIN IMMEDIATE');
+      try {
+        for (const job of batch) {
+          this.sqlite.exec('SAVEPOINT unit');
+          try {
+            const value = await job.work(this.db);
+            this.sqlite.exec('RELEASE unit');
+            settled.push({ job, ok: true, value });
+          } catch (error) {
+            this.sqlite.exec('ROLLBACK TO unit');
+            this.sqlite.exec('RELEASE unit');
+            settled.push({ job, ok: false, value: storageError(error) });
+          }
+        }
+        this.sqlite.exec('COMMIT');
+      } catch (error) {
+        if (this.sqlite.inTransaction) this.sqlite.exec('ROLLBACK');
+        throw error;
+      }
+      this.stats.commits++;
+      this.stats.units += batch.length;
+      this.stats.largestBatch = Math.max(this.stats.largestBatch, batch.length);
+      for (const { job, ok, value } of settled) (ok ? job.resolve : job.reject)(value);
+    } catch (error) {
+      // Nothing of this batch is durable: every caller must hear so, never a 200.
+      const failure = storageError(error);
+      for (const job of batch) job.reject(failure);
+    }
+  }
+}

@@ -1,0 +1,47 @@
+// `npm start`: the embedded default — one process, one SQLite file, no configuration needed.
+import { serve } from '@hono/node-server';
+import { ConfigError, readConfig } from '../config.js';
+import { createApp } from '../http/app.js';
+import { KeyConfigError } from '../postback/keys.js';
+import { jsonLogger } from './logger.js';
+import { createNodeRuntime } from './runtime.js';
+
+const logger = jsonLogger();
+
+async function main(): Promise<void> {
+  const config = readConfig(process.env);
+  const runtime = await createNodeRuntime(config, logger);
+  const app = createApp(runtime.deps);
+  const server = serve({ fetch: app.fetch, port: config.port }, (info) => {
+    logger.info('skanpost listening', { port: info.port, db: config.dbPath, synchronous: config.synchronous });
+  });
+  server.on('error', (error) => {
+    logger.error('server error', { error: String(error) });
+    process.exit(1);
+  });
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info('shutting down', { signal });
+    // Stop accepting, let in-flight requests finish their writes, then close the database.
+    server.close(async () => {
+      await runtime.close();
+      logger.info('stopped');
+      process.exit(0);
+    });
+    if ('closeIdleConnections' in server) server.closeIdleConnections();
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+main().catch((error) => {
+  if (error instanceof ConfigError || error instanceof KeyConfigError) {
+    logger.error(`configuration error: ${error.message}`);
+  } else {
+    logger.error('failed to start', { error: error instanceof Error ? error.stack : String(error) });
+  }
+  process.exit(1);
+});
