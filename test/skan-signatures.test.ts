@@ -1,0 +1,168 @@
+// SKAN postbacks signed in the test with generated P-256 and P-192 keys: every version, every
+// optional-field combination, and tampering with signed versus unsigned fields.
+import { describe, expect, it } from 'vitest';
+import { createEcdsaVerifier, nobleP192 } from '../src/postback/ecdsa.js';
+import { inspectPostback } from '../src/postback/inspect.js';
+import { buildKeyRing } from '../src/postback/keys.js';
+import { readPostback } from '../src/postback/read.js';
+import { nodeP192 } from '../src/node/crypto.js';
+import { generateKey, signSkan, skanBody, skanMessage } from './support/signing.js';
+
+const p256 = generateKey('P-256');
+const p192 = generateKey('P-192');
+const keys = await buildKeyRing(`${p256.spkiBase64},${p192.spkiBase64}`);
+const verifiers = { 'node:crypto P-192': createEcdsaVerifier({ p192: nodeP192 }), '@noble P-192': createEcdsaVerifier({ p192: nobleP192 }) };
+
+async function inspect(body: Record<string, unknown>, verifier = verifiers['node:crypto P-192']) {
+  const read = readPostback(new TextEncoder().encode(JSON.stringify(body)));
+  if (!read.ok) throw new Error(`unexpected 400: ${JSON.stringify(read.problems)}`);
+  return inspectPostback(read.postback, { keys, verifier });
+}
+
+const keyFor = (version: string) => (version === '1.0' || version === '2.0' ? p192 : p256);
+
+// Every combination the issue names, per version: [label, overrides].
+const CASES: Array<[string, string, Record<string, unknown>]> = [
+  ['4.0', 'with source-app-id, fine value', { 'source-app-id': 1234567891, 'conversion-value': 17 }],
+  ['4.0', 'with source-domain, coarse value', { 'source-domain': 'example.com', 'coarse-conversion-value': 'medium' }],
+  ['4.0', 'with neither, no value', {}],
+  ['4.0', 'postback-sequence-index 1, coarse', { 'postback-sequence-index': 1, 'coarse-conversion-value': 'high' }],
+  ['4.0', 'postback-sequence-index 2, coarse', { 'postback-sequence-index': 2, 'coarse-conversion-value': 'low' }],
+  ['4.0', 'non-winning', { 'did-win': false }],
+  ['4.0', '2-digit source-identifier with a leading zero', { 'source-identifier': '07' }],
+  ['4.0', '4-digit source-identifier "0042"', { 'source-identifier': '0042', 'country-code': 'US' }],
+  ['3.0', 'winning with source-app-id', { 'source-app-id': 1234567891, 'conversion-value': 20 }],
+  ['3.0', 'non-winning', { 'did-win': false }],
+  ['2.2', 'with source-app-id', { 'source-app-id': 1234567891, 'fidelity-type': 0 }],
+  ['2.2', 'without source-app-id', {}],
+  ['2.1', 'with source-app-id', { 'source-app-id': 1234567891 }],
+  ['2.1', 'without source-app-id', { redownload: true }],
+  ['2.0', 'with source-app-id', { 'source-app-id': 1234567891, 'conversion-value': 5 }],
+  ['2.0', 'without source-app-id', {}],
+  ['1.0', 'without a version key', {}],
+  ['1.0', 'with "version": "1.0" and an unsigned redownload', { version: '1.0', redownload: true }],
+];
+
+describe.each(Object.entries(verifiers))('SKAN signatures (%s)', (_, verifier) => {
+  it.each(CASES)('%s %s verifies', async (version, _label, overrides) => {
+    const body = signSkan(skanBody(version, overrides), keyFor(version), version);
+    const inspection = await inspect(body, verifier);
+    expect(inspection.reasons).toEqual([]);
+    expect(inspection).toMatchObject({ signature: 'verified', version, message: skanMessage(body, version) });
+    expect(inspection.key).toMatch(version === '1.0' || version === '2.0' ? /^extra-p-192-/ : /^extra-p-256-/);
+  });
+});
+
+describe('what the signature covers', () => {
+  const SIGNED_CHANGES: Record<string, unknown> = {
+    'ad-network-id': 'other.skadnetwork',
+    'source-identifier': '5238',
+    'app-id': 525463028,
+    'transaction-id': '00000000-0000-0000-0000-000000000000',
+    redownload: true,
+    'source-domain': 'example.org',
+    'fidelity-type': 0,
+    'did-win': false,
+    'postback-sequence-index': 1,
+    version: '4.0 ',
+  };
+  const signed40 = signSkan(skanBody('4.0', { 'source-domain': 'example.com', 'conversion-value': 9 }), p256, '4.0');
+
+  it.each(Object.entries(SIGNED_CHANGES))('changing signed %s makes it invalid', async (field, value) => {
+    const inspection = await inspect({ ...signed40, [field]: value });
+    expect(inspection.signature).not.toBe('verified');
+  });
+
+  it.each([
+    ['conversion-value', 10],
+    ['coarse-conversion-value', 'high'],
+    ['country-code', 'FR'],
+    ['timestamp', '1700000000'],
+    ['ip-address', '192.0.2.1'],
+  ])('changing or adding unsigned %s keeps it verified', async (field, value) => {
+    const inspection = await inspect({ ...signed40, [field]: value });
+    expect(inspection.signature).toBe('verified');
+  });
+
+  it('changing campaign-id of a 3.0 postback makes it invalid', async () => {
+    const body = signSkan(skanBody('3.0'), p256, '3.0');
+    expect((await inspect(body)).signature).toBe('verified');
+    expect((await inspect({ ...body, 'campaign-id': 43 })).signature).toBe('invalid');
+  });
+
+  it('adding an optional signed field that was not signed makes it invalid', async () => {
+    const body = signSkan(skanBody('3.0'), p256, '3.0');
+    expect((await inspect({ ...body, 'source-app-id': 1 })).signature).toBe('invalid');
+  });
+
+  it.each([
+    ['app-id', '525463029', 'a plain integer'],
+    ['redownload', 'false', 'a boolean'],
+    ['did-win', 1, 'a boolean'],
+    ['postback-sequence-index', '0', 'a plain integer'],
+    ['source-identifier', 5239, 'a non-empty string'],
+  ])('a signed %s of the wrong JSON type is invalid, not coerced', async (field, value, expected) => {
+    const body = skanBody('4.0');
+    // Signed over the coerced text: a lenient verifier would accept it.
+    const signed = signSkan({ ...body, [field]: value }, p256, '4.0');
+    const inspection = await inspect(signed);
+    expect(inspection.signature).toBe('invalid');
+    expect(inspection.reasons.join()).toContain(`${field}: signed field must be ${expected}`);
+  });
+
+  it('a missing signed field is invalid and named', async () => {
+    const { 'did-win': _, ...body } = signSkan(skanBody('4.0'), p256, '4.0');
+    const inspection = await inspect(body);
+    expect(inspection).toMatchObject({ signature: 'invalid', reasons: ['did-win: signed field missing'] });
+  });
+
+  it('source-app-id and source-domain together are invalid', async () => {
+    const inspection = await inspect(signSkan(skanBody('4.0', { 'source-app-id': 1, 'source-domain': 'a.example' }), p256, '4.0'));
+    expect(inspection.signature).toBe('invalid');
+  });
+
+  it('a P-256 signature does not verify a version Apple signs with P-192, and vice versa', async () => {
+    expect((await inspect(signSkan(skanBody('2.0'), p256, '2.0'))).signature).toBe('invalid');
+    expect((await inspect(signSkan(skanBody('2.1'), p192, '2.1'))).signature).toBe('invalid');
+  });
+
+  it('an unknown version is unverifiable and keeps its typed fields', async () => {
+    const inspection = await inspect(signSkan(skanBody('4.0', { version: '5.0' }), p256, '4.0'));
+    expect(inspection).toMatchObject({ signature: 'unverifiable', version: '5.0', fields: { appId: 525463029, sourceIdentifier: '5239' } });
+  });
+
+  it('a signature that is not base64 or not DER is invalid', async () => {
+    const body = signSkan(skanBody('4.0'), p256, '4.0');
+    expect((await inspect({ ...body, 'attribution-signature': 'not base64!' })).reasons).toContain('attribution-signature: not base64');
+    expect((await inspect({ ...body, 'attribution-signature': 'AAAA' })).signature).toBe('invalid');
+  });
+});
+
+describe('unsigned values', () => {
+  it.each([
+    ['conversion-value', 64],
+    ['conversion-value', -1],
+    ['conversion-value', '20'],
+    ['conversion-value', 1.5],
+    ['coarse-conversion-value', 'LOW'],
+    ['country-code', 'USA'],
+    ['country-code', 7],
+  ])('a bad %s (%j) is dropped, named, and the postback stays verified', async (field, value) => {
+    const inspection = await inspect({ ...signSkan(skanBody('4.0'), p256, '4.0'), [field]: value });
+    expect(inspection.signature).toBe('verified');
+    expect(inspection.reasons).toHaveLength(1);
+    expect(inspection.reasons[0]).toMatch(new RegExp(`^${field}: .*; dropped$`));
+    expect(inspection.fields).toMatchObject({ conversionValue: null, coarseConversionValue: null, countryCode: null });
+  });
+
+  it('a fine value outside the first window is dropped', async () => {
+    const body = signSkan(skanBody('4.0', { 'postback-sequence-index': 2, 'conversion-value': 3 }), p256, '4.0');
+    const inspection = await inspect(body);
+    expect(inspection).toMatchObject({ signature: 'verified', fields: { conversionValue: null } });
+  });
+
+  it('absent values stay absent, never 0', async () => {
+    const inspection = await inspect(signSkan(skanBody('4.0'), p256, '4.0'));
+    expect(inspection.fields).toMatchObject({ conversionValue: null, coarseConversionValue: null, countryCode: null });
+  });
+});

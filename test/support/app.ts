@@ -1,0 +1,62 @@
+// An in-process skanpost on an in-memory database, driven with app.request() as Hono's tests do.
+import { createApp, type Logger } from '../../src/http/app.js';
+import { openDatabase } from '../../src/node/database.js';
+import { GroupCommitWriter } from '../../src/node/group-commit.js';
+import { createVerification } from '../../src/node/runtime.js';
+import { postbacks } from '../../src/db/schema.js';
+import { asc } from 'drizzle-orm';
+
+export const silentLogger: Logger = { info() {}, warn() {}, error() {} };
+
+export interface TestApp {
+  post(body: unknown, init?: { path?: string; headers?: Record<string, string> }): Promise<Response>;
+  postRaw(body: BodyInit, init?: { path?: string; method?: string; headers?: Record<string, string> }): Promise<Response>;
+  rows(): Promise<(typeof postbacks.$inferSelect)[]>;
+  app: ReturnType<typeof createApp>;
+  database: ReturnType<typeof openDatabase>;
+  writer: GroupCommitWriter;
+  close(): Promise<void>;
+}
+
+export const SKAN_PATH = '/.well-known/skadnetwork/report-attribution/';
+export const AAK_PATH = '/.well-known/appattribution/report-attribution/';
+
+export async function createTestApp(options: { extraKeys?: string; path?: string; now?: () => Date } = {}): Promise<TestApp> {
+  const database = openDatabase(options.path ?? ':memory:');
+  const writer = new GroupCommitWriter(database.sqlite, database.db);
+  const verification = await createVerification(options.extraKeys ?? '');
+  const app = createApp({
+    verification,
+    writer,
+    now: options.now ?? (() => new Date('2026-11-25T12:00:00Z')),
+    logger: silentLogger,
+    health: async () => true,
+  });
+  const postRaw: TestApp['postRaw'] = (body, init = {}) =>
+    app.request(init.path ?? SKAN_PATH, { method: init.method ?? 'POST', body, headers: init.headers ?? {} });
+  return {
+    app,
+    database,
+    writer,
+    postRaw,
+    post: (body, init = {}) => postRaw(JSON.stringify(body), init),
+    rows: () => database.db.select().from(postbacks).orderBy(asc(postbacks.id)),
+    async close() {
+      await writer.close();
+      database.sqlite.close();
+    },
+  };
+}
+
+export interface AppleSample {
+  id: string;
+  expect: 'verified' | 'invalid' | 'development';
+  about: string;
+  body: Record<string, unknown>;
+}
+
+/** Apple-published postbacks (a copy of shared/vectors/apple-samples.json, kept in sync by a test). */
+export async function loadAppleSamples(): Promise<AppleSample[]> {
+  const { readFile } = await import('node:fs/promises');
+  return JSON.parse(await readFile(new URL('../../fixtures/apple-samples.json', import.meta.url), 'utf8'));
+}
