@@ -65,7 +65,7 @@ async function verifyCommand(args: string[], io: Io): Promise<number> {
 
 async function reverifyCommand(args: string[], io: Io): Promise<number> {
   if (args.length > 0) throw new UsageError('reverify takes no arguments');
-  const runtime = await createNodeRuntime(readConfig(io.env), jsonLogger());
+  const runtime = await createNodeRuntime(readConfig(io.env), jsonLogger(io.stderr));
   try {
     const summary = await reverify(runtime.db, runtime.writer, runtime.deps.verification);
     io.stdout(JSON.stringify(summary));

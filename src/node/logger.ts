@@ -1,9 +1,9 @@
-// JSON lines on stderr: one object per event, easy to ship to any log store.
+// JSON lines: one object per event, easy to ship to any log store.
 import type { Logger } from '../http/app.js';
 
-export function jsonLogger(stream: NodeJS.WritableStream = process.stderr): Logger {
-  const write = (level: string) => (message: string, fields: Record<string, unknown> = {}) => {
-    stream.write(`${JSON.stringify({ time: new Date().toISOString(), level, message, ...fields })}\n`);
+export function jsonLogger(write: (line: string) => void = (line) => process.stderr.write(`${line}\n`)): Logger {
+  const at = (level: string) => (message: string, fields: Record<string, unknown> = {}) => {
+    write(JSON.stringify({ time: new Date().toISOString(), level, message, ...fields }));
   };
-  return { info: write('info'), warn: write('warn'), error: write('error') };
+  return { info: at('info'), warn: at('warn'), error: at('error') };
 }

@@ -1,0 +1,53 @@
+// Configuration parsing: defaults, and clear refusals of bad values.
+import { describe, expect, it } from 'vitest';
+import { readConfig } from '../src/config.js';
+import { buildKeyRing } from '../src/postback/keys.js';
+import { generateKey } from './support/signing.js';
+
+describe('readConfig', () => {
+  it('needs nothing: port 8787, ./data/skanpost.db, synchronous FULL, no extra keys', () => {
+    expect(readConfig({})).toEqual({ port: 8787, dbPath: './data/skanpost.db', extraKeys: '', synchronous: 'full' });
+  });
+
+  it('takes PORT, SKANPOST_DB and the documented opt-in to synchronous=NORMAL', () => {
+    expect(readConfig({ PORT: '9000', SKANPOST_DB: '/var/lib/skanpost.db', SKANPOST_SYNCHRONOUS: 'NORMAL' })).toMatchObject({
+      port: 9000,
+      dbPath: '/var/lib/skanpost.db',
+      synchronous: 'normal',
+    });
+  });
+
+  it.each([
+    [{ PORT: 'eighty' }, /PORT must be a port number/],
+    [{ PORT: '70000' }, /PORT must be a port number/],
+    [{ SKANPOST_SYNCHRONOUS: 'off' }, /SKANPOST_SYNCHRONOUS must be "full" or "normal"/],
+  ])('refuses %j', (env, message) => {
+    expect(() => readConfig(env)).toThrow(message);
+  });
+});
+
+describe('SKANPOST_EXTRA_KEYS', () => {
+  it('adds bare SKAN keys of either curve and AAK keys by kid', async () => {
+    const ring = await buildKeyRing(` ${generateKey('P-256').spkiBase64} , ${generateKey('P-192').spkiBase64},aak:k/0=${generateKey('P-256').spkiBase64},aak-dev:d/0=${generateKey('P-256').spkiBase64}`);
+    expect(ring.extra).toHaveLength(4);
+    expect(ring.extra[0]).toMatch(/^extra-p-256-[0-9a-f]{16}$/);
+    expect(ring.extra[1]).toMatch(/^extra-p-192-[0-9a-f]{16}$/);
+    expect(ring.aak.get('k/0')?.environment).toBe('production');
+    expect(ring.aak.get('d/0')?.environment).toBe('development');
+  });
+
+  it('is empty by default: only Apple\'s keys are trusted', async () => {
+    const ring = await buildKeyRing();
+    expect(ring.extra).toEqual([]);
+    expect(ring.skan.map((k) => k.id)).toEqual(['apple-skan-p256', 'apple-skan-p192']);
+    expect([...ring.aak.keys()]).toEqual(['apple-cas-identifier/0', 'apple-development-identifier/0', 'apple-development-identifier/1']);
+  });
+
+  it.each([
+    ['garbage!', /entry 1: expected SPKI/],
+    ['QUJD', /entry 1: not a base64 DER SubjectPublicKeyInfo/],
+    [`${generateKey('P-256').spkiBase64},aak:x=QUJD`, /entry 2: not a base64 DER/],
+  ])('refuses %s', async (value, message) => {
+    await expect(buildKeyRing(value)).rejects.toThrow(message);
+  });
+});

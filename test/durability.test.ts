@@ -1,0 +1,98 @@
+// The durable-ack promise, against the real server process: every 200 is on disk, even when the
+// process is killed without warning mid-load; SIGTERM drains in-flight writes and exits cleanly.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, beforeEach, expect, it } from 'vitest';
+import { startServer, type ServerProcess } from './support/server.js';
+import { generateKey, signSkan, skanBody } from './support/signing.js';
+
+const key = generateKey('P-256');
+const PATH = '/.well-known/skadnetwork/report-attribution/';
+let dir: string;
+let server: ServerProcess | undefined;
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'skanpost-durable-'));
+});
+afterEach(async () => {
+  if (server && server.child.exitCode === null) {
+    server.child.kill('SIGKILL');
+    await server.exited;
+  }
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const env = () => ({ SKANPOST_DB: join(dir, 'data', 'skanpost.db'), SKANPOST_EXTRA_KEYS: key.spkiBase64 });
+
+function storedIds(): Map<number, string> {
+  const db = new Database(env().SKANPOST_DB, { readonly: true });
+  try {
+    const rows = db.prepare('select id, body from postbacks').all() as Array<{ id: number; body: string }>;
+    return new Map(rows.map((r) => [r.id, r.body]));
+  } finally {
+    db.close();
+  }
+}
+
+it('every postback answered 200 is stored after SIGKILL mid-load and a restart', async () => {
+  server = await startServer(env());
+  const acknowledged = new Map<number, string>();
+  let stop = false;
+  const deadline = Date.now() + 10_000;
+
+  // 16 concurrent senders, each bounded in count and time, until the process dies under them.
+  const sender = async () => {
+    for (let i = 0; i < 500 && !stop && Date.now() < deadline; i++) {
+      const body = JSON.stringify(signSkan(skanBody('4.0'), key, '4.0'));
+      try {
+        const response = await fetch(`${server!.url}${PATH}`, { method: 'POST', body });
+        if (response.status === 200) acknowledged.set((await response.json()).id, body);
+      } catch {
+        return; // connection refused or reset: the server is gone
+      }
+    }
+  };
+  const senders = Array.from({ length: 16 }, sender);
+  while (acknowledged.size < 200 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  server.child.kill('SIGKILL');
+  await server.exited;
+  stop = true;
+  await Promise.all(senders);
+
+  expect(acknowledged.size).toBeGreaterThanOrEqual(200);
+  const stored = storedIds();
+  for (const [id, body] of acknowledged) expect(stored.get(id)).toBe(body);
+
+  // The restarted server finds them too: a resend is a duplicate of the acknowledged row.
+  server = await startServer(env());
+  const [id, body] = acknowledged.entries().next().value as [number, string];
+  const again = await fetch(`${server.url}${PATH}`, { method: 'POST', body });
+  expect(await again.json()).toMatchObject({ id, outcome: 'duplicate' });
+});
+
+it('SIGTERM stops accepting, finishes in-flight writes, closes the database and exits 0', async () => {
+  server = await startServer(env());
+  const post = () => fetch(`${server!.url}${PATH}`, { method: 'POST', body: JSON.stringify(signSkan(skanBody('4.0'), key, '4.0')) });
+  expect((await post()).status).toBe(200);
+  const inFlight = Array.from({ length: 20 }, () => post().then((r) => r.status));
+  await new Promise((r) => setTimeout(r, 5));
+  server.child.kill('SIGTERM');
+  const statuses = await Promise.allSettled(inFlight);
+  expect(await server.exited).toBe(0);
+  expect(server.logs()).toContain('"message":"stopped"');
+  const ok = statuses.filter((s) => s.status === 'fulfilled' && s.value === 200).length;
+  expect(storedIds().size).toBe(ok + 1);
+});
+
+it('creates the database folder and applies migrations on first start, and /healthz says so', async () => {
+  server = await startServer(env());
+  const health = await fetch(`${server.url}/healthz`);
+  expect(health.status).toBe(200);
+  expect(storedIds().size).toBe(0);
+});
+
+it('refuses to start with a clear message when SKANPOST_EXTRA_KEYS is malformed', async () => {
+  await expect(startServer({ ...env(), SKANPOST_EXTRA_KEYS: 'not-a-key!' })).rejects.toThrow(/configuration error: SKANPOST_EXTRA_KEYS entry 1/);
+});

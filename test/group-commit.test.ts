@@ -1,0 +1,97 @@
+// The group-commit writer: many units per commit, failures isolated per unit, storage errors
+// surfaced as 503 with Retry-After and never as a 200 for an unwritten row.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { sql } from 'drizzle-orm';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { StorageUnavailableError } from '../src/db/db.js';
+import { postbacks } from '../src/db/schema.js';
+import { createTestApp, type TestApp } from './support/app.js';
+import { generateKey, signSkan, skanBody } from './support/signing.js';
+
+const key = generateKey('P-256');
+let dir: string;
+let app: TestApp;
+beforeEach(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'skanpost-gc-'));
+  app = await createTestApp({ extraKeys: key.spkiBase64, path: join(dir, 'db.sqlite') });
+});
+afterEach(async () => {
+  await app.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const body = () => signSkan(skanBody('4.0'), key, '4.0');
+
+describe('GroupCommitWriter', () => {
+  it('commits the units of one event-loop turn together', async () => {
+    const before = app.writer.stats.commits;
+    const responses = await Promise.all(Array.from({ length: 50 }, () => app.post(body())));
+    expect(responses.every((r) => r.status === 200)).toBe(true);
+    expect(app.writer.stats.commits - before).toBeLessThan(50);
+    expect(app.writer.stats.largestBatch).toBeGreaterThan(1);
+    expect(await app.rows()).toHaveLength(50);
+  });
+
+  it('a unit that throws is rolled back alone; the rest of its batch commits', async () => {
+    const results = await Promise.allSettled([
+      app.writer.run(async (db) => db.insert(postbacks).values(row('a'))),
+      app.writer.run(async (db) => {
+        await db.insert(postbacks).values(row('b'));
+        throw new Error('boom');
+      }),
+      app.writer.run(async (db) => db.insert(postbacks).values(row('c'))),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect((await app.rows()).map((r) => r.bodySha256)).toEqual(['a', 'c']);
+  });
+
+  it('answers 503 with Retry-After when the disk is full, and serves again once space returns', async () => {
+    await app.post(body()); // the database has its first pages
+    const pages = app.database.sqlite.pragma('page_count', { simple: true }) as number;
+    app.database.sqlite.pragma(`max_page_count = ${pages}`);
+    const padding = 'x'.repeat(8000); // forces new pages
+    const responses = await Promise.all(Array.from({ length: 5 }, () => app.post({ ...body(), padding })));
+    for (const r of responses) {
+      expect(r.status).toBe(503);
+      expect(r.headers.get('retry-after')).toBe('5');
+      expect(await r.json()).toMatchObject({ reason: 'storage_unavailable' });
+    }
+    expect(await app.rows()).toHaveLength(1);
+
+    app.database.sqlite.pragma('max_page_count = 1073741823');
+    const after = await app.post({ ...body(), padding });
+    expect(after.status).toBe(200);
+    expect(await app.rows()).toHaveLength(2);
+  });
+
+  it('maps SQLITE_BUSY to StorageUnavailableError', async () => {
+    const Database = (await import('better-sqlite3')).default;
+    const other = new Database(join(dir, 'db.sqlite'));
+    other.pragma('busy_timeout = 0');
+    app.database.sqlite.pragma('busy_timeout = 0');
+    other.exec('BEGIN IMMEDIATE');
+    try {
+      await expect(app.writer.run(async (db) => db.run(sql`select 1`))).rejects.toBeInstanceOf(StorageUnavailableError);
+      const r = await app.post(body());
+      expect(r.status).toBe(503);
+    } finally {
+      other.exec('ROLLBACK');
+      other.close();
+    }
+    expect((await app.post(body())).status).toBe(200);
+  });
+
+  it('refuses work after close and settles what was queued', async () => {
+    const pending = app.writer.run(async (db) => db.insert(postbacks).values(row('queued')));
+    await app.writer.close();
+    await expect(pending).resolves.toBeDefined();
+    expect((await app.rows()).map((r) => r.bodySha256)).toEqual(['queued']);
+    await expect(app.writer.run(async () => 1)).rejects.toBeInstanceOf(StorageUnavailableError);
+  });
+});
+
+function row(sha: string): typeof postbacks.$inferInsert {
+  return { receivedAt: new Date(), protocol: 'skan', environment: 'production', signature: 'invalid', reasons: [], outcome: 'stored', bodySha256: sha, body: '{}' };
+}
