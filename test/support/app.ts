@@ -10,7 +10,7 @@ export const silentLogger: Logger = { info() {}, warn() {}, error() {} };
 
 export interface TestApp {
   post(body: unknown, init?: { path?: string; headers?: Record<string, string> }): Promise<Response>;
-  postRaw(body: BodyInit, init?: { path?: string; method?: string; headers?: Record<string, string> }): Promise<Response>;
+  postRaw(body: BodyInit | null, init?: { path?: string; method?: string; headers?: Record<string, string> }): Promise<Response>;
   rows(): Promise<(typeof postbacks.$inferSelect)[]>;
   app: ReturnType<typeof createApp>;
   database: ReturnType<typeof openDatabase>;
@@ -32,7 +32,7 @@ export async function createTestApp(options: { extraKeys?: string; path?: string
     logger: silentLogger,
     health: async () => true,
   });
-  const postRaw: TestApp['postRaw'] = (body, init = {}) =>
+  const postRaw: TestApp['postRaw'] = async (body, init = {}) =>
     app.request(init.path ?? SKAN_PATH, { method: init.method ?? 'POST', body, headers: init.headers ?? {} });
   return {
     app,
