@@ -17,10 +17,8 @@ beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'skanpost-durable-'));
 });
 afterEach(async () => {
-  if (server && server.child.exitCode === null) {
-    server.child.kill('SIGKILL');
-    await server.exited;
-  }
+  await server?.killAll();
+  server = undefined;
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -84,6 +82,14 @@ it('SIGTERM stops accepting, finishes in-flight writes, closes the database and 
   expect(server.logs()).toContain('"message":"stopped"');
   const ok = statuses.filter((s) => s.status === 'fulfilled' && s.value === 200).length;
   expect(storedIds().size).toBe(ok + 1);
+});
+
+it('npm start passes SIGTERM on to the server, which shuts down cleanly', async () => {
+  server = await startServer(env(), { viaNpm: true });
+  expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+  server.child.kill('SIGTERM');
+  await server.exited;
+  expect(server.logs()).toContain('"message":"stopped"');
 });
 
 it('creates the database folder and applies migrations on first start, and /healthz says so', async () => {

@@ -9,13 +9,18 @@ export interface ServerProcess {
   child: ChildProcess;
   logs: () => string;
   exited: Promise<number | null>;
+  /** SIGKILL to the whole process group; safe to call when it is already gone. */
+  killAll(): Promise<void>;
 }
 
-export async function startServer(env: Record<string, string>): Promise<ServerProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/node/main.ts'], {
+/** Starts `node --import tsx src/node/main.ts`, or with `viaNpm` the way users do: `npm start`. */
+export async function startServer(env: Record<string, string>, options: { viaNpm?: boolean } = {}): Promise<ServerProcess> {
+  const [command, args] = options.viaNpm ? ['npm', ['start', '--silent']] : [process.execPath, ['--import', 'tsx', 'src/node/main.ts']];
+  const child = spawn(command, args, {
     cwd: root,
     env: { ...process.env, PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true, // its own process group, so cleanup can reach grandchildren (npm → sh → node)
   });
   let logs = '';
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
@@ -35,6 +40,15 @@ export async function startServer(env: Record<string, string>): Promise<ServerPr
       clearTimeout(timer);
       reject(new Error(`server exited with ${code} before listening:\n${logs}`));
     });
+    timer.unref();
   });
-  return { url: `http://127.0.0.1:${port}`, child, logs: () => logs, exited };
+  const killAll = async () => {
+    try {
+      process.kill(-child.pid!, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+    await exited;
+  };
+  return { url: `http://127.0.0.1:${port}`, child, logs: () => logs, exited, killAll };
 }
