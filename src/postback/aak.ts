@@ -1,10 +1,10 @@
 // AdAttributionKit: a compact ES256 JWS whose payload carries the signed fields (SPEC.md §6).
 import { aakOptionalPayloadFields, aakPayloadFields, describeValue, expectedType, JwsHeader } from './fields.js';
-import { isJsonObject, JsonSyntaxError, parseStrictJson, type JsonObject, type JsonValue } from './json.js';
+import { isJsonObject, JsonSyntaxError, parseStrictJson, type JsonObject } from './json.js';
 import type { KeyRing } from './keys.js';
 import type { EcdsaVerifier } from './ecdsa.js';
 import { readUnsigned } from './unsigned.js';
-import { emptyFields, type Inspection, type PostbackFields } from './types.js';
+import { emptyFields, setColumn, type Inspection, type PostbackFields } from './types.js';
 
 type PayloadField = keyof typeof aakPayloadFields;
 
@@ -28,20 +28,19 @@ function decodeJsonPart(part: string): JsonObject | string {
   }
 }
 
-function setField(fields: PostbackFields, name: PayloadField, value: JsonValue): void {
-  switch (name) {
-    case 'ad-network-identifier': fields.adNetworkId = value as string; break;
-    case 'postback-identifier': fields.transactionId = value as string; break;
-    case 'source-identifier': fields.sourceIdentifier = value as string; break;
-    case 'advertised-item-identifier': fields.appId = value as number; break;
-    case 'publisher-item-identifier': fields.sourceAppId = value as number; break;
-    case 'conversion-type': fields.conversionType = value as PostbackFields['conversionType']; break;
-    case 'did-win': fields.didWin = value as boolean; break;
-    case 'postback-sequence-index': fields.postbackSequenceIndex = value as number; break;
-    case 'impression-type': fields.impressionType = value as string; break;
-    case 'marketplace-identifier': fields.marketplaceIdentifier = value as string; break;
-  }
-}
+// Where each payload field lands, under the SKAN name it plays the role of (SPEC.md §6).
+const COLUMNS: Record<PayloadField, keyof PostbackFields> = {
+  'ad-network-identifier': 'adNetworkId',
+  'postback-identifier': 'transactionId',
+  'source-identifier': 'sourceIdentifier',
+  'advertised-item-identifier': 'appId',
+  'publisher-item-identifier': 'sourceAppId',
+  'conversion-type': 'conversionType',
+  'did-win': 'didWin',
+  'postback-sequence-index': 'postbackSequenceIndex',
+  'impression-type': 'impressionType',
+  'marketplace-identifier': 'marketplaceIdentifier',
+};
 
 /** Fills `fields` from the payload; true when every required field is there with its type. */
 function readPayload(payload: JsonObject, fields: PostbackFields, reasons: string[]): boolean {
@@ -56,7 +55,7 @@ function readPayload(payload: JsonObject, fields: PostbackFields, reasons: strin
     }
     const schema = aakPayloadFields[name];
     if (schema.safeParse(payload[name]).success) {
-      setField(fields, name, payload[name]!);
+      setColumn(fields, COLUMNS[name], payload[name]!);
     } else {
       reasons.push(`jws-string: payload field ${name} must be ${expectedType(schema)}, got ${describeValue(payload[name])}`);
       complete = false;

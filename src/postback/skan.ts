@@ -4,7 +4,7 @@ import type { JsonObject, JsonValue } from './json.js';
 import { base64ToBytes, type Curve, type KeyRing } from './keys.js';
 import type { EcdsaVerifier } from './ecdsa.js';
 import { readUnsigned } from './unsigned.js';
-import { emptyFields, type Inspection, type PostbackFields } from './types.js';
+import { emptyFields, setColumn, type Inspection, type PostbackFields } from './types.js';
 
 type SignedField = keyof typeof skanSignedFields;
 
@@ -47,22 +47,23 @@ const encoder = new TextEncoder();
 
 const render = (value: JsonValue) => String(value); // strings as received; integers and booleans as JSON writes them
 
-function setField(fields: PostbackFields, name: SignedField, value: JsonValue): void {
-  switch (name) {
-    case 'ad-network-id': fields.adNetworkId = value as string; break;
-    case 'transaction-id': fields.transactionId = value as string; break;
-    case 'campaign-id': fields.campaignId = value as number; break;
-    case 'source-identifier': fields.sourceIdentifier = value as string; break;
-    case 'app-id': fields.appId = value as number; break;
-    case 'redownload': fields.redownload = value as boolean; break;
-    case 'source-app-id': fields.sourceAppId = value as number; break;
-    case 'source-domain': fields.sourceDomain = value as string; break;
-    case 'fidelity-type': fields.fidelityType = value as number; break;
-    case 'did-win': fields.didWin = value as boolean; break;
-    case 'postback-sequence-index': fields.postbackSequenceIndex = value as number; break;
-    case 'version': break;
-  }
-}
+// Where each signed field lands; `version` is reported on its own.
+const COLUMNS: Record<SignedField, keyof PostbackFields | null> = {
+  version: null,
+  'ad-network-id': 'adNetworkId',
+  'campaign-id': 'campaignId',
+  'source-identifier': 'sourceIdentifier',
+  'app-id': 'appId',
+  'transaction-id': 'transactionId',
+  redownload: 'redownload',
+  'source-app-id': 'sourceAppId',
+  'source-domain': 'sourceDomain',
+  'fidelity-type': 'fidelityType',
+  'did-win': 'didWin',
+  'postback-sequence-index': 'postbackSequenceIndex',
+};
+
+const setField = (fields: PostbackFields, name: SignedField, value: JsonValue) => setColumn(fields, COLUMNS[name], value);
 
 /**
  * Builds the signed message of `recipe` from `body`, filling `fields` with every signed value of

@@ -1,5 +1,6 @@
 // The shapes every layer shares: a postback's verdict and the fields skanpost keeps as columns.
 import type { CoarseConversionValue } from './fields.js';
+import type { JsonValue } from './json.js';
 import type { Environment } from './keys.js';
 
 export type Protocol = 'skan' | 'aak';
@@ -75,3 +76,8 @@ export const emptyFields = (): PostbackFields => ({
   marketplaceIdentifier: null,
   kid: null,
 });
+
+/** Sets a column from a value its zod schema has already accepted. */
+export function setColumn(fields: PostbackFields, column: keyof PostbackFields | null, value: JsonValue): void {
+  if (column) (fields as unknown as Record<string, JsonValue>)[column] = value;
+}
