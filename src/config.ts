@@ -1,4 +1,5 @@
 // Configuration from environment variables (Node) or Worker vars: parsed and checked once.
+import { InstallModel } from './conversion/install-date.js';
 export type Synchronous = 'full' | 'normal';
 
 export interface Config {
@@ -9,6 +10,8 @@ export interface Config {
   extraKeys: string;
   /** `full` (default): an acknowledged postback survives power loss. `normal`: only a crash. */
   synchronous: Synchronous;
+  /** Constants of the install-date estimate (SKANPOST_INSTALL_MODEL, JSON; defaults from SPEC.md §4). */
+  installModel: InstallModel;
 }
 
 export class ConfigError extends Error {}
@@ -20,7 +23,15 @@ export function readConfig(env: Record<string, string | undefined>): Config {
   if (synchronous !== 'full' && synchronous !== 'normal') {
     throw new ConfigError(`SKANPOST_SYNCHRONOUS must be "full" or "normal", got ${JSON.stringify(env.SKANPOST_SYNCHRONOUS)}`);
   }
+  let installModel: InstallModel;
+  try {
+    installModel = InstallModel.parse(JSON.parse(env.SKANPOST_INSTALL_MODEL || '{}'));
+  } catch (error) {
+    const detail = error instanceof SyntaxError ? 'not JSON' : (error as { issues?: Array<{ path: unknown[]; message: string }> }).issues?.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+    throw new ConfigError(`SKANPOST_INSTALL_MODEL is invalid: ${detail}`);
+  }
   return {
+    installModel,
     port,
     dbPath: env.SKANPOST_DB || './data/skanpost.db',
     extraKeys: env.SKANPOST_EXTRA_KEYS ?? '',

@@ -1,12 +1,18 @@
 // Configuration parsing: defaults, and clear refusals of bad values.
 import { describe, expect, it } from 'vitest';
 import { readConfig } from '../src/config.js';
+import { DEFAULT_INSTALL_MODEL } from '../src/conversion/install-date.js';
 import { buildKeyRing } from '../src/postback/keys.js';
 import { generateKey } from './support/signing.js';
 
 describe('readConfig', () => {
   it('needs nothing: port 8787, ./data/skanpost.db, synchronous FULL, no extra keys', () => {
-    expect(readConfig({})).toEqual({ port: 8787, dbPath: './data/skanpost.db', extraKeys: '', synchronous: 'full' });
+    expect(readConfig({})).toEqual({ port: 8787, dbPath: './data/skanpost.db', extraKeys: '', synchronous: 'full', installModel: DEFAULT_INSTALL_MODEL });
+  });
+
+  it('takes install-model constants as JSON, defaults for the rest', () => {
+    const { installModel } = readConfig({ SKANPOST_INSTALL_MODEL: '{"legacy_end_hours": 48}' });
+    expect(installModel).toEqual({ ...DEFAULT_INSTALL_MODEL, legacy_end_hours: 48 });
   });
 
   it('takes PORT, SKANPOST_DB and the documented opt-in to synchronous=NORMAL', () => {
@@ -21,6 +27,9 @@ describe('readConfig', () => {
     [{ PORT: 'eighty' }, /PORT must be a port number/],
     [{ PORT: '70000' }, /PORT must be a port number/],
     [{ SKANPOST_SYNCHRONOUS: 'off' }, /SKANPOST_SYNCHRONOUS must be "full" or "normal"/],
+    [{ SKANPOST_INSTALL_MODEL: '{' }, /SKANPOST_INSTALL_MODEL is invalid: not JSON/],
+    [{ SKANPOST_INSTALL_MODEL: '{"legacy_end_hours":-1}' }, /SKANPOST_INSTALL_MODEL is invalid: legacy_end_hours/],
+    [{ SKANPOST_INSTALL_MODEL: '{"delay_hours":[[48,24],[24,144],[24,144]]}' }, /delay_hours.0: a delay range is \[min, max\]/],
   ])('refuses %j', (env, message) => {
     expect(() => readConfig(env)).toThrow(message);
   });

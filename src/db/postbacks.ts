@@ -3,7 +3,10 @@
 import { and, asc, eq, gt, inArray } from 'drizzle-orm';
 import type { Inspection, PostbackFields } from '../postback/types.js';
 import type { ReadPostback } from '../postback/read.js';
+import type { InstallModel } from '../conversion/install-date.js';
 import type { Db } from './db.js';
+import { deriveColumns } from './derive.js';
+import { applyContribution } from './rollups.js';
 import { postbacks, type NewPostbackRow, type PostbackRow } from './schema.js';
 
 export type Outcome = 'stored' | 'duplicate' | 'conflict';
@@ -65,23 +68,32 @@ export async function buildPostbackRow(postback: ReadPostback, inspection: Inspe
   };
 }
 
-/** Must run inside one atomic unit (a Writer): it reads, then writes on what it read. */
-export async function savePostback(db: Db, row: NewPostbackRow): Promise<SaveResult> {
-  const [inserted] = await db.insert(postbacks).values(row).onConflictDoNothing().returning({ id: postbacks.id });
-  if (inserted) return { id: inserted.id, outcome: 'stored' };
-
-  // Byte-identical to a kept body: a device or relay retry, whatever its verdict.
+/**
+ * Stores one postback with its derived columns and aggregate increments. Must run inside one
+ * atomic unit (a Writer): it reads, then writes on what it read.
+ */
+export async function savePostback(db: Db, row: NewPostbackRow, installModel: InstallModel): Promise<SaveResult> {
+  // Byte-identical to a kept body: a device or relay retry, whatever its verdict. Checked first
+  // because retries are common and need no derivation.
   const [same] = await db
     .select({ id: postbacks.id, firstId: postbacks.firstId })
     .from(postbacks)
     .where(eq(postbacks.bodySha256, row.bodySha256));
   if (same) return { id: same.firstId ?? same.id, outcome: 'duplicate' };
 
-  // Otherwise only the dedupe key can have collided: a verified copy of a counted postback.
+  const full = { ...row, ...(await deriveColumns(db, row, installModel)) };
+  const [inserted] = await db.insert(postbacks).values(full).onConflictDoNothing().returning();
+  if (inserted) {
+    await applyContribution(db, inserted, 1);
+    return { id: inserted.id, outcome: 'stored' };
+  }
+
+  // Only the dedupe key can have collided: a verified copy of a postback already counted.
   const [first] = row.dedupeKey ? await db.select().from(postbacks).where(eq(postbacks.dedupeKey, row.dedupeKey)) : [];
   if (!first) throw new Error('postback insert ignored without a matching body or dedupe key');
   if (sameUnsignedValues(first, row)) return { id: first.id, outcome: 'duplicate' };
-  await db.insert(postbacks).values({ ...row, dedupeKey: null, outcome: 'conflict', firstId: first.id });
+  const [conflict] = await db.insert(postbacks).values({ ...full, dedupeKey: null, outcome: 'conflict', firstId: first.id }).returning();
+  await applyContribution(db, conflict!, 1);
   return { id: first.id, outcome: 'conflict' };
 }
 
@@ -99,7 +111,7 @@ export async function listUnsettled(db: Db, afterId: number, limit: number): Pro
  * Records a new verdict for a stored row. A row that now verifies claims its key if nobody has,
  * else becomes a duplicate or conflict of the row that has, exactly as if it had arrived now.
  */
-export async function resettlePostback(db: Db, row: PostbackRow, inspection: Inspection): Promise<void> {
+export async function resettlePostback(db: Db, row: PostbackRow, inspection: Inspection, installModel: InstallModel): Promise<void> {
   const columns = verdictColumns(inspection);
   const key = dedupeKey(inspection);
   let placement: Partial<NewPostbackRow> = {};
@@ -109,5 +121,9 @@ export async function resettlePostback(db: Db, row: PostbackRow, inspection: Ins
       ? { dedupeKey: key, outcome: 'stored', firstId: null }
       : { outcome: sameUnsignedValues(first, inspection.fields) ? 'duplicate' : 'conflict', firstId: first.id };
   }
-  await db.update(postbacks).set({ ...columns, ...placement }).where(eq(postbacks.id, row.id));
+  const next = { ...row, ...columns, ...placement };
+  const derived = await deriveColumns(db, next, installModel);
+  await applyContribution(db, row, -1);
+  const [updated] = await db.update(postbacks).set({ ...columns, ...placement, ...derived }).where(eq(postbacks.id, row.id)).returning();
+  await applyContribution(db, updated!, 1);
 }

@@ -1,6 +1,8 @@
 // The one drizzle schema for both drivers (better-sqlite3 on Node, D1 on Workers).
 import { sql } from 'drizzle-orm';
-import { index, integer, sqliteTable, text } from 'drizzle-orm/sqlite-core';
+import { index, integer, sqliteTable, text, uniqueIndex, type SQLiteColumn } from 'drizzle-orm/sqlite-core';
+import type { Decode } from '../conversion/decode.js';
+import type { ConversionSchema } from '../conversion/schema.js';
 
 /**
  * Every postback body skanpost kept, byte for byte, with its verdict and the fields derived from
@@ -45,9 +47,17 @@ export const postbacks = sqliteTable(
     impressionType: text('impression_type'),
     marketplaceIdentifier: text('marketplace_identifier'),
     kid: text('kid'),
+
+    // Derived from the fields above and the app's settings; `rebuild` and re-decode rewrite them.
+    campaign: text('campaign'),
+    installedAt: integer('installed_at', { mode: 'timestamp_ms' }),
+    decode: text('decode', { mode: 'json' }).$type<Decode>(),
+    campaignName: text('campaign_name'),
+    networkCampaignId: text('network_campaign_id'),
   },
   (t) => [
     index('postbacks_received_at').on(t.receivedAt),
+    index('postbacks_app').on(t.appId, t.id),
     // `reverify` walks only the rows that may change.
     index('postbacks_unsettled').on(t.id).where(sql`${t.signature} in ('invalid', 'unverifiable')`),
     index('postbacks_transaction').on(t.adNetworkId, t.transactionId),
@@ -56,3 +66,120 @@ export const postbacks = sqliteTable(
 
 export type PostbackRow = typeof postbacks.$inferSelect;
 export type NewPostbackRow = typeof postbacks.$inferInsert;
+
+/** Conversion-value schema versions per app; the one in force at a postback's install time decodes it. */
+export const conversionSchemas = sqliteTable(
+  'conversion_schemas',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    appId: integer('app_id').notNull(),
+    version: integer('version').notNull(),
+    effectiveFrom: integer('effective_from', { mode: 'timestamp_ms' }).notNull(),
+    definition: text('definition', { mode: 'json' }).$type<ConversionSchema>().notNull(),
+    createdAt: integer('created_at', { mode: 'timestamp_ms' }).notNull(),
+  },
+  (t) => [uniqueIndex('conversion_schemas_app_version').on(t.appId, t.version)],
+);
+
+/** Campaign names per ad network and app: a source identifier (2–4 digits) → name, over a period. */
+export const campaigns = sqliteTable(
+  'campaigns',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    adNetworkId: text('ad_network_id').notNull(),
+    appId: integer('app_id').notNull(),
+    sourceIdentifier: text('source_identifier').notNull(),
+    name: text('name').notNull(),
+    networkCampaignId: text('network_campaign_id'),
+    effectiveFrom: integer('effective_from', { mode: 'timestamp_ms' }),
+    effectiveTo: integer('effective_to', { mode: 'timestamp_ms' }),
+    createdAt: integer('created_at', { mode: 'timestamp_ms' }).notNull(),
+  },
+  (t) => [index('campaigns_lookup').on(t.adNetworkId, t.appId)],
+);
+
+/**
+ * Background work that must survive a restart: re-deriving an app's postbacks after a schema or
+ * campaign change, or rebuilding every aggregate. `cursor` is the last postback id done.
+ */
+export const maintenanceJobs = sqliteTable('maintenance_jobs', {
+  id: integer('id').primaryKey({ autoIncrement: true }),
+  kind: text('kind', { enum: ['rederive', 'rebuild'] }).notNull(),
+  appId: integer('app_id'),
+  cursor: integer('cursor').notNull().default(0),
+  /** Rebuild: the last id present when it started; later rows were counted by ingest itself. */
+  untilId: integer('until_id'),
+  createdAt: integer('created_at', { mode: 'timestamp_ms' }).notNull(),
+  doneAt: integer('done_at', { mode: 'timestamp_ms' }),
+});
+
+// Rollup keys are NOT NULL so that upserts find their row (SQLite's unique indexes treat NULLs
+// as distinct): absent text is '' and absent integers and booleans are -1.
+const rollupKey = {
+  arrivalBucket: integer('arrival_bucket').notNull(),
+  installBucket: integer('install_bucket').notNull(),
+  protocol: text('protocol').notNull(),
+  environment: text('environment').notNull(),
+  signature: text('signature').notNull(),
+  adNetworkId: text('ad_network_id').notNull(),
+  appId: integer('app_id').notNull(),
+  campaign: text('campaign').notNull(),
+  campaignName: text('campaign_name').notNull(),
+  sourceIdentifier: text('source_identifier').notNull(),
+  window: integer('window').notNull(),
+  fidelityType: integer('fidelity_type').notNull(),
+  redownload: integer('redownload').notNull(),
+  didWin: integer('did_win').notNull(),
+  version: text('version').notNull(),
+  conversionType: text('conversion_type').notNull(),
+  countryCode: text('country_code').notNull(),
+  conversionValue: integer('conversion_value').notNull(),
+  coarseConversionValue: text('coarse_conversion_value').notNull(),
+  sourceAppId: integer('source_app_id').notNull(),
+  sourceDomain: text('source_domain').notNull(),
+  currency: text('currency').notNull(),
+};
+export type RollupKey = { [K in keyof typeof rollupKey]: (typeof rollupKey)[K]['_']['data'] };
+export const ROLLUP_KEY = Object.keys(rollupKey) as Array<keyof RollupKey>;
+
+export const keyColumns = (t: { [K in keyof RollupKey]: SQLiteColumn }) => ROLLUP_KEY.map((k) => t[k]) as [SQLiteColumn, ...SQLiteColumn[]];
+
+/**
+ * Campaign-level aggregates in UTC buckets of 15 minutes (every time-zone offset in use is a
+ * multiple of 15 minutes, so any zone's days are exact unions of buckets), by arrival and by
+ * estimated install time. Kept up to date in the same atomic write as each postback.
+ */
+export const rollups = sqliteTable(
+  'rollups',
+  {
+    ...rollupKey,
+    postbacks: integer('postbacks').notNull().default(0),
+    conflicts: integer('conflicts').notNull().default(0),
+    revenueMinMicros: integer('revenue_min_micros').notNull().default(0),
+    revenueMaxMicros: integer('revenue_max_micros').notNull().default(0),
+  },
+  (t) => [
+    uniqueIndex('rollups_key').on(...keyColumns(t)),
+    index('rollups_app_arrival').on(t.appId, t.arrivalBucket),
+    index('rollups_app_install').on(t.appId, t.installBucket),
+    index('rollups_arrival').on(t.arrivalBucket),
+    index('rollups_install').on(t.installBucket),
+  ],
+);
+
+/** Decoded events, with the same key as `rollups` plus the event name. */
+export const rollupEvents = sqliteTable(
+  'rollup_events',
+  {
+    ...rollupKey,
+    event: text('event').notNull(),
+    postbacks: integer('postbacks').notNull().default(0),
+    countMin: integer('count_min').notNull().default(0),
+    countMax: integer('count_max').notNull().default(0),
+  },
+  (t) => [
+    uniqueIndex('rollup_events_key').on(...keyColumns(t), t.event),
+    index('rollup_events_app_arrival').on(t.appId, t.arrivalBucket),
+    index('rollup_events_app_install').on(t.appId, t.installBucket),
+  ],
+);

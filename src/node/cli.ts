@@ -67,7 +67,7 @@ async function reverifyCommand(args: string[], io: Io): Promise<number> {
   if (args.length > 0) throw new UsageError('reverify takes no arguments');
   const runtime = await createNodeRuntime(readConfig(io.env), jsonLogger(io.stderr));
   try {
-    const summary = await reverify(runtime.db, runtime.writer, runtime.deps.verification);
+    const summary = await reverify(runtime.db, runtime.writer, runtime.deps.verification, runtime.deps.installModel);
     io.stdout(JSON.stringify(summary));
     return EXIT.ok;
   } finally {

@@ -1,5 +1,6 @@
 // `skanpost reverify`: re-runs verification on invalid and unverifiable rows after a key or
 // recipe update, in chunks, so a large table never holds one long write lock.
+import type { InstallModel } from '../conversion/install-date.js';
 import type { Db, Writer } from '../db/db.js';
 import { listUnsettled, resettlePostback } from '../db/postbacks.js';
 import type { PostbackRow } from '../db/schema.js';
@@ -25,7 +26,7 @@ async function reinspect(row: PostbackRow, verification: Verification): Promise<
   return inspection;
 }
 
-export async function reverify(db: Db, writer: Writer, verification: Verification, chunk = 200): Promise<ReverifySummary> {
+export async function reverify(db: Db, writer: Writer, verification: Verification, installModel: InstallModel, chunk = 200): Promise<ReverifySummary> {
   const summary: ReverifySummary = { checked: 0, changed: 0, now: {} };
   for (let afterId = 0; ; ) {
     const rows = await listUnsettled(db, afterId, chunk);
@@ -38,7 +39,7 @@ export async function reverify(db: Db, writer: Writer, verification: Verificatio
       if (inspection && (inspection.signature !== row.signature || inspection.key !== row.keyId)) changes.push([row, inspection]);
     }
     await writer.run(async (tx) => {
-      for (const [row, inspection] of changes) await resettlePostback(tx, row, inspection);
+      for (const [row, inspection] of changes) await resettlePostback(tx, row, inspection, installModel);
     });
     for (const [, inspection] of changes) {
       summary.changed++;

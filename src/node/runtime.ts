@@ -31,6 +31,7 @@ export async function createNodeRuntime(config: Config, logger: Logger, now: () 
     verification,
     writer,
     now,
+    installModel: config.installModel,
     logger,
     health: async () => (await database.db.get<{ ok: number }>(sql`select 1 as ok`))?.ok === 1,
   };

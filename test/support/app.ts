@@ -5,6 +5,7 @@ import { GroupCommitWriter } from '../../src/node/group-commit.js';
 import { createVerification } from '../../src/node/runtime.js';
 import { postbacks } from '../../src/db/schema.js';
 import { asc } from 'drizzle-orm';
+import { DEFAULT_INSTALL_MODEL } from '../../src/conversion/install-date.js';
 
 export const silentLogger: Logger = { info() {}, warn() {}, error() {} };
 
@@ -28,6 +29,7 @@ export async function createTestApp(options: { extraKeys?: string; path?: string
   const app = createApp({
     verification,
     writer,
+    installModel: DEFAULT_INSTALL_MODEL,
     now: options.now ?? (() => new Date('2026-11-25T12:00:00Z')),
     logger: silentLogger,
     health: async () => true,

@@ -1,0 +1,74 @@
+// Per-app settings analysts and admins manage: conversion-value schemas and campaign names.
+// Every change queues a re-derive of the app's postbacks so the aggregates follow.
+import { and, asc, desc, eq, max } from 'drizzle-orm';
+import type { ConversionSchema } from '../conversion/schema.js';
+import type { Db } from './db.js';
+import { enqueueRederive } from './maintenance.js';
+import { campaigns, conversionSchemas } from './schema.js';
+
+export type SchemaRow = typeof conversionSchemas.$inferSelect;
+export type CampaignRow = typeof campaigns.$inferSelect;
+
+export async function addSchema(db: Db, appId: number, definition: ConversionSchema, now: Date): Promise<SchemaRow> {
+  const [{ last } = { last: 0 }] = await db.select({ last: max(conversionSchemas.version) }).from(conversionSchemas).where(eq(conversionSchemas.appId, appId));
+  const [row] = await db
+    .insert(conversionSchemas)
+    .values({ appId, version: (last ?? 0) + 1, effectiveFrom: new Date(definition.effective_from), definition, createdAt: now })
+    .returning();
+  await enqueueRederive(db, appId, now);
+  return row!;
+}
+
+export async function listSchemas(db: Db, appId: number): Promise<SchemaRow[]> {
+  return db.select().from(conversionSchemas).where(eq(conversionSchemas.appId, appId)).orderBy(asc(conversionSchemas.version));
+}
+
+export async function getSchema(db: Db, appId: number, version: number): Promise<SchemaRow | undefined> {
+  const [row] = await db.select().from(conversionSchemas).where(and(eq(conversionSchemas.appId, appId), eq(conversionSchemas.version, version)));
+  return row;
+}
+
+export async function deleteSchema(db: Db, appId: number, version: number, now: Date): Promise<boolean> {
+  const deleted = await db.delete(conversionSchemas).where(and(eq(conversionSchemas.appId, appId), eq(conversionSchemas.version, version))).returning();
+  if (deleted.length > 0) await enqueueRederive(db, appId, now);
+  return deleted.length > 0;
+}
+
+export interface CampaignInput {
+  ad_network_id: string;
+  app_id: number;
+  source_identifier: string;
+  name: string;
+  network_campaign_id?: string | null | undefined;
+  effective_from?: string | null | undefined;
+  effective_to?: string | null | undefined;
+}
+
+export async function addCampaign(db: Db, input: CampaignInput, now: Date): Promise<CampaignRow> {
+  const [row] = await db
+    .insert(campaigns)
+    .values({
+      adNetworkId: input.ad_network_id,
+      appId: input.app_id,
+      sourceIdentifier: input.source_identifier,
+      name: input.name,
+      networkCampaignId: input.network_campaign_id ?? null,
+      effectiveFrom: input.effective_from ? new Date(input.effective_from) : null,
+      effectiveTo: input.effective_to ? new Date(input.effective_to) : null,
+      createdAt: now,
+    })
+    .returning();
+  await enqueueRederive(db, input.app_id, now);
+  return row!;
+}
+
+export async function listCampaigns(db: Db, filter: { appIds?: number[]; adNetworkIds?: string[] } = {}): Promise<CampaignRow[]> {
+  const rows = await db.select().from(campaigns).orderBy(desc(campaigns.id));
+  return rows.filter((r) => (!filter.appIds || filter.appIds.includes(r.appId)) && (!filter.adNetworkIds || filter.adNetworkIds.includes(r.adNetworkId)));
+}
+
+export async function deleteCampaign(db: Db, id: number, now: Date): Promise<CampaignRow | undefined> {
+  const [row] = await db.delete(campaigns).where(eq(campaigns.id, id)).returning();
+  if (row) await enqueueRederive(db, row.appId, now);
+  return row;
+}
