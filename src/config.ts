@@ -10,6 +10,8 @@ export interface Config {
   extraKeys: string;
   /** `full` (default): an acknowledged postback survives power loss. `normal`: only a crash. */
   synchronous: Synchronous;
+  /** SKANPOST_ADMIN_KEY: bootstrap admin API key; without it, only keys made with `skanpost keys create` work. */
+  adminKey: string | undefined;
   /** Constants of the install-date estimate (SKANPOST_INSTALL_MODEL, JSON; defaults from SPEC.md §4). */
   installModel: InstallModel;
 }
@@ -30,7 +32,10 @@ export function readConfig(env: Record<string, string | undefined>): Config {
     const detail = error instanceof SyntaxError ? 'not JSON' : (error as { issues?: Array<{ path: unknown[]; message: string }> }).issues?.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
     throw new ConfigError(`SKANPOST_INSTALL_MODEL is invalid: ${detail}`);
   }
+  const adminKey = env.SKANPOST_ADMIN_KEY || undefined;
+  if (adminKey !== undefined && adminKey.length < 16) throw new ConfigError('SKANPOST_ADMIN_KEY must be at least 16 characters');
   return {
+    adminKey,
     installModel,
     port,
     dbPath: env.SKANPOST_DB || './data/skanpost.db',

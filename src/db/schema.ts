@@ -183,3 +183,17 @@ export const rollupEvents = sqliteTable(
     index('rollup_events_app_install').on(t.appId, t.installBucket),
   ],
 );
+
+/** API keys for the analyst and admin routes; only a hash of the secret is kept. */
+export const apiKeys = sqliteTable('api_keys', {
+  id: integer('id').primaryKey({ autoIncrement: true }),
+  name: text('name').notNull(),
+  role: text('role', { enum: ['analyst', 'admin'] }).notNull(),
+  /** Mandatory filters on every read: null means every app (or network). */
+  appIds: text('app_ids', { mode: 'json' }).$type<number[]>(),
+  adNetworkIds: text('ad_network_ids', { mode: 'json' }).$type<string[]>(),
+  secretSha256: text('secret_sha256').notNull().unique(),
+  /** The first characters of the secret, so people can tell their keys apart. */
+  prefix: text('prefix').notNull(),
+  createdAt: integer('created_at', { mode: 'timestamp_ms' }).notNull(),
+});

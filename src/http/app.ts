@@ -1,9 +1,16 @@
 // createApp(deps): the Hono application shared by the Node server, the Worker and the tests.
-import { Hono } from 'hono';
+import { OpenAPIHono, z } from '@hono/zod-openapi';
+import { swaggerUI } from '@hono/swagger-ui';
+import type { Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
-import { StorageUnavailableError } from '../db/db.js';
+import { StorageUnavailableError, type Db } from '../db/db.js';
 import { ingestPostback, type IngestDeps } from '../ingest/ingest.js';
+import type { AuthEnv } from './auth.js';
 import { problem } from './problem.js';
+import { errorResponses, ProblemSchema } from './routes/common.js';
+import { postbackRoutes } from './routes/postbacks.js';
+import { reportRoutes } from './routes/reports.js';
+import { settingsRoutes } from './routes/settings.js';
 
 export interface Logger {
   info(message: string, fields?: Record<string, unknown>): void;
@@ -12,24 +19,55 @@ export interface Logger {
 }
 
 export interface AppDeps extends IngestDeps {
+  /** For reads (reports, listings); writes go through `writer`. */
+  db: Db;
+  /** SKANPOST_ADMIN_KEY: a bootstrap admin key, compared in constant time. */
+  adminKey: string | undefined;
   /** Resolves true once migrations are applied and the database answers. */
   health: () => Promise<boolean>;
   logger: Logger;
 }
+
+/** Admin and analyst request bodies (schemas, mappings, keys) stay small. */
+export const MAX_API_BODY_BYTES = 64 * 1024;
+
+const ReceiptSchema = z
+  .object({
+    id: z.number().int(),
+    outcome: z.enum(['stored', 'duplicate', 'conflict']),
+    signature: z.enum(['verified', 'invalid', 'unverifiable', 'development']),
+    reasons: z.array(z.string()),
+  })
+  .openapi('Receipt');
 
 /** Apple's postbacks are well under 2 KiB; relayed copies with enrichment keys stay far below this. */
 export const MAX_POSTBACK_BYTES = 16 * 1024;
 
 export const INGEST_PATHS = ['/.well-known/skadnetwork/report-attribution', '/.well-known/appattribution/report-attribution'];
 
-export function createApp(deps: AppDeps): Hono {
-  const app = new Hono();
+export function createApp(deps: AppDeps): OpenAPIHono<AuthEnv> {
+  const app = new OpenAPIHono<AuthEnv>();
+  app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer', description: 'an API key (skanpost keys create) or SKANPOST_ADMIN_KEY' });
 
   const tooLarge = bodyLimit({
     maxSize: MAX_POSTBACK_BYTES,
     onError: (c) => problem(c, 413, 'body_too_large', 'Payload Too Large', { detail: `postback bodies are limited to ${MAX_POSTBACK_BYTES} bytes` }),
   });
 
+  for (const path of INGEST_PATHS) {
+    app.openAPIRegistry.registerPath({
+      method: 'post',
+      path: `${path}/`,
+      summary: 'Receive a postback (SKAdNetwork or AdAttributionKit; also without the trailing slash). Open: Apple cannot authenticate.',
+      request: { body: { content: { 'application/json': { schema: z.object({}).passthrough().openapi({ description: 'the postback as Apple sends it, at most 16 KiB; Content-Type is not checked' }) } } } },
+      responses: {
+        200: { description: 'Kept (or a duplicate of a kept body)', content: { 'application/json': { schema: ReceiptSchema } } },
+        ...errorResponses(400, 413),
+        405: { description: 'Only POST', content: { 'application/problem+json': { schema: ProblemSchema } } },
+        503: { description: 'Not stored; retry after Retry-After seconds', content: { 'application/problem+json': { schema: ProblemSchema } } },
+      },
+    });
+  }
   for (const path of INGEST_PATHS.flatMap((p) => [p, `${p}/`])) {
     app.post(path, tooLarge, async (c) => {
       const bytes = new Uint8Array(await c.req.arrayBuffer());
@@ -50,14 +88,32 @@ export function createApp(deps: AppDeps): Hono {
     );
   }
 
+  app.use('/v1/*', bodyLimit({ maxSize: MAX_API_BODY_BYTES, onError: (c) => problem(c, 413, 'body_too_large', 'Payload Too Large', { detail: `request bodies are limited to ${MAX_API_BODY_BYTES} bytes` }) }));
+  const v1 = { db: deps.db, writer: deps.writer, now: deps.now, installModel: deps.installModel, adminKey: deps.adminKey };
+  reportRoutes(app, v1);
+  postbackRoutes(app, v1);
+  settingsRoutes(app, v1);
+
+  app.openAPIRegistry.registerPath({
+    method: 'get',
+    path: '/healthz',
+    summary: 'Ready: migrations applied and the database answers',
+    responses: { 200: { description: 'Healthy', content: { 'application/json': { schema: z.object({ status: z.literal('ok') }) } } }, 503: { description: 'The database does not answer' } },
+  });
   app.get('/healthz', async (c) => {
     const healthy = await deps.health().catch(() => false);
     return healthy ? c.json({ status: 'ok' }) : problem(c, 503, 'unhealthy', 'Service Unavailable', { detail: 'the database does not answer' });
   });
 
+  app.doc31('/openapi.json', {
+    openapi: '3.1.0',
+    info: { title: 'skanpost', version: '0.1.0', description: "Receiver and aggregator for Apple's SKAdNetwork and AdAttributionKit postbacks" },
+  });
+  app.get('/docs', swaggerUI({ url: '/openapi.json' }));
+
   app.notFound((c) => problem(c, 404, 'not_found', 'Not Found', { detail: `no route for ${c.req.method} ${c.req.path}` }));
 
-  app.onError((error, c) => {
+  app.onError((error, c: Context) => {
     if (error instanceof StorageUnavailableError) {
       deps.logger.warn('storage unavailable', { code: error.code, path: c.req.path });
       return problem(c, 503, 'storage_unavailable', 'Service Unavailable', { detail: 'the postback was not stored; retry later' }, { 'Retry-After': '5' });

@@ -28,3 +28,10 @@ export function openDatabase(path: string, options: { synchronous?: Synchronous 
   migrate(db, { migrationsFolder: MIGRATIONS_FOLDER });
   return { sqlite, db };
 }
+
+/** A read-only connection to the same file, for queries that must not wait for the writer. */
+export function openReader(path: string): NodeDatabase {
+  const sqlite = new Database(path, { readonly: true, fileMustExist: true });
+  sqlite.pragma('busy_timeout = 5000');
+  return { sqlite, db: drizzle(sqlite, { schema }) };
+}

@@ -12,6 +12,7 @@ async function main(): Promise<void> {
   const config = readConfig(process.env);
   const runtime = await createNodeRuntime(config, logger);
   const app = createApp(runtime.deps);
+  runtime.startJobs();
   const server = serve({ fetch: app.fetch, port: config.port }, (info) => {
     logger.info('skanpost listening', { port: info.port, db: config.dbPath, synchronous: config.synchronous });
   });

@@ -159,3 +159,11 @@ export function parseStrictJson(text: string): JsonValue {
   if (pos < text.length) fail('unexpected data after the JSON value');
   return value;
 }
+
+/** Plain JavaScript data: every JsonNumber as a number (for bodies that are not postbacks). */
+export function toPlain(value: JsonValue): unknown {
+  if (value instanceof JsonNumber) return Number(value.lexeme);
+  if (Array.isArray(value)) return value.map(toPlain);
+  if (isJsonObject(value)) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, toPlain(v)]));
+  return value;
+}

@@ -22,11 +22,13 @@ export interface TestApp {
 export const SKAN_PATH = '/.well-known/skadnetwork/report-attribution/';
 export const AAK_PATH = '/.well-known/appattribution/report-attribution/';
 
-export async function createTestApp(options: { extraKeys?: string; path?: string; now?: () => Date } = {}): Promise<TestApp> {
+export async function createTestApp(options: { extraKeys?: string; path?: string; now?: () => Date; adminKey?: string } = {}): Promise<TestApp> {
   const database = openDatabase(options.path ?? ':memory:');
   const writer = new GroupCommitWriter(database.sqlite, database.db);
   const verification = await createVerification(options.extraKeys ?? '');
   const app = createApp({
+    db: database.db,
+    adminKey: options.adminKey,
     verification,
     writer,
     installModel: DEFAULT_INSTALL_MODEL,

@@ -1,0 +1,60 @@
+// API keys: random secrets shown once, stored as SHA-256 (they carry 256 bits of entropy, so a
+// fast hash is enough), looked up by hash.
+import { asc, eq } from 'drizzle-orm';
+import type { Db } from './db.js';
+import { sha256Hex } from './postbacks.js';
+import { apiKeys } from './schema.js';
+
+export type ApiKeyRow = typeof apiKeys.$inferSelect;
+export type Role = ApiKeyRow['role'];
+
+export interface NewApiKey {
+  name: string;
+  role: Role;
+  app_ids?: number[] | null | undefined;
+  ad_network_ids?: string[] | null | undefined;
+}
+
+function newSecret(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(32));
+  return `skp_${btoa(String.fromCharCode(...bytes)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')}`;
+}
+
+export async function createApiKey(db: Db, input: NewApiKey, now: Date): Promise<{ key: ApiKeyRow; secret: string }> {
+  const secret = newSecret();
+  const [key] = await db
+    .insert(apiKeys)
+    .values({
+      name: input.name,
+      role: input.role,
+      appIds: input.app_ids?.length ? input.app_ids : null,
+      adNetworkIds: input.ad_network_ids?.length ? input.ad_network_ids : null,
+      secretSha256: await sha256Hex(secret),
+      prefix: secret.slice(0, 8),
+      createdAt: now,
+    })
+    .returning();
+  return { key: key!, secret };
+}
+
+export const listApiKeys = (db: Db) => db.select().from(apiKeys).orderBy(asc(apiKeys.id));
+
+export async function findApiKey(db: Db, secret: string): Promise<ApiKeyRow | undefined> {
+  const [key] = await db.select().from(apiKeys).where(eq(apiKeys.secretSha256, await sha256Hex(secret)));
+  return key;
+}
+
+export async function deleteApiKey(db: Db, id: number): Promise<boolean> {
+  return (await db.delete(apiKeys).where(eq(apiKeys.id, id)).returning()).length > 0;
+}
+
+/** What a client sees of a key: never the secret or its hash. */
+export const publicKey = (k: ApiKeyRow) => ({
+  id: k.id,
+  name: k.name,
+  role: k.role,
+  app_ids: k.appIds,
+  ad_network_ids: k.adNetworkIds,
+  prefix: k.prefix,
+  created_at: k.createdAt.toISOString(),
+});

@@ -1,0 +1,63 @@
+// Shared pieces of the /v1 routes: dependencies, JSON bodies, problem mapping, OpenAPI helpers.
+import type { Context } from 'hono';
+import type { OpenAPIHono } from '@hono/zod-openapi';
+import { z } from '@hono/zod-openapi';
+import type { InstallModel } from '../../conversion/install-date.js';
+import type { Db, Writer } from '../../db/db.js';
+import { parseStrictJson, JsonSyntaxError, toPlain } from '../../postback/json.js';
+import type { AuthEnv } from '../auth.js';
+import { problem } from '../problem.js';
+
+export interface V1Deps {
+  db: Db;
+  writer: Writer;
+  now: () => Date;
+  installModel: InstallModel;
+  adminKey: string | undefined;
+}
+
+export type V1App = OpenAPIHono<AuthEnv>;
+
+export const ProblemSchema = z
+  .object({
+    type: z.string(),
+    title: z.string(),
+    status: z.number().int(),
+    reason: z.string(),
+    detail: z.string().optional(),
+  })
+  .passthrough()
+  .openapi('Problem');
+
+const problemContent = { 'application/problem+json': { schema: ProblemSchema } };
+export const errorResponses = (...codes: Array<400 | 401 | 403 | 404 | 413>) =>
+  Object.fromEntries(codes.map((code) => [code, { description: { 400: 'Bad request', 401: 'No or unknown API key', 403: 'Role or scope does not allow this', 404: 'Not found', 413: 'Body too large' }[code], content: problemContent }]));
+
+export const bearer = [{ bearer: [] as string[] }];
+
+/** Reads a JSON body strictly (duplicate keys refused) and validates it with `schema`. */
+export async function readJson<T extends z.ZodType>(c: Context, schema: T): Promise<{ ok: true; value: z.infer<T> } | { ok: false; response: Response }> {
+  let value: unknown;
+  try {
+    value = toPlain(parseStrictJson(await c.req.text()));
+  } catch (error) {
+    const detail = error instanceof JsonSyntaxError ? `the body is not valid JSON: ${error.message}` : 'the body could not be read';
+    return { ok: false, response: problem(c, 400, 'invalid_body', 'Bad Request', { detail }) };
+  }
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) {
+    return {
+      ok: false,
+      response: problem(c, 400, 'invalid_body', 'Bad Request', {
+        detail: 'the body does not match the expected shape',
+        problems: parsed.error.issues.map((i) => ({ field: i.path.join('.') || '(body)', reason: i.message })),
+      }),
+    };
+  }
+  return { ok: true, value: parsed.data };
+}
+
+export const intParam = (c: Context, name: string): number | undefined => {
+  const raw = c.req.param(name) ?? '';
+  return /^\d{1,15}$/.test(raw) ? Number(raw) : undefined;
+};

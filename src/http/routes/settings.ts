@@ -1,0 +1,165 @@
+// Conversion-value schemas per app, campaign-name mappings, and API keys.
+import type { Context } from 'hono';
+import { z } from '@hono/zod-openapi';
+import { ConversionSchema } from '../../conversion/schema.js';
+import { createApiKey, deleteApiKey, listApiKeys, publicKey } from '../../db/api-keys.js';
+import { addCampaign, addSchema, deleteCampaign, deleteSchema, getSchema, listCampaigns, listSchemas, type CampaignRow, type SchemaRow } from '../../db/settings.js';
+import { requireRole, type Principal } from '../auth.js';
+import { problem } from '../problem.js';
+import { bearer, errorResponses, intParam, readJson, type V1App, type V1Deps } from './common.js';
+
+const ctx = (c: unknown) => c as Context;
+
+const schemaView = (s: SchemaRow) => ({ app_id: s.appId, version: s.version, effective_from: s.effectiveFrom.toISOString(), created_at: s.createdAt.toISOString(), definition: s.definition });
+const campaignView = (m: CampaignRow) => ({
+  id: m.id,
+  ad_network_id: m.adNetworkId,
+  app_id: m.appId,
+  source_identifier: m.sourceIdentifier,
+  name: m.name,
+  network_campaign_id: m.networkCampaignId,
+  effective_from: m.effectiveFrom?.toISOString() ?? null,
+  effective_to: m.effectiveTo?.toISOString() ?? null,
+  created_at: m.createdAt.toISOString(),
+});
+
+export const CampaignInput = z
+  .object({
+    ad_network_id: z.string().min(1).max(200),
+    app_id: z.number().int().min(0),
+    source_identifier: z.string().regex(/^\d{2,4}$/, 'a source identifier of 2, 3 or 4 digits'),
+    name: z.string().min(1).max(200),
+    network_campaign_id: z.string().max(200).nullish(),
+    effective_from: z.iso.datetime({ offset: true }).nullish(),
+    effective_to: z.iso.datetime({ offset: true }).nullish(),
+  })
+  .strict()
+  .refine((m) => !m.effective_from || !m.effective_to || m.effective_from < m.effective_to, { message: 'effective_to must be after effective_from', path: ['effective_to'] })
+  .openapi('CampaignInput');
+
+export const KeyInput = z
+  .object({
+    name: z.string().min(1).max(200),
+    role: z.enum(['analyst', 'admin']),
+    app_ids: z.array(z.number().int().min(0)).max(1000).nullish(),
+    ad_network_ids: z.array(z.string().min(1)).max(1000).nullish(),
+  })
+  .strict()
+  .openapi('ApiKeyInput');
+
+const appIdParam = z.object({ appId: z.string().openapi({ description: "the app's App Store id (app-id / advertised-item-identifier)" }) });
+const json = (description: string, schema: z.ZodType = z.object({}).passthrough()) => ({ description, content: { 'application/json': { schema } } });
+
+function inAppScope(principal: Principal, appId: number) {
+  return !principal.appIds || principal.appIds.includes(appId);
+}
+
+export function settingsRoutes(app: V1App, deps: V1Deps): void {
+  const analyst = requireRole('analyst', deps);
+  const admin = requireRole('admin', deps);
+  const notFound = (c: Context, what: string) => problem(c, 404, 'not_found', 'Not Found', { detail: `no ${what}` });
+  const scopeRefused = (c: Context, appId: number) => problem(c, 403, 'out_of_scope', 'Forbidden', { detail: `this key may not read app ${appId}` });
+
+  // --- conversion-value schemas
+  app.openAPIRegistry.registerPath({ method: 'get', path: '/v1/apps/{appId}/schemas', summary: "An app's conversion-value schema versions", security: bearer, request: { params: appIdParam }, responses: { 200: json('Schema versions, oldest first'), ...errorResponses(401, 403, 404) } });
+  app.get('/v1/apps/:appId/schemas', analyst, async (c) => {
+    const appId = intParam(ctx(c), 'appId');
+    if (appId === undefined) return notFound(ctx(c), `app ${c.req.param('appId')}`);
+    if (!inAppScope(c.get('principal'), appId)) return scopeRefused(ctx(c), appId);
+    return c.json({ schemas: (await listSchemas(deps.db, appId)).map(schemaView) });
+  });
+
+  app.openAPIRegistry.registerPath({
+    method: 'post',
+    path: '/v1/apps/{appId}/schemas',
+    summary: 'Add a schema version; postbacks installed from effective_from on are re-decoded in the background',
+    security: bearer,
+    request: { params: appIdParam, body: { content: { 'application/json': { schema: ConversionSchema } } } },
+    responses: { 201: json('The new version'), ...errorResponses(400, 401, 403, 413) },
+  });
+  app.post('/v1/apps/:appId/schemas', admin, async (c) => {
+    const appId = intParam(ctx(c), 'appId');
+    if (appId === undefined) return problem(ctx(c), 400, 'invalid_parameter', 'Bad Request', { detail: 'appId must be an integer' });
+    if (!inAppScope(c.get('principal'), appId)) return scopeRefused(ctx(c), appId);
+    const body = await readJson(ctx(c), ConversionSchema);
+    if (!body.ok) return body.response;
+    const row = await deps.writer.run((db) => addSchema(db, appId, body.value, deps.now()));
+    return c.json(schemaView(row), 201);
+  });
+
+  app.openAPIRegistry.registerPath({ method: 'get', path: '/v1/apps/{appId}/schemas/{version}', summary: 'One schema version', security: bearer, request: { params: appIdParam.extend({ version: z.string() }) }, responses: { 200: json('The version'), ...errorResponses(401, 403, 404) } });
+  app.get('/v1/apps/:appId/schemas/:version', analyst, async (c) => {
+    const appId = intParam(ctx(c), 'appId');
+    const version = intParam(ctx(c), 'version');
+    if (appId !== undefined && !inAppScope(c.get('principal'), appId)) return scopeRefused(ctx(c), appId);
+    const row = appId !== undefined && version !== undefined ? await getSchema(deps.db, appId, version) : undefined;
+    return row ? c.json(schemaView(row)) : notFound(ctx(c), `schema version ${c.req.param('version')} for app ${c.req.param('appId')}`);
+  });
+
+  app.openAPIRegistry.registerPath({ method: 'delete', path: '/v1/apps/{appId}/schemas/{version}', summary: 'Delete a schema version; affected postbacks are re-decoded', security: bearer, request: { params: appIdParam.extend({ version: z.string() }) }, responses: { 204: { description: 'Deleted' }, ...errorResponses(401, 403, 404) } });
+  app.delete('/v1/apps/:appId/schemas/:version', admin, async (c) => {
+    const appId = intParam(ctx(c), 'appId');
+    const version = intParam(ctx(c), 'version');
+    if (appId !== undefined && !inAppScope(c.get('principal'), appId)) return scopeRefused(ctx(c), appId);
+    const deleted = appId !== undefined && version !== undefined && (await deps.writer.run((db) => deleteSchema(db, appId, version, deps.now())));
+    return deleted ? c.body(null, 204) : notFound(ctx(c), `schema version ${c.req.param('version')} for app ${c.req.param('appId')}`);
+  });
+
+  // --- campaign-name mappings
+  app.openAPIRegistry.registerPath({ method: 'get', path: '/v1/campaigns', summary: 'Campaign-name mappings (within the key scope)', security: bearer, responses: { 200: json('Mappings, newest first'), ...errorResponses(401, 403) } });
+  app.get('/v1/campaigns', analyst, async (c) => {
+    const p = c.get('principal');
+    const rows = await listCampaigns(deps.db, { ...(p.appIds ? { appIds: p.appIds } : {}), ...(p.adNetworkIds ? { adNetworkIds: p.adNetworkIds } : {}) });
+    return c.json({ campaigns: rows.map(campaignView) });
+  });
+
+  app.openAPIRegistry.registerPath({ method: 'post', path: '/v1/campaigns', summary: 'Name a source identifier (2–4 digits) of an ad network and app, optionally for a period', security: bearer, request: { body: { content: { 'application/json': { schema: CampaignInput } } } }, responses: { 201: json('The mapping'), ...errorResponses(400, 401, 403, 413) } });
+  app.post('/v1/campaigns', admin, async (c) => {
+    const body = await readJson(ctx(c), CampaignInput);
+    if (!body.ok) return body.response;
+    const p = c.get('principal');
+    if (!inAppScope(p, body.value.app_id) || (p.adNetworkIds && !p.adNetworkIds.includes(body.value.ad_network_id))) {
+      return problem(ctx(c), 403, 'out_of_scope', 'Forbidden', { detail: 'this key may not manage that app or ad network' });
+    }
+    const row = await deps.writer.run((db) => addCampaign(db, body.value, deps.now()));
+    return c.json(campaignView(row), 201);
+  });
+
+  app.openAPIRegistry.registerPath({ method: 'delete', path: '/v1/campaigns/{id}', summary: 'Delete a mapping', security: bearer, request: { params: z.object({ id: z.string() }) }, responses: { 204: { description: 'Deleted' }, ...errorResponses(401, 403, 404) } });
+  app.delete('/v1/campaigns/:id', admin, async (c) => {
+    const id = intParam(ctx(c), 'id');
+    const p = c.get('principal');
+    const deleted =
+      id !== undefined &&
+      (await deps.writer.run(async (db) => {
+        const [row] = await listCampaigns(db).then((all) => all.filter((m) => m.id === id));
+        if (!row || !inAppScope(p, row.appId) || (p.adNetworkIds && !p.adNetworkIds.includes(row.adNetworkId))) return false;
+        return Boolean(await deleteCampaign(db, id, deps.now()));
+      }));
+    return deleted ? c.body(null, 204) : notFound(ctx(c), `campaign mapping ${c.req.param('id')}`);
+  });
+
+  // --- API keys
+  app.openAPIRegistry.registerPath({ method: 'get', path: '/v1/keys', summary: 'API keys (never their secrets)', security: bearer, responses: { 200: json('Keys'), ...errorResponses(401, 403) } });
+  app.get('/v1/keys', admin, async (c) => c.json({ keys: (await listApiKeys(deps.db)).map(publicKey) }));
+
+  app.openAPIRegistry.registerPath({ method: 'post', path: '/v1/keys', summary: 'Create a key; the secret is in this response only', security: bearer, request: { body: { content: { 'application/json': { schema: KeyInput } } } }, responses: { 201: json('The key and its secret'), ...errorResponses(400, 401, 403, 413) } });
+  app.post('/v1/keys', admin, async (c) => {
+    const body = await readJson(ctx(c), KeyInput);
+    if (!body.ok) return body.response;
+    const p = c.get('principal');
+    // A scoped admin can only hand out keys within its own scope.
+    if ((p.appIds && !(body.value.app_ids?.length && body.value.app_ids.every((a) => p.appIds!.includes(a)))) || (p.adNetworkIds && !(body.value.ad_network_ids?.length && body.value.ad_network_ids.every((n) => p.adNetworkIds!.includes(n))))) {
+      return problem(ctx(c), 403, 'out_of_scope', 'Forbidden', { detail: 'a scoped key can only create keys within its own scope' });
+    }
+    const { key, secret } = await deps.writer.run((db) => createApiKey(db, body.value, deps.now()));
+    return c.json({ ...publicKey(key), secret }, 201);
+  });
+
+  app.openAPIRegistry.registerPath({ method: 'delete', path: '/v1/keys/{id}', summary: 'Revoke a key', security: bearer, request: { params: z.object({ id: z.string() }) }, responses: { 204: { description: 'Revoked' }, ...errorResponses(401, 403, 404) } });
+  app.delete('/v1/keys/:id', admin, async (c) => {
+    const id = intParam(ctx(c), 'id');
+    const deleted = id !== undefined && (await deps.writer.run((db) => deleteApiKey(db, id)));
+    return deleted ? c.body(null, 204) : notFound(ctx(c), `key ${c.req.param('id')}`);
+  });
+}
