@@ -1,0 +1,217 @@
+// The /v1 API: roles and scopes on every route, postback listing and export, schema and campaign
+// management, and an OpenAPI document that lists every route.
+import { readFileSync } from 'node:fs';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createApiKey } from '../src/db/api-keys.js';
+import { createTestApp, type TestApp } from './support/app.js';
+import { generateKey, signSkan, skanBody } from './support/signing.js';
+
+const key = generateKey('P-256');
+const ADMIN = 'bootstrap-admin-key-0123456789';
+const schema = JSON.parse(readFileSync(new URL('../fixtures/conversion-schema.json', import.meta.url), 'utf8'));
+const campaign = { ad_network_id: 'example123.skadnetwork', app_id: 100, source_identifier: '39', name: 'Spring' };
+
+let app: TestApp;
+let keys: Record<'analyst' | 'admin' | 'scoped' | 'scopedAdmin', string>;
+beforeEach(async () => {
+  app = await createTestApp({ extraKeys: key.spkiBase64, adminKey: ADMIN });
+  const make = (input: Parameters<typeof createApiKey>[1]) => app.writer.run((db) => createApiKey(db, input, new Date())).then((k) => k.secret);
+  keys = {
+    analyst: await make({ name: 'analyst', role: 'analyst' }),
+    admin: await make({ name: 'admin', role: 'admin' }),
+    scoped: await make({ name: 'advertiser 100', role: 'analyst', app_ids: [100] }),
+    scopedAdmin: await make({ name: 'network admin', role: 'admin', app_ids: [100] }),
+  };
+  await app.post(signSkan(skanBody('4.0', { 'app-id': 100 }), key, '4.0'));
+  await app.post(signSkan(skanBody('4.0', { 'app-id': 200 }), key, '4.0'));
+});
+afterEach(async () => {
+  await app.close();
+});
+
+const call = (method: string, path: string, secret?: string, body?: unknown) =>
+  app.app.request(path, {
+    method,
+    headers: { ...(secret ? { Authorization: `Bearer ${secret}` } : {}), 'Content-Type': 'application/json' },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+
+// Every /v1 route with the least role it needs.
+const ROUTES: Array<[string, string, 'analyst' | 'admin', unknown?]> = [
+  ['GET', '/v1/reports/campaigns', 'analyst'],
+  ['GET', '/v1/reports/events', 'analyst'],
+  ['GET', '/v1/postbacks', 'analyst'],
+  ['GET', '/v1/postbacks/1', 'analyst'],
+  ['GET', '/v1/apps/100/schemas', 'analyst'],
+  ['POST', '/v1/apps/100/schemas', 'admin', schema],
+  ['GET', '/v1/apps/100/schemas/1', 'analyst'],
+  ['DELETE', '/v1/apps/100/schemas/1', 'admin'],
+  ['GET', '/v1/campaigns', 'analyst'],
+  ['POST', '/v1/campaigns', 'admin', campaign],
+  ['DELETE', '/v1/campaigns/1', 'admin'],
+  ['GET', '/v1/keys', 'admin'],
+  ['POST', '/v1/keys', 'admin', { name: 'x', role: 'analyst' }],
+  ['DELETE', '/v1/keys/1', 'admin'],
+];
+
+describe('roles', () => {
+  it.each(ROUTES)('%s %s: 401 without a key or with an unknown one', async (method, path, _role, body) => {
+    for (const secret of [undefined, 'skp_not-a-real-key']) {
+      const r = await call(method, path, secret, body);
+      expect(r.status).toBe(401);
+      expect(r.headers.get('www-authenticate')).toContain('Bearer');
+      expect(await r.json()).toMatchObject({ reason: 'unauthorized' });
+    }
+  });
+
+  it.each(ROUTES)('%s %s: needs the %s role', async (method, path, role, body) => {
+    const asAnalyst = await call(method, path, keys.analyst, body);
+    if (role === 'admin') {
+      expect(asAnalyst.status).toBe(403);
+      expect(await asAnalyst.json()).toMatchObject({ reason: 'forbidden' });
+    } else {
+      expect([401, 403]).not.toContain(asAnalyst.status);
+    }
+    for (const secret of [keys.admin, ADMIN]) expect((await call(method, path, secret, body)).status).not.toBe(403);
+  });
+
+  it('the bootstrap key is compared whole, not by prefix', async () => {
+    expect((await call('GET', '/v1/keys', ADMIN.slice(0, -1))).status).toBe(401);
+    expect((await call('GET', '/v1/keys', `${ADMIN}x`)).status).toBe(401);
+  });
+});
+
+describe('scopes', () => {
+  it('reports are restricted to the key scope, and asking outside it is refused', async () => {
+    const rows = async (secret: string, q = '') =>
+      (await (await call('GET', `/v1/reports/campaigns?group_by=app_id${q}`, secret)).json()).rows?.map((r: { app_id: number }) => r.app_id);
+    expect(await rows(keys.analyst)).toEqual([100, 200]);
+    expect(await rows(keys.scoped)).toEqual([100]);
+    expect((await call('GET', '/v1/reports/campaigns?app_id=200', keys.scoped)).status).toBe(403);
+    expect((await call('GET', '/v1/reports/events?app_id=100,200', keys.scoped)).status).toBe(403);
+  });
+
+  it('postbacks are restricted to the key scope', async () => {
+    const list = await (await call('GET', '/v1/postbacks', keys.scoped)).json();
+    expect(list.postbacks.map((p: { app_id: number }) => p.app_id)).toEqual([100]);
+    expect((await call('GET', '/v1/postbacks/2', keys.scoped)).status).toBe(404);
+    expect((await call('GET', '/v1/postbacks/1', keys.scoped)).status).toBe(200);
+  });
+
+  it('schemas and campaigns of other apps are out of reach', async () => {
+    expect((await call('GET', '/v1/apps/200/schemas', keys.scoped)).status).toBe(403);
+    expect((await call('POST', '/v1/apps/200/schemas', keys.scopedAdmin, schema)).status).toBe(403);
+    expect((await call('POST', '/v1/apps/100/schemas', keys.scopedAdmin, schema)).status).toBe(201);
+    expect((await call('POST', '/v1/campaigns', keys.scopedAdmin, { ...campaign, app_id: 200 })).status).toBe(403);
+    await call('POST', '/v1/campaigns', keys.admin, { ...campaign, app_id: 200 });
+    await call('POST', '/v1/campaigns', keys.admin, campaign);
+    const visible = await (await call('GET', '/v1/campaigns', keys.scoped)).json();
+    expect(visible.campaigns.map((m: { app_id: number }) => m.app_id)).toEqual([100]);
+  });
+
+  it('a scoped admin can only create keys inside its scope', async () => {
+    expect((await call('POST', '/v1/keys', keys.scopedAdmin, { name: 'wide', role: 'analyst' })).status).toBe(403);
+    expect((await call('POST', '/v1/keys', keys.scopedAdmin, { name: 'ok', role: 'analyst', app_ids: [100] })).status).toBe(201);
+  });
+});
+
+describe('keys', () => {
+  it('shows the secret once, stores only its hash, and revokes', async () => {
+    const created = await (await call('POST', '/v1/keys', ADMIN, { name: 'mmp', role: 'analyst', ad_network_ids: ['example123.skadnetwork'] })).json();
+    expect(created.secret).toMatch(/^skp_[A-Za-z0-9_-]{43}$/);
+    const listed = await (await call('GET', '/v1/keys', ADMIN)).json();
+    expect(JSON.stringify(listed)).not.toContain(created.secret);
+    expect(JSON.stringify(app.database.sqlite.prepare('select * from api_keys').all())).not.toContain(created.secret);
+    expect((await call('GET', '/v1/reports/campaigns', created.secret)).status).toBe(200);
+    expect((await call('DELETE', `/v1/keys/${created.id}`, ADMIN)).status).toBe(204);
+    expect((await call('GET', '/v1/reports/campaigns', created.secret)).status).toBe(401);
+  });
+
+  it.each([
+    [{ name: '', role: 'analyst' }, 'name'],
+    [{ name: 'x', role: 'owner' }, 'role'],
+    [{ name: 'x', role: 'analyst', app_ids: ['100'] }, 'app_ids.0'],
+    [{ name: 'x', role: 'analyst', extra: 1 }, '(body)'],
+  ])('refuses %j', async (body, field) => {
+    const r = await call('POST', '/v1/keys', ADMIN, body);
+    expect(r.status).toBe(400);
+    expect((await r.json()).problems.map((p: { field: string }) => p.field)).toContain(field);
+  });
+});
+
+describe('postbacks API', () => {
+  it('pages with a cursor and filters', async () => {
+    for (let i = 0; i < 3; i++) await app.post(signSkan(skanBody('4.0', { 'app-id': 100 }), key, '4.0'));
+    const first = await (await call('GET', '/v1/postbacks?app_id=100&limit=2', keys.analyst)).json();
+    expect(first.postbacks.map((p: { id: number }) => p.id)).toEqual([1, 3]);
+    const second = await (await call('GET', `/v1/postbacks?app_id=100&limit=2&cursor=${first.next_cursor}`, keys.analyst)).json();
+    expect(second.postbacks.map((p: { id: number }) => p.id)).toEqual([4, 5]);
+    expect((await call('GET', '/v1/postbacks?signature=bogus', keys.analyst)).status).toBe(400);
+    expect((await call('GET', '/v1/postbacks?colour=red', keys.analyst)).status).toBe(400);
+  });
+
+  it('shows one postback with raw body, fields, verdict and decode', async () => {
+    const one = await (await call('GET', '/v1/postbacks/1', keys.analyst)).json();
+    expect(one).toMatchObject({ id: 1, signature: 'verified', outcome: 'stored', app_id: 100, campaign: '39', reasons: [] });
+    expect(JSON.parse(one.body)['app-id']).toBe(100);
+    expect(one.installed_at).toMatch(/Z$/);
+  });
+
+  it('exports NDJSON envelopes of received_at and body', async () => {
+    const r = await call('GET', '/v1/postbacks?format=ndjson', keys.analyst);
+    expect(r.headers.get('content-type')).toContain('application/x-ndjson');
+    const lines = (await r.text()).trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toEqual({ received_at: '2026-11-25T12:00:00.000Z', body: expect.objectContaining({ 'app-id': 100 }) });
+  });
+});
+
+describe('schemas and campaigns', () => {
+  it('adds, reads and deletes schema versions, with clear 400s', async () => {
+    const created = await (await call('POST', '/v1/apps/100/schemas', ADMIN, schema)).json();
+    expect(created).toMatchObject({ app_id: 100, version: 1, effective_from: '2026-01-01T00:00:00.000Z' });
+    expect((await (await call('POST', '/v1/apps/100/schemas', ADMIN, schema)).json()).version).toBe(2);
+    expect((await (await call('GET', '/v1/apps/100/schemas', keys.analyst)).json()).schemas).toHaveLength(2);
+    expect((await call('GET', '/v1/apps/100/schemas/2', keys.analyst)).status).toBe(200);
+    expect((await call('DELETE', '/v1/apps/100/schemas/2', ADMIN)).status).toBe(204);
+    expect((await call('GET', '/v1/apps/100/schemas/2', keys.analyst)).status).toBe(404);
+    const bad = await call('POST', '/v1/apps/100/schemas', ADMIN, { ...schema, currency: 'dollars' });
+    expect(bad.status).toBe(400);
+    expect((await bad.json()).problems[0].field).toBe('currency');
+    const dup = await app.app.request('/v1/apps/100/schemas', { method: 'POST', headers: { Authorization: `Bearer ${ADMIN}` }, body: '{"currency":"USD","currency":"EUR"}' });
+    expect((await dup.json()).detail).toMatch(/duplicate key "currency"/);
+  });
+
+  it('refuses request bodies over 64 KiB', async () => {
+    const r = await call('POST', '/v1/campaigns', ADMIN, { ...campaign, name: 'x'.repeat(70_000) });
+    expect(r.status).toBe(413);
+  });
+
+  it('validates campaign mappings', async () => {
+    const r = await call('POST', '/v1/campaigns', ADMIN, { ...campaign, source_identifier: '12345' });
+    expect(r.status).toBe(400);
+    const period = await call('POST', '/v1/campaigns', ADMIN, { ...campaign, effective_from: '2026-02-01T00:00:00Z', effective_to: '2026-01-01T00:00:00Z' });
+    expect((await period.json()).problems[0].field).toBe('effective_to');
+  });
+});
+
+describe('OpenAPI', () => {
+  it('lists every route the app serves', async () => {
+    const doc = await (await app.app.request('/openapi.json')).json();
+    expect(doc.openapi).toBe('3.1.0');
+    // Trailing slashes aside: the ingest paths are served with and without one.
+    const norm = (method: string, path: string) => `${method.toUpperCase()} ${path.replace(/:(\w+)/g, '{$1}').replace(/\/$/, '')}`;
+    const documented = new Set(Object.entries(doc.paths as Record<string, object>).flatMap(([path, ops]) => Object.keys(ops).map((m) => norm(m, path))));
+    // The document itself and its viewer are the only routes not described in it.
+    const served = app.app.routes.filter((r) => r.method !== 'ALL' && !['/openapi.json', '/docs'].includes(r.path)).map((r) => norm(r.method, r.path));
+    expect(served.length).toBeGreaterThan(15);
+    const missing = [...new Set(served)].filter((route) => !documented.has(route));
+    expect(missing).toEqual([]);
+  });
+
+  it('serves interactive docs', async () => {
+    const r = await app.app.request('/docs');
+    expect(r.status).toBe(200);
+    expect(await r.text()).toContain('/openapi.json');
+  });
+});
