@@ -7,4 +7,5 @@ process.exitCode = await runCli(process.argv.slice(2), {
   stderr: (text) => process.stderr.write(`${text}\n`),
   stdin: () => readFileSync(0),
   env: process.env,
+  isTty: process.stderr.isTTY,
 });

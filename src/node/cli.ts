@@ -1,24 +1,39 @@
-// The `skanpost` command line: verify a body, re-verify stored rows.
+// The `skanpost` command line. Exit codes: 0 success, 1 the work failed, 2 bad usage.
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ConfigError, readConfig } from '../config.js';
+import { ConversionSchema } from '../conversion/schema.js';
+import { createApiKey, publicKey } from '../db/api-keys.js';
+import { rebuildRunning, runPendingJobs, startRebuild } from '../db/maintenance.js';
 import { inspectPostback } from '../postback/inspect.js';
+import { JsonSyntaxError, parseStrictJson, toPlain } from '../postback/json.js';
 import { KeyConfigError } from '../postback/keys.js';
 import { readPostback } from '../postback/read.js';
+import { ReportParamError } from '../rollup/report-query.js';
+import { importFile } from './commands/import.js';
+import { REPORT_OPTIONS, reportCommand } from './commands/report.js';
 import { jsonLogger } from './logger.js';
 import { reverify } from './reverify.js';
-import { createNodeRuntime, createVerification } from './runtime.js';
+import { createNodeRuntime, createVerification, type NodeRuntime } from './runtime.js';
 
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
 
-const USAGE = `usage: skanpost <command>
+const USAGE = `usage: skanpost <command> [options]
 
 commands:
-  verify FILE|-   verify one postback body (a file, or - for stdin); prints JSON.
-                  exit 0 verified, 1 any other verdict, 2 a body the server would refuse (400)
-  reverify        re-run verification on stored invalid and unverifiable rows (SKANPOST_DB)
+  verify FILE|-            verify one postback body (a file, or - for stdin); prints JSON.
+                           exit 0 verified, 1 any other verdict, 2 a body the server would refuse (400)
+  reverify                 re-run verification on stored invalid and unverifiable rows
+  report [options]         campaign report: --from --to (YYYY-MM-DD) --tz --date-basis arrival|install
+                           --group-by date,campaign,... --FILTER value[,value] (e.g. --app-id 123)
+                           --format table|csv|json
+  schema validate FILE     check a conversion-value schema file
+  keys create --role analyst|admin [--name N] [--apps 1,2] [--networks a,b]
+                           create an API key; the secret is printed once
+  rebuild                  rebuild every aggregate from the stored postbacks (chunked, resumable)
+  import FILE.ndjson       ingest postbacks: each line a bare postback or {"received_at","body"}
 
-environment: SKANPOST_DB, SKANPOST_EXTRA_KEYS (see README)`;
+environment: SKANPOST_DB, SKANPOST_EXTRA_KEYS, SKANPOST_INSTALL_MODEL, ... (see README)`;
 
 class UsageError extends Error {}
 
@@ -27,21 +42,32 @@ export interface Io {
   stderr: (text: string) => void;
   stdin: () => Uint8Array;
   env: Record<string, string | undefined>;
+  /** Whether stderr is a terminal, for the import progress bar. */
+  isTty?: boolean;
 }
 
 // JSON.stringify leaves U+2063 as an invisible raw character; spell it out so it can be seen.
 const showSeparators = (json: string) => json.replace(/\u2063/g, '\\u2063');
 
-async function verifyCommand(args: string[], io: Io): Promise<number> {
-  const [file, ...rest] = args;
-  if (file === undefined || rest.length > 0) throw new UsageError('verify takes exactly one FILE (or - for stdin)');
-  let bytes: Uint8Array;
+function readInput(file: string, io: Io): Uint8Array {
   try {
-    bytes = file === '-' ? io.stdin() : readFileSync(file);
+    return file === '-' ? io.stdin() : readFileSync(file);
   } catch (error) {
     throw new UsageError(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
   }
-  const read = readPostback(bytes);
+}
+
+type OptionSpec = Record<string, { type: 'string' }>;
+
+function options(args: string[], spec: OptionSpec): { positionals: string[]; values: Record<string, string | undefined> } {
+  const { positionals, values } = parseArgs({ args, options: spec, allowPositionals: true, strict: true });
+  return { positionals, values: values as Record<string, string | undefined> };
+}
+
+async function verifyCommand(args: string[], io: Io): Promise<number> {
+  const [file, ...rest] = args;
+  if (file === undefined || rest.length > 0) throw new UsageError('verify takes exactly one FILE (or - for stdin)');
+  const read = readPostback(readInput(file, io));
   if (!read.ok) {
     io.stdout(JSON.stringify({ error: 'the server would refuse this body with 400', problems: read.problems }, null, 2));
     return EXIT.usage;
@@ -63,31 +89,132 @@ async function verifyCommand(args: string[], io: Io): Promise<number> {
   return inspection.signature === 'verified' ? EXIT.ok : EXIT.failure;
 }
 
-async function reverifyCommand(args: string[], io: Io): Promise<number> {
-  if (args.length > 0) throw new UsageError('reverify takes no arguments');
+function schemaCommand(args: string[], io: Io): number {
+  const [sub, file, ...rest] = args;
+  if (sub !== 'validate' || file === undefined || rest.length > 0) throw new UsageError('usage: skanpost schema validate FILE');
+  const text = new TextDecoder().decode(readInput(file, io));
+  let value: unknown;
+  try {
+    value = toPlain(parseStrictJson(text));
+  } catch (error) {
+    io.stdout(JSON.stringify({ valid: false, problems: [{ field: '(file)', reason: error instanceof JsonSyntaxError ? error.message : 'not JSON' }] }, null, 2));
+    return EXIT.failure;
+  }
+  const parsed = ConversionSchema.safeParse(value);
+  if (parsed.success) {
+    const fine = parsed.data.fine.reduce((n, r) => n + r.to - r.from + 1, 0);
+    io.stdout(JSON.stringify({ valid: true, currency: parsed.data.currency, effective_from: parsed.data.effective_from, fine_values_mapped: fine }, null, 2));
+    return EXIT.ok;
+  }
+  io.stdout(JSON.stringify({ valid: false, problems: parsed.error.issues.map((i) => ({ field: i.path.join('.') || '(root)', reason: i.message })) }, null, 2));
+  return EXIT.failure;
+}
+
+const list = (value: string | undefined) => value?.split(',').map((s) => s.trim()).filter(Boolean);
+
+async function withRuntime(io: Io, work: (runtime: NodeRuntime) => Promise<number>): Promise<number> {
   const runtime = await createNodeRuntime(readConfig(io.env), jsonLogger(io.stderr));
   try {
-    const summary = await reverify(runtime.db, runtime.writer, runtime.deps.verification, runtime.deps.installModel);
-    io.stdout(JSON.stringify(summary));
-    return EXIT.ok;
+    return await work(runtime);
   } finally {
     await runtime.close();
   }
 }
 
+async function keysCommand(args: string[], io: Io): Promise<number> {
+  const { positionals, values } = options(args, { role: { type: 'string' }, name: { type: 'string' }, apps: { type: 'string' }, networks: { type: 'string' } });
+  if (positionals[0] !== 'create' || positionals.length > 1) throw new UsageError('usage: skanpost keys create --role analyst|admin [--name N] [--apps 1,2] [--networks a,b]');
+  if (values.role !== 'analyst' && values.role !== 'admin') throw new UsageError('--role must be analyst or admin');
+  const apps = list(values.apps);
+  if (apps?.some((a) => !/^\d{1,15}$/.test(a))) throw new UsageError('--apps takes comma-separated app ids');
+  return withRuntime(io, async (runtime) => {
+    const { key, secret } = await runtime.writer.run((db) =>
+      createApiKey(db, { name: values.name ?? `${values.role} key`, role: values.role as 'analyst' | 'admin', app_ids: apps?.map(Number), ad_network_ids: list(values.networks) }, new Date()),
+    );
+    io.stdout(JSON.stringify({ ...publicKey(key), secret }, null, 2));
+    io.stderr('skanpost: store the secret now; it is not shown again');
+    return EXIT.ok;
+  });
+}
+
+async function rebuildCommand(args: string[], io: Io): Promise<number> {
+  const { positionals } = options(args, {});
+  if (positionals.length > 0) throw new UsageError('rebuild takes no arguments');
+  return withRuntime(io, async (runtime) => {
+    const started = Date.now();
+    // A rebuild already under way (stopped midway) is resumed rather than restarted.
+    if (!(await rebuildRunning(runtime.db))) await runtime.writer.run((db) => startRebuild(db, new Date()));
+    const chunks = await runPendingJobs(runtime.db, runtime.writer, runtime.deps.installModel, () => new Date());
+    io.stdout(JSON.stringify({ rebuilt: true, chunks, seconds: (Date.now() - started) / 1000 }));
+    return EXIT.ok;
+  });
+}
+
+async function importCommand(args: string[], io: Io): Promise<number> {
+  const { positionals } = options(args, {});
+  const [file, ...rest] = positionals;
+  if (file === undefined || rest.length > 0) throw new UsageError('import takes exactly one FILE.ndjson');
+  readInput(file, io); // a clear usage error for a missing file, before opening the database
+  return withRuntime(io, async (runtime) => {
+    let last = -1;
+    const progress = (done: number, total: number) => {
+      const pct = total === 0 ? 100 : Math.floor((done / total) * 100);
+      if (!io.isTty || pct === last) return;
+      last = pct;
+      const bar = '#'.repeat(Math.floor(pct / 4)).padEnd(25, '-');
+      process.stderr.write(`\r[${bar}] ${pct}%${pct === 100 ? '\n' : ''}`);
+    };
+    const summary = await importFile(file, runtime.deps, progress);
+    await runPendingJobs(runtime.db, runtime.writer, runtime.deps.installModel, () => new Date());
+    io.stdout(JSON.stringify(summary, null, 2));
+    return summary.rejected > 0 ? EXIT.failure : EXIT.ok;
+  });
+}
+
+async function reverifyCommand(args: string[], io: Io): Promise<number> {
+  if (args.length > 0) throw new UsageError('reverify takes no arguments');
+  return withRuntime(io, async (runtime) => {
+    if (await rebuildRunning(runtime.db)) throw new UsageError('a rebuild is under way; run `skanpost rebuild` to finish it first');
+    const summary = await reverify(runtime.db, runtime.writer, runtime.deps.verification, runtime.deps.installModel);
+    io.stdout(JSON.stringify(summary));
+    return EXIT.ok;
+  });
+}
+
 export async function runCli(argv: string[], io: Io): Promise<number> {
   try {
-    const { positionals, values } = parseArgs({ args: argv, allowPositionals: true, strict: true, options: { help: { type: 'boolean', short: 'h' } } });
-    const [command, ...args] = positionals;
-    if (values.help || command === 'help') {
+    const [command, ...args] = argv;
+    if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
       io.stdout(USAGE);
-      return EXIT.ok;
+      return command === undefined ? EXIT.usage : EXIT.ok;
     }
-    if (command === 'verify') return await verifyCommand(args, io);
-    if (command === 'reverify') return await reverifyCommand(args, io);
-    throw new UsageError(command === undefined ? 'no command given' : `unknown command ${JSON.stringify(command)}`);
+    switch (command) {
+      case 'verify':
+        return await verifyCommand(options(args, {}).positionals, io);
+      case 'reverify':
+        return await reverifyCommand(options(args, {}).positionals, io);
+      case 'schema':
+        return schemaCommand(options(args, {}).positionals, io);
+      case 'keys':
+        return await keysCommand(args, io);
+      case 'rebuild':
+        return await rebuildCommand(args, io);
+      case 'import':
+        return await importCommand(args, io);
+      case 'report': {
+        const { values, positionals } = options(args, REPORT_OPTIONS);
+        if (positionals.length > 0) throw new UsageError(`report takes options only, got ${positionals.join(' ')}`);
+        return await withRuntime(io, async (runtime) => {
+          io.stdout(await reportCommand(runtime.deps.db, values, new Date(), runtime.deps.installModel));
+          return EXIT.ok;
+        });
+      }
+      default:
+        throw new UsageError(`unknown command ${JSON.stringify(command)}`);
+    }
   } catch (error) {
-    if (error instanceof UsageError || error instanceof ConfigError || error instanceof KeyConfigError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+    const code = (error as { code?: string }).code;
+    if (error instanceof UsageError || error instanceof ConfigError || error instanceof KeyConfigError || error instanceof ReportParamError || error instanceof RangeError || code?.startsWith('ERR_PARSE_ARGS')) {
       io.stderr(`skanpost: ${(error as Error).message}\n\n${USAGE}`);
       return EXIT.usage;
     }

@@ -1,0 +1,43 @@
+// `skanpost report`: the campaign report from the command line, as a table, CSV or JSON.
+import { fillingHorizonMs } from '../../conversion/install-date.js';
+import type { Db } from '../../db/db.js';
+import { runReport, toCsv, type ReportRow } from '../../db/reports.js';
+import type { InstallModel } from '../../conversion/install-date.js';
+import { DIMENSIONS } from '../../rollup/dimensions.js';
+import { parseReportQuery } from '../../rollup/report-query.js';
+
+/** Options as typed (`--group-by`, `--app-id`) to the API's parameter names (`group_by`, `app_id`). */
+export function reportParams(options: Record<string, string | undefined>): { params: URLSearchParams; format: 'table' | 'csv' | 'json' } {
+  const params = new URLSearchParams();
+  let format: 'table' | 'csv' | 'json' = 'table';
+  for (const [name, value] of Object.entries(options)) {
+    if (value === undefined) continue;
+    const param = name.replace(/-/g, '_');
+    if (param === 'format') {
+      if (value !== 'table' && value !== 'csv' && value !== 'json') throw new RangeError('--format must be table, csv or json');
+      format = value;
+    } else {
+      params.set(param, value);
+    }
+  }
+  return { params, format };
+}
+
+export const REPORT_OPTIONS = Object.fromEntries(
+  ['from', 'to', 'tz', 'date-basis', 'group-by', 'format', ...DIMENSIONS.filter((d) => d.type !== 'date').map((d) => d.name.replace(/_/g, '-'))].map((name) => [name, { type: 'string' as const }]),
+);
+
+function table(columns: string[], rows: ReportRow[]): string {
+  const cells = [columns, ...rows.map((r) => columns.map((c) => (r[c] === null || r[c] === undefined ? '' : String(r[c]))))];
+  const widths = columns.map((_, i) => Math.max(...cells.map((row) => row[i]!.length)));
+  return cells.map((row) => row.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+}
+
+export async function reportCommand(db: Db, options: Record<string, string | undefined>, now: Date, model: InstallModel): Promise<string> {
+  const { params, format } = reportParams(options);
+  const query = parseReportQuery(params, 'campaigns', now);
+  const result = await runReport(db, query, now, fillingHorizonMs(model));
+  if (format === 'csv') return toCsv(result.columns, result.rows).trimEnd();
+  if (format === 'json') return JSON.stringify({ rows: result.rows, meta: { from: query.from, to: query.to, tz: query.tz, date_basis: query.dateBasis, group_by: query.groupBy.map((g) => g.name), generated_at: now.toISOString(), complete: result.complete } });
+  return table(result.columns, result.rows);
+}

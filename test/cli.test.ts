@@ -1,0 +1,126 @@
+// The command line for analysts and operators: report, schema validate, keys create, rebuild,
+// import (and the export → import round trip), with exit codes 0 / 1 / 2.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { runCli } from '../src/node/cli.js';
+import { createTestApp } from './support/app.js';
+import { generateKey, signSkan, skanBody } from './support/signing.js';
+
+const key = generateKey('P-256');
+let dir: string;
+let env: Record<string, string>;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'skanpost-cli-'));
+  env = { SKANPOST_DB: join(dir, 'a.db'), SKANPOST_EXTRA_KEYS: key.spkiBase64 };
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+async function cli(args: string[], environment = env) {
+  let out = '';
+  let err = '';
+  const code = await runCli(args, { stdout: (t) => (out += `${t}\n`), stderr: (t) => (err += `${t}\n`), stdin: () => new Uint8Array(), env: environment });
+  return { code, out, err };
+}
+
+const postback = (at: string, overrides: Record<string, unknown> = {}) => ({ received_at: at, body: signSkan(skanBody('4.0', { 'app-id': 100, ...overrides }), key, '4.0') });
+
+describe('schema validate', () => {
+  it('0 for the documented example, 1 for a broken schema, 2 for a missing file', async () => {
+    expect((await cli(['schema', 'validate', 'fixtures/conversion-schema.json'])).code).toBe(0);
+    writeFileSync(join(dir, 'bad.json'), JSON.stringify({ effective_from: '2026-01-01T00:00:00Z', currency: 'USD', fine: [{ from: 3, to: 1, events: [] }] }));
+    const bad = await cli(['schema', 'validate', join(dir, 'bad.json')]);
+    expect(bad.code).toBe(1);
+    expect(JSON.parse(bad.out)).toMatchObject({ valid: false, problems: [{ field: 'fine.0' }] });
+    expect((await cli(['schema', 'validate', join(dir, 'nope.json')])).code).toBe(2);
+  });
+});
+
+describe('import, report, rebuild', () => {
+  it('imports bare lines and envelopes, reports them, rebuilds to the same figures', async () => {
+    const lines = [
+      JSON.stringify(postback('2026-06-10T10:00:00Z', { 'source-identifier': '1201' })),
+      JSON.stringify(postback('2026-06-11T10:00:00Z')),
+      JSON.stringify(signSkan(skanBody('4.0', { 'app-id': 100 }), key, '4.0')), // bare: received now
+      '',
+      JSON.stringify(postback('2026-06-11T10:00:00Z')).replace('"received_at":"2026-06-11T10:00:00Z"', '"received_at":"yesterday"'),
+      '{"not": "a postback"}',
+    ];
+    writeFileSync(join(dir, 'in.ndjson'), lines.join('\n'));
+    const imported = await cli(['import', join(dir, 'in.ndjson')]);
+    expect(imported.code).toBe(1); // two lines refused
+    const summary = JSON.parse(imported.out);
+    expect(summary).toMatchObject({ lines: 5, rejected: 2, outcomes: { stored: 3 }, signatures: { verified: 3 } });
+    expect(summary.errors.map((e: { line: number }) => e.line)).toEqual([4, 5]);
+
+    const report = await cli(['report', '--from', '2026-06-10', '--to', '2026-06-11', '--group-by', 'date,campaign', '--app-id', '100', '--format', 'csv']);
+    expect(report.code, report.err).toBe(0);
+    expect(report.out.split('\r\n').slice(1, 3).map((l) => l.split(',').slice(0, 4).join(','))).toEqual(['2026-06-10,01,1,1', '2026-06-11,39,1,1']);
+
+    const table = await cli(['report', '--from', '2026-06-10', '--to', '2026-06-11', '--group-by', 'campaign']);
+    expect(table.out.split('\n')[0]).toMatch(/^campaign\s+postbacks\s+verified/);
+
+    const before = (await cli(['report', '--from', '2026-06-01', '--to', '2026-06-30', '--group-by', 'date,campaign,window', '--format', 'json'])).out;
+    const rebuilt = await cli(['rebuild']);
+    expect(rebuilt.code).toBe(0);
+    const after = (await cli(['report', '--from', '2026-06-01', '--to', '2026-06-30', '--group-by', 'date,campaign,window', '--format', 'json'])).out;
+    expect(JSON.parse(after).rows).toEqual(JSON.parse(before).rows);
+  });
+
+  it('round-trips: GET /v1/postbacks?format=ndjson imports into an empty database with equal figures', async () => {
+    const ADMIN = 'round-trip-admin-key-000000';
+    let clock = new Date();
+    const source = await createTestApp({ path: join(dir, 'source.db'), extraKeys: key.spkiBase64, adminKey: ADMIN, now: () => clock });
+    for (const [i, at] of ['2026-11-21T01:00:00Z', '2026-11-21T23:59:00Z', '2026-11-24T12:00:00Z'].entries()) {
+      clock = new Date(at);
+      await source.post(postback(at, { 'conversion-value': i, 'country-code': 'DE' }).body);
+    }
+    const exported = await (await source.app.request('/v1/postbacks?format=ndjson', { headers: { Authorization: `Bearer ${ADMIN}` } })).text();
+    const sourceReport = await (await source.app.request('/v1/reports/campaigns?from=2026-11-20&to=2026-11-30&group_by=date,conversion_value,country_code', { headers: { Authorization: `Bearer ${ADMIN}` } })).json();
+    await source.close();
+
+    writeFileSync(join(dir, 'export.ndjson'), exported);
+    const target = { ...env, SKANPOST_DB: join(dir, 'target.db') };
+    expect((await cli(['import', join(dir, 'export.ndjson')], target)).code).toBe(0);
+    const copy = await createTestApp({ path: target.SKANPOST_DB, extraKeys: key.spkiBase64, adminKey: ADMIN, now: () => clock });
+    const copyReport = await (await copy.app.request('/v1/reports/campaigns?from=2026-11-20&to=2026-11-30&group_by=date,conversion_value,country_code', { headers: { Authorization: `Bearer ${ADMIN}` } })).json();
+    expect(copyReport.rows).toEqual(sourceReport.rows);
+    expect(copyReport.rows.map((r: { date: string }) => r.date)).toEqual(['2026-11-21', '2026-11-21', '2026-11-24']);
+    // A second import changes nothing: every line is a duplicate.
+    const again = JSON.parse((await cli(['import', join(dir, 'export.ndjson')], target)).out);
+    expect(again.outcomes).toEqual({ duplicate: 3 });
+    await copy.close();
+  });
+});
+
+describe('keys create', () => {
+  it('prints a working secret once', async () => {
+    const made = await cli(['keys', 'create', '--role', 'analyst', '--apps', '100,200', '--name', 'advertiser']);
+    expect(made.code).toBe(0);
+    const key = JSON.parse(made.out);
+    expect(key).toMatchObject({ role: 'analyst', app_ids: [100, 200], name: 'advertiser' });
+    const app = await createTestApp({ path: env.SKANPOST_DB });
+    expect((await app.app.request('/v1/reports/campaigns', { headers: { Authorization: `Bearer ${key.secret}` } })).status).toBe(200);
+    await app.close();
+  });
+});
+
+describe('usage errors exit 2', () => {
+  it.each([
+    [['report', '--group-by', 'colour']],
+    [['report', '--colour', 'red']],
+    [['report', '--format', 'xml']],
+    [['keys', 'create', '--role', 'owner']],
+    [['keys', 'create', '--role', 'analyst', '--apps', 'abc']],
+    [['import']],
+    [['import', '/nonexistent.ndjson']],
+    [['schema', 'check', 'x']],
+    [['frobnicate']],
+    [[]],
+  ])('%j', async (args) => {
+    const run = await cli(args);
+    expect(run.code).toBe(2);
+    expect(run.err + run.out).toContain('usage: skanpost');
+  });
+});
