@@ -4,53 +4,45 @@ import type { Db } from './db.js';
 import { CAMPAIGN_METRICS, EVENT_METRICS, type Dimension } from '../rollup/dimensions.js';
 import type { ReportQuery } from '../rollup/report-query.js';
 
-export type ReportRow = Record<string, string | number | boolean | null>;
+export type ReportValue = string | number | boolean | null;
 
 export interface ReportResult {
   columns: string[];
-  rows: ReportRow[];
+  /** One array per row, aligned with `columns` (objects for 10⁴ rows cost more than the query). */
+  rows: ReportValue[][];
   /** Every day in the range has received all the postbacks it will get. */
   complete: boolean;
 }
 
-// A real postback: verified, or development when development is asked for.
-const H = `signature in ('verified','development')`;
-const WINNING = `did_win != 0`; // SKAN < 3 has no did-win: only the winner gets a postback
-const count = (cond: string) => `coalesce(sum(case when ${cond} then postbacks end), 0)`;
-const REVENUE_ONE_CURRENCY = `count(distinct case when ${H} and currency != '' then currency end) <= 1`;
+// Metric definitions are applied when a postback is counted (rollup/contribution.ts): the
+// query only adds stored counts up, and the few derived figures are computed here per row.
+const CAMPAIGN_SUMS = [
+  'postbacks', 'verified', 'installs', 'redownloads', 'reengagements', 'non_winning', 'window_0', 'window_1', 'window_2',
+  'null_values', 'coarse_low', 'coarse_medium', 'coarse_high', 'conflicts', 'invalid', 'unverifiable', 'revenue_min_micros', 'revenue_max_micros',
+] as const;
+const EVENT_SUMS = ['postbacks', 'count_min', 'count_max'] as const;
 
-const CAMPAIGN_SQL: Record<(typeof CAMPAIGN_METRICS)[number], string> = {
-  postbacks: 'coalesce(sum(postbacks), 0)',
-  verified: count(H),
-  installs: count(`${H} and window = 0 and ${WINNING} and ((protocol = 'skan' and redownload != 1) or (protocol = 'aak' and conversion_type = 'download'))`),
-  redownloads: count(`${H} and window = 0 and ${WINNING} and ((protocol = 'skan' and redownload = 1) or (protocol = 'aak' and conversion_type = 'redownload'))`),
-  reengagements: count(`${H} and window = 0 and ${WINNING} and protocol = 'aak' and conversion_type = 're-engagement'`),
-  non_winning: count(`${H} and did_win = 0`),
-  window_0: count(`${H} and window = 0`),
-  window_1: count(`${H} and window = 1`),
-  window_2: count(`${H} and window = 2`),
-  null_values: count(`${H} and conversion_value = -1 and coarse_conversion_value = ''`),
-  null_rate: `round(1.0 * ${count(`${H} and conversion_value = -1 and coarse_conversion_value = ''`)} / nullif(${count(H)}, 0), 6)`,
-  coarse_low: count(`${H} and coarse_conversion_value = 'low'`),
-  coarse_medium: count(`${H} and coarse_conversion_value = 'medium'`),
-  coarse_high: count(`${H} and coarse_conversion_value = 'high'`),
-  revenue_min: `case when ${REVENUE_ONE_CURRENCY} then round(coalesce(sum(case when ${H} then revenue_min_micros end), 0) / 1e6, 6) end`,
-  revenue_max: `case when ${REVENUE_ONE_CURRENCY} then round(coalesce(sum(case when ${H} then revenue_max_micros end), 0) / 1e6, 6) end`,
-  currency: `case when ${REVENUE_ONE_CURRENCY} then max(case when ${H} and currency != '' then currency end) else 'MIXED' end`,
-  conflicts: 'coalesce(sum(conflicts), 0)',
-  invalid: count(`signature = 'invalid'`),
-  unverifiable: count(`signature = 'unverifiable'`),
-};
+// Positions in CAMPAIGN_SUMS of the figures the derived metrics need.
+const VERIFIED = CAMPAIGN_SUMS.indexOf('verified');
+const NULL_VALUES = CAMPAIGN_SUMS.indexOf('null_values');
+const REVENUE_MIN = CAMPAIGN_SUMS.indexOf('revenue_min_micros');
 
-const EVENT_SQL: Record<(typeof EVENT_METRICS)[number], string> = {
-  postbacks: count(H),
-  count_min: `coalesce(sum(case when ${H} then count_min end), 0)`,
-  count_max: `coalesce(sum(case when ${H} then count_max end), 0)`,
-};
+/**
+ * The campaign metrics in their public order from the summed counts. Revenue adds up only within
+ * one currency; a group that mixes currencies says MIXED and gives no sum.
+ */
+function pushCampaignMetrics(out: ReportValue[], sums: number[], minCurrency: string | null, maxCurrency: string | null): void {
+  const oneCurrency = minCurrency === maxCurrency;
+  for (let i = 0; i < NULL_VALUES + 1; i++) out.push(sums[i]!);
+  out.push(sums[VERIFIED] ? Math.round((sums[NULL_VALUES]! / sums[VERIFIED]!) * 1e6) / 1e6 : null);
+  for (let i = NULL_VALUES + 1; i < REVENUE_MIN - 3; i++) out.push(sums[i]!); // coarse_low … coarse_high
+  out.push(oneCurrency ? sums[REVENUE_MIN]! / 1e6 : null, oneCurrency ? sums[REVENUE_MIN + 1]! / 1e6 : null, oneCurrency ? minCurrency : 'MIXED');
+  for (let i = REVENUE_MIN - 3; i < REVENUE_MIN; i++) out.push(sums[i]!); // conflicts, invalid, unverifiable
+}
 
 /** The column as analysts see it: sentinels back to null. */
-function dimensionSql(dim: Dimension): string {
-  if (dim.type === 'date') return 'days.day';
+function dimensionSql(dim: Dimension, localDay: string): string {
+  if (dim.type === 'date') return localDay;
   const column = `"${dim.column}"`;
   if (dim.type === 'int') return dim.name === 'window' ? column : `nullif(${column}, -1)`;
   if (dim.type === 'bool') return `nullif(${column}, -1)`;
@@ -77,42 +69,88 @@ export async function runReport(db: Db, query: ReportQuery, now: Date, fillingHo
 
   const groupDims = query.groupBy;
   const byDate = groupDims.some((g) => g.type === 'date');
-  const selectDims = groupDims.map((g) => `${dimensionSql(g)} as "${g.name}"`);
-  const metrics = Object.entries(query.kind === 'events' ? EVENT_SQL : CAMPAIGN_SQL).map(([name, expr]) => `${expr} as "${name}"`);
+  // The local day of a bucket: shift by the zone's offset in force then, whole days of 96 buckets.
+  const offset = query.offsets.length === 1
+    ? String(query.offsets[0]!.offset)
+    : `case ${query.offsets.slice(1).map((o, i) => `when ${bucket} < ${o.bucket} then ${query.offsets[i]!.offset}`).join(' ')} else ${query.offsets.at(-1)!.offset} end`;
+  const localDay = `(${bucket} + ${offset}) / 96`;
+  const selectDims = groupDims.map((g) => `${dimensionSql(g, localDay)} as "${g.name}"`);
+  const sums = query.kind === 'events' ? EVENT_SUMS : CAMPAIGN_SUMS;
   const byCampaign = groupDims.some((g) => g.name === 'campaign');
-  // The name in force at install time was resolved per postback; a group shows it when it is one.
-  const extra = byCampaign ? [`case when count(distinct campaign_name) = 1 then nullif(max(campaign_name), '') end as "campaign_name"`] : [];
-
-  const daysCte = byDate
-    ? sql.raw(`with days(day, lo, hi) as (values ${query.days.map((d) => `('${d.day}', ${d.lo}, ${d.hi})`).join(', ')}) `)
-    : sql.raw('');
-  const from = byDate ? sql.raw(`${table} join days on ${bucket} >= days.lo and ${bucket} < days.hi`) : sql.raw(table);
+  const select = [
+    ...selectDims,
+    ...sums.map((m) => `coalesce(sum(${m}), 0)`),
+    ...(query.kind === 'campaigns' ? [`min(case when verified != 0 then nullif(currency, '') end)`, `max(case when verified != 0 then nullif(currency, '') end)`] : []),
+    // The name in force at install time was resolved per postback; a group shows it when it is one.
+    ...(byCampaign ? ['min(campaign_name)', 'max(campaign_name)'] : []),
+  ];
   const positions = groupDims.map((_, i) => i + 1).join(', ');
-  // Rollup rows can net to zero after a re-derive took a contribution back out: not a real group.
-  const having = query.kind === 'events' ? 'sum(postbacks) != 0' : 'sum(postbacks) != 0 or sum(conflicts) != 0';
-  const groupSql = groupDims.length ? sql.raw(` group by ${positions} having ${having} order by ${positions}`) : sql.raw('');
-
-  const statement = sql`${daysCte}select ${sql.raw([...selectDims, ...metrics, ...extra].join(', '))} from ${from} where ${sql.join(where, sql` and `)}${groupSql}`;
-  const raw = await db.all<ReportRow>(statement);
+  const groupSql = groupDims.length ? sql.raw(` group by ${positions} order by ${positions}`) : sql.raw('');
+  const statement = sql`select ${sql.raw(select.join(', '))} from ${sql.raw(table)} where ${sql.join(where, sql` and `)}${groupSql}`;
+  const raw = await db.values<Array<string | number | null>>(statement);
 
   const completeAt = (day: { endMs: number }) => now.getTime() >= day.endMs + (query.dateBasis === 'install' ? fillingHorizonMs : 0);
-  const dayEnd = new Map(query.days.map((d) => [d.day, d]));
-  const columns = [...groupDims.map((g) => g.name), ...Object.keys(query.kind === 'events' ? EVENT_SQL : CAMPAIGN_SQL), ...(byCampaign ? ['campaign_name'] : []), ...(byDate ? ['complete'] : [])];
-  const rows = raw.map((r) => {
-    const row: ReportRow = {};
-    for (const g of groupDims) row[g.name] = g.type === 'bool' && r[g.name] !== null ? r[g.name] === 1 : r[g.name]!;
-    for (const c of columns.slice(groupDims.length)) if (c !== 'complete') row[c] = r[c] ?? null;
-    if (byDate) row.complete = completeAt(dayEnd.get(r.date as string)!);
-    return row;
-  });
+  const dayByNumber = new Map(query.days.map((d) => [Math.round(Date.parse(`${d.day}T00:00:00Z`) / 86_400_000), { name: d.day, complete: completeAt(d) }]));
+  const metricNames = query.kind === 'events' ? [...EVENT_METRICS] : [...CAMPAIGN_METRICS];
+  const columns = [...groupDims.map((g) => g.name), ...metricNames, ...(byCampaign ? ['campaign_name'] : []), ...(byDate ? ['complete'] : [])];
+  const rows: ReportValue[][] = [];
+  const n = groupDims.length;
+  for (const values of raw) {
+    // Rollup rows can net to zero after a re-derive took a contribution back out: no real group.
+    const postbacks = values[n] as number;
+    if (n && postbacks === 0 && !(query.kind === 'campaigns' && values[n + CAMPAIGN_SUMS.indexOf('conflicts')])) continue;
+    const out: ReportValue[] = [];
+    let day: { name: string; complete: boolean } | undefined;
+    for (let i = 0; i < n; i++) {
+      const g = groupDims[i]!;
+      const value = values[i]!;
+      if (g.type === 'date') {
+        day = dayByNumber.get(value as number);
+        out.push(day?.name ?? null);
+      } else {
+        out.push(g.type === 'bool' && value !== null ? value === 1 : value);
+      }
+    }
+    const sumsEnd = n + sums.length;
+    if (query.kind === 'campaigns') pushCampaignMetrics(out, values.slice(n, sumsEnd) as number[], values[sumsEnd] as string | null, values[sumsEnd + 1] as string | null);
+    else for (let i = n; i < sumsEnd; i++) out.push(values[i]!);
+    const names = query.kind === 'campaigns' ? sumsEnd + 2 : sumsEnd;
+    if (byCampaign) out.push(values[names] === values[names + 1] && values[names] !== '' ? values[names]! : null);
+    if (byDate) out.push(day?.complete ?? false);
+    rows.push(out);
+  }
   return { columns, rows, complete: completeAt(last) };
 }
 
+/** The `meta` object of a JSON report. */
+export function reportMeta(query: ReportQuery, now: Date, result: { complete: boolean; columns: string[] }) {
+  return {
+    from: query.from,
+    to: query.to,
+    tz: query.tz,
+    date_basis: query.dateBasis,
+    group_by: query.groupBy.map((g) => g.name),
+    generated_at: now.toISOString(),
+    complete: result.complete,
+    columns: result.columns,
+  };
+}
+
+/** The rows as a JSON array of objects (one shape for all rows, so V8 keeps them fast). */
+export function toJsonRows(columns: string[], rows: ReportValue[][]): string {
+  const objects = rows.map((row) => {
+    const object: Record<string, ReportValue> = {};
+    for (let i = 0; i < columns.length; i++) object[columns[i]!] = row[i]!;
+    return object;
+  });
+  return JSON.stringify(objects);
+}
+
 /** RFC 4180: CRLF line ends, fields quoted when they hold a comma, quote or line break. */
-export function toCsv(columns: string[], rows: ReportRow[]): string {
+export function toCsv(columns: string[], rows: ReportValue[][]): string {
   const cell = (v: unknown) => {
     const s = v === null || v === undefined ? '' : String(v);
     return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
   };
-  return [columns.map(cell).join(','), ...rows.map((r) => columns.map((c) => cell(r[c])).join(','))].join('\r\n') + '\r\n';
+  return [columns.map(cell).join(','), ...rows.map((r) => r.map(cell).join(','))].join('\r\n') + '\r\n';
 }

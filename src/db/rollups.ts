@@ -2,23 +2,20 @@
 import { sql } from 'drizzle-orm';
 import { contributionOf, type Contributor } from '../rollup/contribution.js';
 import type { Db } from './db.js';
-import { keyColumns, rollupEvents, rollups } from './schema.js';
+import { keyColumns, ROLLUP_MEASURES, rollupEvents, rollups, type RollupMeasures } from './schema.js';
+
+// column + excluded.column for every measure: the upsert adds a contribution to what is there.
+const addMeasures = Object.fromEntries(
+  ROLLUP_MEASURES.map((m) => [m, sql`${rollups[m]} + excluded.${sql.identifier(rollups[m].name)}`]),
+) as Record<keyof RollupMeasures, ReturnType<typeof sql>>;
 
 export async function applyContribution(db: Db, row: Contributor, sign: 1 | -1): Promise<void> {
   const c = contributionOf(row);
   if (!c) return;
   await db
     .insert(rollups)
-    .values({ ...c.key, postbacks: sign * c.postbacks, conflicts: sign * c.conflicts, revenueMinMicros: sign * c.revenueMinMicros, revenueMaxMicros: sign * c.revenueMaxMicros })
-    .onConflictDoUpdate({
-      target: keyColumns(rollups),
-      set: {
-        postbacks: sql`${rollups.postbacks} + excluded.postbacks`,
-        conflicts: sql`${rollups.conflicts} + excluded.conflicts`,
-        revenueMinMicros: sql`${rollups.revenueMinMicros} + excluded.revenue_min_micros`,
-        revenueMaxMicros: sql`${rollups.revenueMaxMicros} + excluded.revenue_max_micros`,
-      },
-    });
+    .values({ ...c.key, ...(Object.fromEntries(ROLLUP_MEASURES.map((m) => [m, sign * c.measures[m]])) as RollupMeasures) })
+    .onConflictDoUpdate({ target: keyColumns(rollups), set: addMeasures });
   for (const e of c.events) {
     await db
       .insert(rollupEvents)

@@ -142,6 +142,32 @@ const rollupKey = {
 export type RollupKey = { [K in keyof typeof rollupKey]: (typeof rollupKey)[K]['_']['data'] };
 export const ROLLUP_KEY = Object.keys(rollupKey) as Array<keyof RollupKey>;
 
+// Counts kept per key: the metric definitions are applied once, when a postback is counted
+// (rollup/contribution.ts), so a report only adds columns up.
+const count = (name: string) => integer(name).notNull().default(0);
+const rollupMeasures = {
+  postbacks: count('postbacks'),
+  verified: count('verified'),
+  installs: count('installs'),
+  redownloads: count('redownloads'),
+  reengagements: count('reengagements'),
+  nonWinning: count('non_winning'),
+  window0: count('window_0'),
+  window1: count('window_1'),
+  window2: count('window_2'),
+  nullValues: count('null_values'),
+  coarseLow: count('coarse_low'),
+  coarseMedium: count('coarse_medium'),
+  coarseHigh: count('coarse_high'),
+  conflicts: count('conflicts'),
+  invalid: count('invalid'),
+  unverifiable: count('unverifiable'),
+  revenueMinMicros: count('revenue_min_micros'),
+  revenueMaxMicros: count('revenue_max_micros'),
+};
+export type RollupMeasures = { [K in keyof typeof rollupMeasures]: number };
+export const ROLLUP_MEASURES = Object.keys(rollupMeasures) as Array<keyof RollupMeasures>;
+
 export const keyColumns = (t: { [K in keyof RollupKey]: SQLiteColumn }) => ROLLUP_KEY.map((k) => t[k]) as [SQLiteColumn, ...SQLiteColumn[]];
 
 /**
@@ -153,10 +179,7 @@ export const rollups = sqliteTable(
   'rollups',
   {
     ...rollupKey,
-    postbacks: integer('postbacks').notNull().default(0),
-    conflicts: integer('conflicts').notNull().default(0),
-    revenueMinMicros: integer('revenue_min_micros').notNull().default(0),
-    revenueMaxMicros: integer('revenue_max_micros').notNull().default(0),
+    ...rollupMeasures,
   },
   (t) => [
     uniqueIndex('rollups_key').on(...keyColumns(t)),
@@ -173,9 +196,10 @@ export const rollupEvents = sqliteTable(
   {
     ...rollupKey,
     event: text('event').notNull(),
-    postbacks: integer('postbacks').notNull().default(0),
-    countMin: integer('count_min').notNull().default(0),
-    countMax: integer('count_max').notNull().default(0),
+    /** Real (verified or development) postbacks with this event; only those are in the counts. */
+    postbacks: count('postbacks'),
+    countMin: count('count_min'),
+    countMax: count('count_max'),
   },
   (t) => [
     uniqueIndex('rollup_events_key').on(...keyColumns(t), t.event),

@@ -1,7 +1,7 @@
 // What one stored postback adds to the aggregates: a pure function of its row, so ingest,
 // re-verification, re-decoding and rebuilds all agree by construction.
 import type { Decode } from '../conversion/decode.js';
-import type { PostbackRow, RollupKey } from '../db/schema.js';
+import type { PostbackRow, RollupKey, RollupMeasures } from '../db/schema.js';
 
 export const BUCKET_MS = 15 * 60 * 1000;
 export const bucketOf = (at: Date) => Math.floor(at.getTime() / BUCKET_MS);
@@ -17,11 +17,49 @@ export type Contributor = Pick<
 
 export interface Contribution {
   key: RollupKey;
-  postbacks: number;
-  conflicts: number;
-  revenueMinMicros: number;
-  revenueMaxMicros: number;
+  measures: RollupMeasures;
+  /** Decoded events of a real postback. */
   events: Array<{ event: string; countMin: number; countMax: number }>;
+}
+
+const NONE: RollupMeasures = {
+  postbacks: 0, verified: 0, installs: 0, redownloads: 0, reengagements: 0, nonWinning: 0, window0: 0, window1: 0, window2: 0,
+  nullValues: 0, coarseLow: 0, coarseMedium: 0, coarseHigh: 0, conflicts: 0, invalid: 0, unverifiable: 0, revenueMinMicros: 0, revenueMaxMicros: 0,
+};
+
+const n = (condition: boolean) => (condition ? 1 : 0);
+
+/**
+ * The metric definitions (README, "Metrics"). A real postback is verified, or a development one
+ * (reported only when development is asked for). SKAN before 3.0 has no did-win: only the
+ * winner got a postback. An install is a winning first-window postback that is not a
+ * redownload (AdAttributionKit: conversion type download).
+ */
+function measuresOf(row: Contributor): RollupMeasures {
+  const real = row.signature === 'verified' || row.signature === 'development';
+  const window = row.postbackSequenceIndex ?? 0;
+  const winningFirst = real && window === 0 && row.didWin !== false;
+  const aak = row.protocol === 'aak';
+  return {
+    ...NONE,
+    postbacks: 1,
+    verified: n(real),
+    installs: n(winningFirst && (aak ? row.conversionType === 'download' : row.redownload !== true)),
+    redownloads: n(winningFirst && (aak ? row.conversionType === 'redownload' : row.redownload === true)),
+    reengagements: n(winningFirst && aak && row.conversionType === 're-engagement'),
+    nonWinning: n(real && row.didWin === false),
+    window0: n(real && window === 0),
+    window1: n(real && window === 1),
+    window2: n(real && window === 2),
+    nullValues: n(real && row.conversionValue === null && row.coarseConversionValue === null),
+    coarseLow: n(real && row.coarseConversionValue === 'low'),
+    coarseMedium: n(real && row.coarseConversionValue === 'medium'),
+    coarseHigh: n(real && row.coarseConversionValue === 'high'),
+    invalid: n(row.signature === 'invalid'),
+    unverifiable: n(row.signature === 'unverifiable'),
+    revenueMinMicros: real ? (row.decode?.revenueMinMicros ?? 0) : 0,
+    revenueMaxMicros: real ? (row.decode?.revenueMaxMicros ?? 0) : 0,
+  };
 }
 
 const text = (v: string | null | undefined) => v ?? '';
@@ -62,14 +100,8 @@ export function rollupKeyOf(row: Contributor): RollupKey {
 export function contributionOf(row: Contributor): Contribution | undefined {
   if (row.outcome === 'duplicate') return undefined;
   const key = rollupKeyOf(row);
-  if (row.outcome === 'conflict') return { key, postbacks: 0, conflicts: 1, revenueMinMicros: 0, revenueMaxMicros: 0, events: [] };
-  const decode: Decode | null = row.decode;
-  return {
-    key,
-    postbacks: 1,
-    conflicts: 0,
-    revenueMinMicros: decode?.revenueMinMicros ?? 0,
-    revenueMaxMicros: decode?.revenueMaxMicros ?? 0,
-    events: (decode?.events ?? []).map((e) => ({ event: e.name, countMin: e.min, countMax: e.max })),
-  };
+  if (row.outcome === 'conflict') return { key, measures: { ...NONE, conflicts: 1 }, events: [] };
+  const measures = measuresOf(row);
+  const events = measures.verified ? (row.decode?.events ?? []).map((e) => ({ event: e.name, countMin: e.min, countMax: e.max })) : [];
+  return { key, measures, events };
 }

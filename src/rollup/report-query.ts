@@ -1,5 +1,5 @@
 // Report parameters: parsing and checking what an analyst asked for, before any SQL.
-import { TZDate } from '@date-fns/tz';
+import { TZDate, tzOffset, tzScan } from '@date-fns/tz';
 import { addDays, differenceInCalendarDays, format, isValid, parse } from 'date-fns';
 import { BUCKET_MS } from './contribution.js';
 import { dimensionByName, type Dimension } from './dimensions.js';
@@ -26,6 +26,8 @@ export interface ReportQuery {
   filters: Array<{ dim: Dimension; values: Array<string | number | null> }>;
   format: 'json' | 'csv';
   days: Day[];
+  /** The zone's UTC offset in buckets over the range: from each `bucket` on, until the next. */
+  offsets: Array<{ bucket: number; offset: number }>;
 }
 
 export class ReportParamError extends Error {
@@ -47,6 +49,17 @@ function parseDay(param: string, value: string): Date {
   const date = parse(value, 'yyyy-MM-dd', new Date(0));
   if (!/^\d{4}-\d{2}-\d{2}$/.test(value) || !isValid(date)) throw new ReportParamError(param, `${param} must be a date as YYYY-MM-DD, got ${JSON.stringify(value)}`);
   return date;
+}
+
+/** The zone's offset (in 15-minute buckets) at the start of the range and after each change in it. */
+export function offsetsInZone(days: Day[], tz: string): ReportQuery['offsets'] {
+  const start = new Date(days[0]!.lo * BUCKET_MS);
+  const end = new Date(days.at(-1)!.hi * BUCKET_MS);
+  const toBuckets = (minutes: number) => Math.round((minutes * 60_000) / BUCKET_MS);
+  return [
+    { bucket: days[0]!.lo, offset: toBuckets(tzOffset(tz, start)) },
+    ...tzScan(tz, { start, end }).map((change) => ({ bucket: Math.floor(change.date.getTime() / BUCKET_MS), offset: toBuckets(change.offset) })),
+  ];
 }
 
 /** The days of [from, to] in `tz`, each as the half-open range of 15-minute UTC buckets it covers. */
@@ -116,8 +129,10 @@ export function parseReportQuery(params: URLSearchParams, kind: ReportQuery['kin
   // Development postbacks are shown only to those who ask for them.
   if (!params.has('environment')) filters.push({ dim: dimensionByName('environment', false)!, values: ['production'] });
 
+  const days = daysInZone(from, to, tz);
   return {
     kind,
+    offsets: offsetsInZone(days, tz),
     from: format(from, 'yyyy-MM-dd'),
     to: format(to, 'yyyy-MM-dd'),
     tz,
@@ -125,6 +140,6 @@ export function parseReportQuery(params: URLSearchParams, kind: ReportQuery['kin
     groupBy,
     filters,
     format: fmt,
-    days: daysInZone(from, to, tz),
+    days,
   };
 }

@@ -1,7 +1,7 @@
 // `skanpost report`: the campaign report from the command line, as a table, CSV or JSON.
 import { fillingHorizonMs } from '../../conversion/install-date.js';
 import type { Db } from '../../db/db.js';
-import { runReport, toCsv, type ReportRow } from '../../db/reports.js';
+import { reportMeta, runReport, toCsv, toJsonRows, type ReportValue } from '../../db/reports.js';
 import type { InstallModel } from '../../conversion/install-date.js';
 import { DIMENSIONS } from '../../rollup/dimensions.js';
 import { parseReportQuery } from '../../rollup/report-query.js';
@@ -27,8 +27,8 @@ export const REPORT_OPTIONS = Object.fromEntries(
   ['from', 'to', 'tz', 'date-basis', 'group-by', 'format', ...DIMENSIONS.filter((d) => d.type !== 'date').map((d) => d.name.replace(/_/g, '-'))].map((name) => [name, { type: 'string' as const }]),
 );
 
-function table(columns: string[], rows: ReportRow[]): string {
-  const cells = [columns, ...rows.map((r) => columns.map((c) => (r[c] === null || r[c] === undefined ? '' : String(r[c]))))];
+function table(columns: string[], rows: ReportValue[][]): string {
+  const cells = [columns, ...rows.map((r) => r.map((v) => (v === null ? '' : String(v))))];
   const widths = columns.map((_, i) => Math.max(...cells.map((row) => row[i]!.length)));
   return cells.map((row) => row.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
 }
@@ -38,6 +38,6 @@ export async function reportCommand(db: Db, options: Record<string, string | und
   const query = parseReportQuery(params, 'campaigns', now);
   const result = await runReport(db, query, now, fillingHorizonMs(model));
   if (format === 'csv') return toCsv(result.columns, result.rows).trimEnd();
-  if (format === 'json') return JSON.stringify({ rows: result.rows, meta: { from: query.from, to: query.to, tz: query.tz, date_basis: query.dateBasis, group_by: query.groupBy.map((g) => g.name), generated_at: now.toISOString(), complete: result.complete } });
+  if (format === 'json') return `{"rows":${toJsonRows(result.columns, result.rows)},"meta":${JSON.stringify(reportMeta(query, now, result))}}`;
   return table(result.columns, result.rows);
 }

@@ -1,3 +1,15 @@
+CREATE TABLE `api_keys` (
+	`id` integer PRIMARY KEY AUTOINCREMENT NOT NULL,
+	`name` text NOT NULL,
+	`role` text NOT NULL,
+	`app_ids` text,
+	`ad_network_ids` text,
+	`secret_sha256` text NOT NULL,
+	`prefix` text NOT NULL,
+	`created_at` integer NOT NULL
+);
+--> statement-breakpoint
+CREATE UNIQUE INDEX `api_keys_secret_sha256_unique` ON `api_keys` (`secret_sha256`);--> statement-breakpoint
 CREATE TABLE `campaigns` (
 	`id` integer PRIMARY KEY AUTOINCREMENT NOT NULL,
 	`ad_network_id` text NOT NULL,
@@ -87,7 +99,21 @@ CREATE TABLE `rollups` (
 	`source_domain` text NOT NULL,
 	`currency` text NOT NULL,
 	`postbacks` integer DEFAULT 0 NOT NULL,
+	`verified` integer DEFAULT 0 NOT NULL,
+	`installs` integer DEFAULT 0 NOT NULL,
+	`redownloads` integer DEFAULT 0 NOT NULL,
+	`reengagements` integer DEFAULT 0 NOT NULL,
+	`non_winning` integer DEFAULT 0 NOT NULL,
+	`window_0` integer DEFAULT 0 NOT NULL,
+	`window_1` integer DEFAULT 0 NOT NULL,
+	`window_2` integer DEFAULT 0 NOT NULL,
+	`null_values` integer DEFAULT 0 NOT NULL,
+	`coarse_low` integer DEFAULT 0 NOT NULL,
+	`coarse_medium` integer DEFAULT 0 NOT NULL,
+	`coarse_high` integer DEFAULT 0 NOT NULL,
 	`conflicts` integer DEFAULT 0 NOT NULL,
+	`invalid` integer DEFAULT 0 NOT NULL,
+	`unverifiable` integer DEFAULT 0 NOT NULL,
 	`revenue_min_micros` integer DEFAULT 0 NOT NULL,
 	`revenue_max_micros` integer DEFAULT 0 NOT NULL
 );
