@@ -131,6 +131,24 @@ describe('aggregates', () => {
     expect(await revenue()).toBe(0);
   });
 
+  it('decodes by the schema in force at the estimated install time, not at arrival', async () => {
+    const hour = 3_600_000;
+    const v1 = { ...example, effective_from: new Date(clock - 30 * 24 * hour).toISOString() };
+    // v2 starts 24 h before arrival: after the install (84 h before arrival for window 0).
+    const v2 = { ...example, effective_from: new Date(clock - 24 * hour).toISOString(), fine: [{ from: 0, to: 63, events: [{ name: 'v2_event', min: 1, max: 1 }] }] };
+    await app.writer.run(async (db) => {
+      await addSchema(db, 555, v1, new Date(clock));
+      await addSchema(db, 555, v2, new Date(clock));
+    });
+    await runPendingJobs(app.database.db, app.writer, DEFAULT_INSTALL_MODEL, () => new Date(clock));
+    await app.post(signSkan(skanBody('4.0', { 'app-id': 555, 'conversion-value': 12 }), key, '4.0')); // window 0: installed 84 h ago
+    await app.post(signSkan(skanBody('3.0', { 'app-id': 555, 'conversion-value': 12 }), key, '3.0')); // SKAN 3: installed 60 h ago
+    clock += 72 * hour; // the same install 72 h later is past the boundary
+    await app.post(signSkan(skanBody('4.0', { 'app-id': 555, 'conversion-value': 12 }), key, '4.0'));
+    const decodes = (await app.rows()).slice(-3).map((r) => [r.decode?.schemaVersion, r.decode?.events[0]?.name]);
+    expect(decodes).toEqual([[1, 'purchase'], [1, 'purchase'], [2, 'v2_event']]);
+  });
+
   it('campaign names: the most specific identifier in force at install time', async () => {
     const install = (days: number) => new Date(clock - days * 86_400_000).toISOString();
     await app.writer.run(async (db) => {
