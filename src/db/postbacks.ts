@@ -6,6 +6,7 @@ import type { ReadPostback } from '../postback/read.js';
 import type { InstallModel } from '../conversion/install-date.js';
 import type { Db } from './db.js';
 import { deriveColumns } from './derive.js';
+import { enqueueDeliveries } from './outbox.js';
 import { applyContribution } from './rollups.js';
 import { postbacks, type NewPostbackRow, type PostbackRow } from './schema.js';
 
@@ -85,6 +86,7 @@ export async function savePostback(db: Db, row: NewPostbackRow, installModel: In
   const [inserted] = await db.insert(postbacks).values(full).onConflictDoNothing().returning();
   if (inserted) {
     await applyContribution(db, inserted, 1);
+    await enqueueDeliveries(db, inserted, row.receivedAt);
     return { id: inserted.id, outcome: 'stored' };
   }
 
@@ -126,4 +128,6 @@ export async function resettlePostback(db: Db, row: PostbackRow, inspection: Ins
   await applyContribution(db, row, -1);
   const [updated] = await db.update(postbacks).set({ ...columns, ...placement, ...derived }).where(eq(postbacks.id, row.id)).returning();
   await applyContribution(db, updated!, 1);
+  // Now genuine and counted: its copies go out as if it had just arrived.
+  if (row.outcome !== 'stored' || row.signature !== updated!.signature) await enqueueDeliveries(db, updated!, new Date());
 }

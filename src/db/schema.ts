@@ -3,6 +3,8 @@ import { sql } from 'drizzle-orm';
 import { index, integer, sqliteTable, text, uniqueIndex, type SQLiteColumn } from 'drizzle-orm/sqlite-core';
 import type { Decode } from '../conversion/decode.js';
 import type { ConversionSchema } from '../conversion/schema.js';
+import type { DestinationFilters } from '../forward/destination.js';
+import type { RetryPolicy } from '../forward/retry.js';
 
 /**
  * Every postback body skanpost kept, byte for byte, with its verdict and the fields derived from
@@ -221,3 +223,54 @@ export const apiKeys = sqliteTable('api_keys', {
   prefix: text('prefix').notNull(),
   createdAt: integer('created_at', { mode: 'timestamp_ms' }).notNull(),
 });
+
+/** Partners that receive copies of postbacks (MMPs, the advertiser's own endpoint). */
+export const destinations = sqliteTable('destinations', {
+  id: integer('id').primaryKey({ autoIncrement: true }),
+  name: text('name').notNull(),
+  url: text('url').notNull(),
+  method: text('method', { enum: ['POST', 'PUT', 'GET'] }).notNull(),
+  format: text('format', { enum: ['raw', 'enriched', 'template'] }).notNull(),
+  bodyTemplate: text('body_template'),
+  enrichedKeys: text('enriched_keys', { mode: 'json' }).$type<Record<string, string>>().notNull(),
+  filters: text('filters', { mode: 'json' }).$type<DestinationFilters>().notNull(),
+  headers: text('headers', { mode: 'json' }).$type<Record<string, string>>().notNull(),
+  /** HMAC key for X-Skanpost-Signature: needed in clear to sign, never returned by the API. */
+  secret: text('secret'),
+  retry: text('retry', { mode: 'json' }).$type<RetryPolicy>().notNull(),
+  timeoutMs: integer('timeout_ms').notNull(),
+  enabled: integer('enabled', { mode: 'boolean' }).notNull(),
+  /** A paused destination keeps collecting deliveries and sends them on resume. */
+  paused: integer('paused', { mode: 'boolean' }).notNull().default(false),
+  createdAt: integer('created_at', { mode: 'timestamp_ms' }).notNull(),
+  updatedAt: integer('updated_at', { mode: 'timestamp_ms' }).notNull(),
+});
+
+/**
+ * The outbox: one row per (postback, destination), written in the same atomic unit as the
+ * postback. A sender claims due rows with a lease (`claimed_until`) so two never send one row.
+ */
+export const deliveries = sqliteTable(
+  'deliveries',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    postbackId: integer('postback_id').notNull(),
+    destinationId: integer('destination_id').notNull(),
+    state: text('state', { enum: ['pending', 'delivered', 'dead'] }).notNull(),
+    attempts: integer('attempts').notNull().default(0),
+    nextAttemptAt: integer('next_attempt_at', { mode: 'timestamp_ms' }).notNull(),
+    claimedUntil: integer('claimed_until', { mode: 'timestamp_ms' }),
+    lastStatus: integer('last_status'),
+    lastError: text('last_error'),
+    lastLatencyMs: integer('last_latency_ms'),
+    createdAt: integer('created_at', { mode: 'timestamp_ms' }).notNull(),
+    deliveredAt: integer('delivered_at', { mode: 'timestamp_ms' }),
+  },
+  (t) => [
+    uniqueIndex('deliveries_postback_destination').on(t.postbackId, t.destinationId),
+    index('deliveries_due').on(t.state, t.nextAttemptAt),
+    index('deliveries_destination').on(t.destinationId, t.state),
+  ],
+);
+export type DestinationRow = typeof destinations.$inferSelect;
+export type DeliveryRow = typeof deliveries.$inferSelect;

@@ -8,6 +8,7 @@ import { ingestPostback, type IngestDeps } from '../ingest/ingest.js';
 import type { AuthEnv } from './auth.js';
 import { problem } from './problem.js';
 import { errorResponses, ProblemSchema } from './routes/common.js';
+import { forwardingRoutes } from './routes/forwarding.js';
 import { postbackRoutes } from './routes/postbacks.js';
 import { reportRoutes } from './routes/reports.js';
 import { settingsRoutes } from './routes/settings.js';
@@ -93,6 +94,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AuthEnv> {
   reportRoutes(app, v1);
   postbackRoutes(app, v1);
   settingsRoutes(app, v1);
+  forwardingRoutes(app, v1);
 
   app.openAPIRegistry.registerPath({
     method: 'get',

@@ -8,12 +8,13 @@ import type { Verification } from '../postback/inspect.js';
 import { nodeP192 } from './crypto.js';
 import { openDatabase, openReader, type NodeDatabase } from './database.js';
 import { runPendingJobs } from '../db/maintenance.js';
+import { sendDue } from '../forward/sender.js';
 import { GroupCommitWriter } from './group-commit.js';
 
 export interface NodeRuntime extends NodeDatabase {
   writer: GroupCommitWriter;
   deps: AppDeps;
-  /** Starts the background job loop (the server does; one-shot CLI commands do not). */
+  /** Starts the background loops: maintenance jobs and forwarding (the server does; the CLI does not). */
   startJobs(): void;
   close(): Promise<void>;
 }
@@ -46,6 +47,23 @@ export async function createNodeRuntime(config: Config, logger: Logger, now: () 
   let stopped = false;
   let jobs: Promise<void> = Promise.resolve();
   let timer: NodeJS.Timeout | undefined;
+  let sending: Promise<void> = Promise.resolve();
+  let sendTimer: NodeJS.Timeout | undefined;
+  // Forwarding: due outbox rows are sent from this process; their state is in the database, so
+  // a restart resumes where the last run stopped.
+  const sendLoop = () => {
+    sending = sendDue({ db: database.db, writer, fetch: globalThis.fetch, now })
+      .then(
+        (sent) => sent,
+        (error) => {
+          logger.error('forwarding failed', { error: error instanceof Error ? error.message : String(error) });
+          return 0;
+        },
+      )
+      .then((sent) => {
+        if (!stopped) sendTimer = setTimeout(sendLoop, sent > 0 ? 0 : 500);
+      });
+  };
   // Re-decoding after schema or campaign changes, and rebuilds, run in the background and
   // resume after a restart (their cursor is in the database).
   const drainJobs = () => {
@@ -63,11 +81,15 @@ export async function createNodeRuntime(config: Config, logger: Logger, now: () 
     ...database,
     writer,
     deps,
-    startJobs: drainJobs,
+    startJobs() {
+      drainJobs();
+      sendLoop();
+    },
     async close() {
       stopped = true;
       clearTimeout(timer);
-      await jobs;
+      clearTimeout(sendTimer);
+      await Promise.all([jobs, sending]);
       await writer.close();
       reader?.sqlite.close();
       database.sqlite.close();

@@ -1,0 +1,81 @@
+// Outbox rows: created with the postback in one atomic unit, claimed with a lease, settled.
+import { and, asc, eq, inArray, isNull, lte, or, sql } from 'drizzle-orm';
+import { wants } from '../forward/route.js';
+import type { Db } from './db.js';
+import { deliveries, destinations, type DeliveryRow, type PostbackRow } from './schema.js';
+
+/** Queues a copy of `postback` for every destination that wants it (duplicates and conflicts: none). */
+export async function enqueueDeliveries(db: Db, postback: PostbackRow, now: Date): Promise<number> {
+  if (postback.outcome !== 'stored') return 0;
+  const targets = (await db.select().from(destinations).where(eq(destinations.enabled, true))).filter((d) => wants(d, postback));
+  if (targets.length === 0) return 0;
+  await db
+    .insert(deliveries)
+    .values(targets.map((d) => ({ postbackId: postback.id, destinationId: d.id, state: 'pending' as const, nextAttemptAt: now, createdAt: now })))
+    .onConflictDoNothing();
+  return targets.length;
+}
+
+/**
+ * Takes up to `limit` due deliveries of running destinations for `leaseMs`: until then no other
+ * sender takes them. One UPDATE … RETURNING, so the claim is atomic on every driver.
+ */
+export async function claimDue(db: Db, now: Date, leaseMs: number, limit: number): Promise<DeliveryRow[]> {
+  const running = db.select({ id: destinations.id }).from(destinations).where(and(eq(destinations.enabled, true), eq(destinations.paused, false)));
+  const due = db
+    .select({ id: deliveries.id })
+    .from(deliveries)
+    .where(
+      and(
+        eq(deliveries.state, 'pending'),
+        lte(deliveries.nextAttemptAt, now),
+        or(isNull(deliveries.claimedUntil), lte(deliveries.claimedUntil, now)),
+        inArray(deliveries.destinationId, running),
+      ),
+    )
+    .orderBy(asc(deliveries.nextAttemptAt))
+    .limit(limit);
+  return db
+    .update(deliveries)
+    .set({ claimedUntil: new Date(now.getTime() + leaseMs) })
+    .where(inArray(deliveries.id, due))
+    .returning();
+}
+
+export interface AttemptResult {
+  state: 'delivered' | 'pending' | 'dead';
+  status: number | null;
+  error: string | null;
+  latencyMs: number;
+  nextAttemptAt: Date;
+}
+
+/** Records an attempt, only if this sender still holds the lease it claimed. */
+export async function settleAttempt(db: Db, claimed: DeliveryRow, result: AttemptResult, now: Date): Promise<boolean> {
+  const updated = await db
+    .update(deliveries)
+    .set({
+      state: result.state,
+      attempts: sql`${deliveries.attempts} + 1`,
+      lastStatus: result.status,
+      lastError: result.error,
+      lastLatencyMs: Math.round(result.latencyMs),
+      nextAttemptAt: result.nextAttemptAt,
+      claimedUntil: null,
+      deliveredAt: result.state === 'delivered' ? now : null,
+    })
+    .where(and(eq(deliveries.id, claimed.id), eq(deliveries.claimedUntil, claimed.claimedUntil!)))
+    .returning({ id: deliveries.id });
+  return updated.length > 0;
+}
+
+/** Makes the given deliveries due now, their attempts counted afresh (dead-letter replay). */
+export async function replayDeliveries(db: Db, ids: number[], now: Date): Promise<number> {
+  if (ids.length === 0) return 0;
+  const updated = await db
+    .update(deliveries)
+    .set({ state: 'pending', attempts: 0, nextAttemptAt: now, claimedUntil: null, deliveredAt: null })
+    .where(inArray(deliveries.id, ids))
+    .returning({ id: deliveries.id });
+  return updated.length;
+}

@@ -1,0 +1,71 @@
+// The delivery loop: claim due outbox rows, send each copy with a timeout, record what happened,
+// schedule a retry or dead-letter it. Uses fetch only, so it runs on Node and on Workers.
+import { eq } from 'drizzle-orm';
+import type { Db, Writer } from '../db/db.js';
+import { claimDue, settleAttempt, type AttemptResult } from '../db/outbox.js';
+import { destinations, postbacks, type DeliveryRow } from '../db/schema.js';
+import { buildRequest } from './request.js';
+import { isRetryableStatus, nextDelayMs, parseRetryAfter } from './retry.js';
+
+export interface SenderDeps {
+  db: Db;
+  writer: Writer;
+  fetch: typeof fetch;
+  now: () => Date;
+  random?: () => number;
+}
+
+// A claim outlives the longest allowed timeout, so a slow send is never taken twice.
+const LEASE_MARGIN_MS = 30_000;
+const MAX_TIMEOUT_MS = 60_000;
+
+async function attempt(deps: SenderDeps, delivery: DeliveryRow): Promise<AttemptResult> {
+  const [destination] = await deps.db.select().from(destinations).where(eq(destinations.id, delivery.destinationId));
+  const [postback] = await deps.db.select().from(postbacks).where(eq(postbacks.id, delivery.postbackId));
+  const started = deps.now();
+  const fail = (status: number | null, error: string, retryable: boolean, retryAfterMs?: number): AttemptResult => {
+    const delay = retryable && destination ? nextDelayMs(delivery.attempts + 1, destination.retry, deps.random, retryAfterMs) : undefined;
+    return {
+      state: delay === undefined ? 'dead' : 'pending',
+      status,
+      error,
+      latencyMs: deps.now().getTime() - started.getTime(),
+      nextAttemptAt: new Date(deps.now().getTime() + (delay ?? 0)),
+    };
+  };
+  if (!destination || !postback) return fail(null, 'the destination or postback no longer exists', false);
+
+  const request = await buildRequest(destination, postback, started);
+  try {
+    const response = await deps.fetch(request.url, {
+      method: request.method,
+      headers: request.headers,
+      body: request.body,
+      signal: AbortSignal.timeout(destination.timeoutMs),
+      redirect: 'manual',
+    });
+    await response.body?.cancel().catch(() => undefined);
+    if (response.status >= 200 && response.status < 300) {
+      return { state: 'delivered', status: response.status, error: null, latencyMs: deps.now().getTime() - started.getTime(), nextAttemptAt: deps.now() };
+    }
+    const retryAfter = parseRetryAfter(response.headers.get('retry-after'), deps.now().getTime());
+    return fail(response.status, `HTTP ${response.status}`, isRetryableStatus(response.status), retryAfter);
+  } catch (error) {
+    const name = (error as Error)?.name;
+    const message = name === 'TimeoutError' ? `timed out after ${destination.timeoutMs} ms` : `network error: ${(error as Error)?.cause instanceof Error ? ((error as Error).cause as Error).message : String((error as Error)?.message ?? error)}`;
+    return fail(null, message, true);
+  }
+}
+
+/** Sends one batch of due deliveries; resolves with how many were attempted. */
+export async function sendDue(deps: SenderDeps, limit = 32): Promise<number> {
+  const now = deps.now();
+  const claimed = await deps.writer.run((db) => claimDue(db, now, MAX_TIMEOUT_MS + LEASE_MARGIN_MS, limit));
+  await Promise.all(
+    claimed.map(async (delivery) => {
+      const result = await attempt(deps, delivery);
+      await deps.writer.run((db) => settleAttempt(db, delivery, result, deps.now()));
+    }),
+  );
+  return claimed.length;
+}

@@ -1,0 +1,61 @@
+// URL and body templates: `{macro}` replaced by a postback's values, URL-encoded, '' when absent.
+import type { Decode } from '../conversion/decode.js';
+import type { PostbackRow } from '../db/schema.js';
+
+const FIELD_MACROS: Record<string, (p: PostbackRow) => unknown> = {
+  protocol: (p) => p.protocol,
+  environment: (p) => p.environment,
+  version: (p) => p.version,
+  ad_network_id: (p) => p.adNetworkId,
+  transaction_id: (p) => p.transactionId,
+  postback_identifier: (p) => p.transactionId,
+  postback_sequence_index: (p) => p.postbackSequenceIndex,
+  campaign_id: (p) => p.campaignId,
+  source_identifier: (p) => p.sourceIdentifier,
+  app_id: (p) => p.appId,
+  advertised_item_identifier: (p) => p.appId,
+  source_app_id: (p) => p.sourceAppId,
+  publisher_item_identifier: (p) => p.sourceAppId,
+  source_domain: (p) => p.sourceDomain,
+  redownload: (p) => p.redownload,
+  fidelity_type: (p) => p.fidelityType,
+  did_win: (p) => p.didWin,
+  conversion_value: (p) => p.conversionValue,
+  coarse_conversion_value: (p) => p.coarseConversionValue,
+  country_code: (p) => p.countryCode,
+  ad_interaction_type: (p) => p.adInteractionType,
+  conversion_type: (p) => p.conversionType,
+  impression_type: (p) => p.impressionType,
+  marketplace_identifier: (p) => p.marketplaceIdentifier,
+  attribution_signature: (p) => (JSON.parse(p.body) as Record<string, unknown>)['attribution-signature'],
+  jws_string: (p) => (JSON.parse(p.body) as Record<string, unknown>)['jws-string'],
+  campaign: (p) => p.campaign,
+  campaign_name: (p) => p.campaignName,
+  network_campaign_id: (p) => p.networkCampaignId,
+  received_at: (p) => p.receivedAt.toISOString(),
+  signature: (p) => p.signature,
+  event_name: (p) => p.decode?.events[0]?.name,
+  event_names: (p) => p.decode?.events.map((e) => e.name).join(','),
+  revenue_min: (p) => revenue(p.decode, 'revenueMinMicros'),
+  revenue_max: (p) => revenue(p.decode, 'revenueMaxMicros'),
+  currency: (p) => p.decode?.currency,
+};
+
+function revenue(decode: Decode | null, key: 'revenueMinMicros' | 'revenueMaxMicros') {
+  return decode ? decode[key] / 1e6 : undefined;
+}
+
+export const MACROS = Object.keys(FIELD_MACROS);
+const MACRO = /\{([a-z_]+)\}/g;
+
+/** Macros a template names that do not exist (an error when the destination is saved). */
+export function unknownMacros(template: string): string[] {
+  return [...template.matchAll(MACRO)].map((m) => m[1]!).filter((name) => !(name in FIELD_MACROS));
+}
+
+export function renderTemplate(template: string, postback: PostbackRow, encode: (value: string) => string = encodeURIComponent): string {
+  return template.replace(MACRO, (_, name: string) => {
+    const value = FIELD_MACROS[name]?.(postback);
+    return value === null || value === undefined ? '' : encode(String(value));
+  });
+}
