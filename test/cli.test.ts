@@ -124,3 +124,41 @@ describe('usage errors exit 2', () => {
     expect(run.err + run.out).toContain('usage: skanpost');
   });
 });
+
+describe('destinations and deliveries', () => {
+  it('adds, lists, pauses, resumes and reports on destinations; lists and replays dead letters', async () => {
+    const { startPartner, status } = await import('./support/partner.js');
+    const { sendDue } = await import('../src/forward/sender.js');
+    const partner = await startPartner();
+    partner.script = [status(400)];
+    try {
+      const app = await createTestApp({ path: env.SKANPOST_DB, extraKeys: key.spkiBase64 });
+      await app.post(postback('2026-06-10T10:00:00Z').body);
+      await app.close();
+      writeFileSync(join(dir, 'dest.json'), JSON.stringify({ name: 'mmp', url: `${partner.url}/pb`, retry: { max_attempts: 1 } }));
+      const added = await cli(['destinations', 'add', join(dir, 'dest.json'), '--backfill-since', '2020-01-01T00:00:00Z']);
+      expect(added.code, added.err).toBe(0);
+      expect(JSON.parse(added.out)).toMatchObject({ id: 1, name: 'mmp', backfilled: 1 });
+      expect(JSON.parse((await cli(['destinations', 'list'])).out)).toHaveLength(1);
+      expect(JSON.parse((await cli(['destinations', 'pause', '1'])).out).paused).toBe(true);
+      expect(JSON.parse((await cli(['destinations', 'resume', '1'])).out).paused).toBe(false);
+
+      const sender = await createTestApp({ path: env.SKANPOST_DB, extraKeys: key.spkiBase64 });
+      await sendDue({ db: sender.database.db, writer: sender.writer, fetch: globalThis.fetch, now: () => new Date() });
+      await sender.close();
+      expect(JSON.parse((await cli(['deliveries', 'dead'])).out)).toMatchObject([{ id: 1, last_status: 400 }]);
+      expect(JSON.parse((await cli(['destinations', 'stats', '1'])).out)).toMatchObject({ dead: 1, delivered: 0 });
+      expect(JSON.parse((await cli(['deliveries', 'replay', '--destination', '1'])).out).replayed).toBe(1);
+      expect(JSON.parse((await cli(['destinations', 'stats', '1'])).out)).toMatchObject({ dead: 0, pending: 1 });
+
+      writeFileSync(join(dir, 'bad.json'), JSON.stringify({ name: 'x', url: `${partner.url}/?t={nope}`, format: 'template' }));
+      const bad = await cli(['destinations', 'add', join(dir, 'bad.json')]);
+      expect(bad.code).toBe(1);
+      expect(bad.err).toContain('unknown macro {nope}');
+      expect((await cli(['destinations', 'stats', 'x'])).code).toBe(2);
+      expect((await cli(['deliveries', 'bury'])).code).toBe(2);
+    } finally {
+      await partner.close();
+    }
+  });
+});

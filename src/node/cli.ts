@@ -10,6 +10,7 @@ import { JsonSyntaxError, parseStrictJson, toPlain } from '../postback/json.js';
 import { KeyConfigError } from '../postback/keys.js';
 import { readPostback } from '../postback/read.js';
 import { ReportParamError } from '../rollup/report-query.js';
+import { CommandError, deliveriesCommand, destinationsCommand } from './commands/forwarding.js';
 import { importFile } from './commands/import.js';
 import { REPORT_OPTIONS, reportCommand } from './commands/report.js';
 import { jsonLogger } from './logger.js';
@@ -32,6 +33,10 @@ commands:
                            create an API key; the secret is printed once
   rebuild                  rebuild every aggregate from the stored postbacks (chunked, resumable)
   import FILE.ndjson       ingest postbacks: each line a bare postback or {"received_at","body"}
+  destinations list | add FILE.json [--backfill-since T] | pause ID | resume ID | stats ID
+                           forwarding destinations (FILE: the body of POST /v1/destinations)
+  deliveries dead [--destination ID] | replay [--ids 1,2 | --destination ID]
+                           dead letters, and sending them again
 
 environment: SKANPOST_DB, SKANPOST_EXTRA_KEYS, SKANPOST_INSTALL_MODEL, ... (see README)`;
 
@@ -201,6 +206,22 @@ export async function runCli(argv: string[], io: Io): Promise<number> {
         return await rebuildCommand(args, io);
       case 'import':
         return await importCommand(args, io);
+      case 'destinations':
+      case 'deliveries': {
+        const { positionals, values } = options(args, { 'backfill-since': { type: 'string' }, destination: { type: 'string' }, ids: { type: 'string' } });
+        return await withRuntime(io, async (runtime) => {
+          try {
+            const result = command === 'destinations' ? await destinationsCommand(runtime, positionals, values) : await deliveriesCommand(runtime, positionals, values);
+            io.stdout(JSON.stringify(result, null, 2));
+            return EXIT.ok;
+          } catch (error) {
+            if (!(error instanceof CommandError)) throw error;
+            if (error.exitCode === 2) throw new UsageError(error.message);
+            io.stderr(`skanpost: ${error.message}`);
+            return EXIT.failure;
+          }
+        });
+      }
       case 'report': {
         const { values, positionals } = options(args, REPORT_OPTIONS);
         if (positionals.length > 0) throw new UsageError(`report takes options only, got ${positionals.join(' ')}`);

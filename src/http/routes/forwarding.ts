@@ -48,7 +48,7 @@ export function forwardingRoutes(app: V1App, deps: V1Deps): void {
   register('get', '/v1/destinations', 'Destinations (secrets never shown)');
   app.get('/v1/destinations', admin, async (c) => c.json({ destinations: (await listDestinations(deps.db)).map(publicDestination) }));
 
-  register('post', '/v1/destinations', `Add a destination; template macros: ${MACROS.map((m) => `{${m}}`).join(' ')}`, { request: body(DestinationInput.openapi('DestinationInput')) }, { 201: json('The destination') });
+  register('post', '/v1/destinations', `Add a destination; template macros: ${MACROS.map((m) => `{${m}}`).join(' ')}`, { request: body(DestinationInput) }, { 201: json('The destination') });
   app.post('/v1/destinations', admin, async (c) => {
     const input = await readJson(ctx(c), DestinationInput);
     if (!input.ok) return input.response;
