@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, expect, it } from 'vitest';
+import { startPartner, status } from './support/partner.js';
 import { startServer, type ServerProcess } from './support/server.js';
 import { generateKey, signSkan, skanBody } from './support/signing.js';
 
@@ -101,4 +102,42 @@ it('creates the database folder and applies migrations on first start, and /heal
 
 it('refuses to start with a clear message when SKANPOST_EXTRA_KEYS is malformed', async () => {
   await expect(startServer({ ...env(), SKANPOST_EXTRA_KEYS: 'not-a-key!' })).rejects.toThrow(/configuration error: SKANPOST_EXTRA_KEYS entry 1/);
+});
+
+it('the server forwards copies in the background and, after SIGKILL, sends what was still owed', async () => {
+  const partner = await startPartner();
+  const ADMIN = 'durability-admin-key-000000';
+  try {
+    server = await startServer({ ...env(), SKANPOST_ADMIN_KEY: ADMIN });
+    const created = await fetch(`${server.url}/v1/destinations`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${ADMIN}` },
+      body: JSON.stringify({ name: 'mmp', url: `${partner.url}/pb`, retry: { first_delay_s: 0.2, factor: 1, cap_s: 0.2, max_attempts: 50 } }),
+    });
+    expect(created.status).toBe(201);
+    const send = () => fetch(`${server!.url}${PATH}`, { method: 'POST', body: JSON.stringify(signSkan(skanBody('4.0'), key, '4.0')) });
+    expect((await send()).status).toBe(200);
+    const until = async (condition: () => boolean) => {
+      for (const deadline = Date.now() + 10_000; !condition() && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 50));
+      expect(condition()).toBe(true);
+    };
+    await until(() => partner.received.length === 1);
+
+    partner.fallback = status(503); // the partner goes down; copies wait in the outbox
+    expect((await send()).status).toBe(200);
+    await until(() => partner.received.length >= 2);
+    await server.killAll();
+    partner.fallback = (_, res) => res.writeHead(200).end();
+    server = await startServer({ ...env(), SKANPOST_ADMIN_KEY: ADMIN });
+    const keys = () => new Set(partner.received.map((r) => r.headers['idempotency-key']));
+    await until(() => keys().size === 2 && partner.received.at(-1)!.headers['idempotency-key'] === [...keys()][1]);
+    const db = new Database(env().SKANPOST_DB, { readonly: true });
+    try {
+      await until(() => (db.prepare("select count(*) as n from deliveries where state = 'delivered'").get() as { n: number }).n === 2);
+    } finally {
+      db.close();
+    }
+  } finally {
+    await partner.close();
+  }
 });
