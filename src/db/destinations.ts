@@ -68,8 +68,21 @@ export async function createDestination(db: Db, input: DestinationInput, now: Da
 export async function updateDestination(db: Db, id: number, patch: Record<string, unknown>, now: Date): Promise<DestinationRow | undefined> {
   const [current] = await db.select().from(destinations).where(eq(destinations.id, id));
   if (!current) return undefined;
-  const { has_secret: _, id: __, created_at: ___, updated_at: ____, paused: _____, ...editable } = publicDestination(current);
-  const merged = DestinationInput.safeParse({ ...editable, secret: current.secret, ...patch });
+  const saved: Record<string, unknown> = {
+    name: current.name,
+    url: current.url,
+    method: current.method,
+    format: current.format,
+    body_template: current.bodyTemplate,
+    enriched_keys: current.enrichedKeys,
+    filters: current.filters,
+    headers: current.headers,
+    secret: current.secret,
+    retry: current.retry,
+    timeout_ms: current.timeoutMs,
+    enabled: current.enabled,
+  };
+  const merged = DestinationInput.safeParse({ ...saved, ...patch });
   if (!merged.success) {
     const issue = merged.error.issues[0]!;
     throw new DestinationError(issue.path.join('.') || '(body)', issue.message);
