@@ -250,6 +250,9 @@ describe('routing and control', () => {
     expect(shown.body.has_secret).toBe(true);
     const patched = await api('PATCH', `/v1/destinations/${id}`, { name: 'renamed' });
     expect(patched.body).toMatchObject({ name: 'renamed', has_secret: true });
+    expect((await api('PATCH', `/v1/destinations/${id}`, { secret: null })).body.has_secret).toBe(false);
+    expect((await api('PATCH', `/v1/destinations/${id}`, { format: 'xml' })).status).toBe(400);
+    expect((await api('PATCH', '/v1/destinations/999', { name: 'x' })).status).toBe(404);
     const analyst = (await app.writer.run((db) => import('../src/db/api-keys.js').then((m) => m.createApiKey(db, { name: 'a', role: 'analyst' }, new Date())))).secret;
     for (const [method, path] of [['GET', '/v1/destinations'], ['POST', '/v1/destinations'], ['GET', `/v1/destinations/${id}/stats`], ['GET', '/v1/deliveries'], ['POST', '/v1/deliveries/replay']]) {
       const r = await app.app.request(path!, { method, headers: { Authorization: `Bearer ${analyst}` }, body: method === 'POST' ? '{}' : null });
