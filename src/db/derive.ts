@@ -1,12 +1,11 @@
 // The columns derived from a postback and the app's settings: campaign, estimated install time,
 // the decode by the schema in force then, and the campaign name in force then.
-import { and, eq } from 'drizzle-orm';
 import { campaignOf } from '../conversion/campaign.js';
 import { decodeConversion, type Decode } from '../conversion/decode.js';
 import { estimateInstall, type InstallModel } from '../conversion/install-date.js';
 import { schemaInForce } from '../conversion/schema.js';
-import type { Db } from './db.js';
-import { campaigns, conversionSchemas, type NewPostbackRow, type PostbackRow } from './schema.js';
+import type { NewPostbackRow, PostbackRow } from './schema.js';
+import { campaignKey, type Settings } from './settings-cache.js';
 
 export interface Derived {
   campaign: string | null;
@@ -31,7 +30,7 @@ function identifierForms(row: Source): string[] {
   return [id, id.slice(-3), id.slice(-2)].filter((form, i, all) => form.length >= 2 && all.indexOf(form) === i);
 }
 
-export async function deriveColumns(db: Db, row: Source, model: InstallModel): Promise<Derived> {
+export function deriveColumns(settings: Settings, row: Source, model: InstallModel): Derived {
   const window = row.postbackSequenceIndex ?? 0;
   const installedAt = estimateInstall(row.receivedAt, { protocol: row.protocol, version: row.version ?? null, window }, model);
   const derived: Derived = {
@@ -43,8 +42,7 @@ export async function deriveColumns(db: Db, row: Source, model: InstallModel): P
   };
   if (row.appId === null || row.appId === undefined) return derived;
 
-  const versions = await db.select().from(conversionSchemas).where(eq(conversionSchemas.appId, row.appId));
-  const schema = schemaInForce(versions, installedAt);
+  const schema = schemaInForce(settings.schemasByApp.get(row.appId) ?? [], installedAt);
   derived.decode =
     decodeConversion(
       { conversionValue: row.conversionValue ?? null, coarseConversionValue: row.coarseConversionValue ?? null, window },
@@ -52,10 +50,7 @@ export async function deriveColumns(db: Db, row: Source, model: InstallModel): P
     ) ?? null;
 
   if (row.adNetworkId) {
-    const mappings = await db
-      .select()
-      .from(campaigns)
-      .where(and(eq(campaigns.adNetworkId, row.adNetworkId), eq(campaigns.appId, row.appId)));
+    const mappings = settings.campaignsByNetworkApp.get(campaignKey(row.adNetworkId, row.appId)) ?? [];
     // The most specific identifier wins; among mappings of one identifier, the latest created.
     for (const form of identifierForms(row)) {
       const match = mappings.filter((m) => m.sourceIdentifier === form && inForce(m, installedAt)).sort((a, b) => b.id - a.id)[0];

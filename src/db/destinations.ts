@@ -5,6 +5,7 @@ import { wants } from '../forward/route.js';
 import { unknownMacros } from '../forward/template.js';
 import type { Db } from './db.js';
 import { deliveries, destinations, postbacks, type DestinationRow } from './schema.js';
+import { bumpSettings } from './settings-cache.js';
 
 export class DestinationError extends Error {
   constructor(readonly field: string, message: string) {
@@ -61,6 +62,7 @@ const columns = (input: DestinationInput) => ({
 export async function createDestination(db: Db, input: DestinationInput, now: Date): Promise<DestinationRow> {
   check(input);
   const [row] = await db.insert(destinations).values({ ...columns(input), createdAt: now, updatedAt: now }).returning();
+  await bumpSettings(db);
   return row!;
 }
 
@@ -89,6 +91,7 @@ export async function updateDestination(db: Db, id: number, patch: Record<string
   }
   check(merged.data);
   const [row] = await db.update(destinations).set({ ...columns(merged.data), updatedAt: now }).where(eq(destinations.id, id)).returning();
+  await bumpSettings(db);
   return row;
 }
 
@@ -102,7 +105,9 @@ export async function getDestination(db: Db, id: number): Promise<DestinationRow
 /** Removes a destination and its outbox rows: nothing more is sent to it. */
 export async function deleteDestination(db: Db, id: number): Promise<boolean> {
   await db.delete(deliveries).where(eq(deliveries.destinationId, id));
-  return (await db.delete(destinations).where(eq(destinations.id, id)).returning()).length > 0;
+  const deleted = (await db.delete(destinations).where(eq(destinations.id, id)).returning()).length > 0;
+  if (deleted) await bumpSettings(db);
+  return deleted;
 }
 
 export async function setPaused(db: Db, id: number, paused: boolean, now: Date): Promise<DestinationRow | undefined> {

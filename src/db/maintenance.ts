@@ -5,6 +5,7 @@ import { and, asc, eq, gt, isNull, lte, max, sql } from 'drizzle-orm';
 import type { InstallModel } from '../conversion/install-date.js';
 import type { Db, Writer } from './db.js';
 import { deriveColumns, sameDerived } from './derive.js';
+import { loadSettings } from './settings-cache.js';
 import { applyContribution } from './rollups.js';
 import { maintenanceJobs, postbacks, rollupEvents, rollups, type PostbackRow } from './schema.js';
 
@@ -47,8 +48,9 @@ export async function runJobChunk(db: Db, writer: Writer, job: Job, installModel
     const [current] = await tx.select().from(maintenanceJobs).where(eq(maintenanceJobs.id, job.id));
     if (!current || current.doneAt) return false;
     const rows = await chunkOf(tx, current, size);
+    const settings = await loadSettings(tx);
     for (const row of rows) {
-      const derived = await deriveColumns(tx, row, installModel);
+      const derived = deriveColumns(settings, row, installModel);
       if (current.kind === 'rebuild') {
         await tx.update(postbacks).set(derived).where(eq(postbacks.id, row.id));
         await applyContribution(tx, { ...row, ...derived }, 1);

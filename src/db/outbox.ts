@@ -2,12 +2,12 @@
 import { and, asc, eq, inArray, isNull, lte, or, sql } from 'drizzle-orm';
 import { wants } from '../forward/route.js';
 import type { Db } from './db.js';
-import { deliveries, destinations, type DeliveryRow, type PostbackRow } from './schema.js';
+import { deliveries, destinations, type DeliveryRow, type DestinationRow, type PostbackRow } from './schema.js';
 
 /** Queues a copy of `postback` for every destination that wants it (duplicates and conflicts: none). */
-export async function enqueueDeliveries(db: Db, postback: PostbackRow, now: Date): Promise<number> {
+export async function enqueueDeliveries(db: Db, postback: PostbackRow, now: Date, enabled: DestinationRow[]): Promise<number> {
   if (postback.outcome !== 'stored') return 0;
-  const targets = (await db.select().from(destinations).where(eq(destinations.enabled, true))).filter((d) => wants(d, postback));
+  const targets = enabled.filter((d) => wants(d, postback));
   if (targets.length === 0) return 0;
   await db
     .insert(deliveries)

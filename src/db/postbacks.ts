@@ -7,6 +7,7 @@ import type { InstallModel } from '../conversion/install-date.js';
 import type { Db } from './db.js';
 import { deriveColumns } from './derive.js';
 import { enqueueDeliveries } from './outbox.js';
+import { loadSettings } from './settings-cache.js';
 import { applyContribution } from './rollups.js';
 import { postbacks, type NewPostbackRow, type PostbackRow } from './schema.js';
 
@@ -74,23 +75,23 @@ export async function buildPostbackRow(postback: ReadPostback, inspection: Inspe
  * atomic unit (a Writer): it reads, then writes on what it read.
  */
 export async function savePostback(db: Db, row: NewPostbackRow, installModel: InstallModel): Promise<SaveResult> {
-  // Byte-identical to a kept body: a device or relay retry, whatever its verdict. Checked first
-  // because retries are common and need no derivation.
+  const settings = await loadSettings(db);
+  const full = { ...row, ...deriveColumns(settings, row, installModel) };
+  const [inserted] = await db.insert(postbacks).values(full).onConflictDoNothing().returning();
+  if (inserted) {
+    await applyContribution(db, inserted, 1);
+    await enqueueDeliveries(db, inserted, row.receivedAt, settings.destinations);
+    return { id: inserted.id, outcome: 'stored' };
+  }
+
+  // Byte-identical to a kept body: a device or relay retry, whatever its verdict.
   const [same] = await db
     .select({ id: postbacks.id, firstId: postbacks.firstId })
     .from(postbacks)
     .where(eq(postbacks.bodySha256, row.bodySha256));
   if (same) return { id: same.firstId ?? same.id, outcome: 'duplicate' };
 
-  const full = { ...row, ...(await deriveColumns(db, row, installModel)) };
-  const [inserted] = await db.insert(postbacks).values(full).onConflictDoNothing().returning();
-  if (inserted) {
-    await applyContribution(db, inserted, 1);
-    await enqueueDeliveries(db, inserted, row.receivedAt);
-    return { id: inserted.id, outcome: 'stored' };
-  }
-
-  // Only the dedupe key can have collided: a verified copy of a postback already counted.
+  // Otherwise only the dedupe key can have collided: a verified copy of a postback already counted.
   const [first] = row.dedupeKey ? await db.select().from(postbacks).where(eq(postbacks.dedupeKey, row.dedupeKey)) : [];
   if (!first) throw new Error('postback insert ignored without a matching body or dedupe key');
   if (sameUnsignedValues(first, row)) return { id: first.id, outcome: 'duplicate' };
@@ -124,10 +125,11 @@ export async function resettlePostback(db: Db, row: PostbackRow, inspection: Ins
       : { outcome: sameUnsignedValues(first, inspection.fields) ? 'duplicate' : 'conflict', firstId: first.id };
   }
   const next = { ...row, ...columns, ...placement };
-  const derived = await deriveColumns(db, next, installModel);
+  const settings = await loadSettings(db);
+  const derived = deriveColumns(settings, next, installModel);
   await applyContribution(db, row, -1);
   const [updated] = await db.update(postbacks).set({ ...columns, ...placement, ...derived }).where(eq(postbacks.id, row.id)).returning();
   await applyContribution(db, updated!, 1);
   // Now genuine and counted: its copies go out as if it had just arrived.
-  if (row.outcome !== 'stored' || row.signature !== updated!.signature) await enqueueDeliveries(db, updated!, new Date());
+  if (row.outcome !== 'stored' || row.signature !== updated!.signature) await enqueueDeliveries(db, updated!, new Date(), settings.destinations);
 }

@@ -274,3 +274,12 @@ export const deliveries = sqliteTable(
 );
 export type DestinationRow = typeof destinations.$inferSelect;
 export type DeliveryRow = typeof deliveries.$inferSelect;
+
+/**
+ * One row whose counter every change to schemas, campaign names or destinations bumps, so a
+ * process can keep those small tables in memory and still see changes made by any other.
+ */
+export const settingsRevision = sqliteTable('settings_revision', {
+  id: integer('id').primaryKey(),
+  revision: integer('revision').notNull(),
+});

@@ -4,6 +4,7 @@ import { and, asc, desc, eq, max } from 'drizzle-orm';
 import type { ConversionSchema } from '../conversion/schema.js';
 import type { Db } from './db.js';
 import { enqueueRederive } from './maintenance.js';
+import { bumpSettings } from './settings-cache.js';
 import { campaigns, conversionSchemas } from './schema.js';
 
 export type SchemaRow = typeof conversionSchemas.$inferSelect;
@@ -15,6 +16,7 @@ export async function addSchema(db: Db, appId: number, definition: ConversionSch
     .insert(conversionSchemas)
     .values({ appId, version: (last ?? 0) + 1, effectiveFrom: new Date(definition.effective_from), definition, createdAt: now })
     .returning();
+  await bumpSettings(db);
   await enqueueRederive(db, appId, now);
   return row!;
 }
@@ -30,7 +32,10 @@ export async function getSchema(db: Db, appId: number, version: number): Promise
 
 export async function deleteSchema(db: Db, appId: number, version: number, now: Date): Promise<boolean> {
   const deleted = await db.delete(conversionSchemas).where(and(eq(conversionSchemas.appId, appId), eq(conversionSchemas.version, version))).returning();
-  if (deleted.length > 0) await enqueueRederive(db, appId, now);
+  if (deleted.length > 0) {
+    await bumpSettings(db);
+    await enqueueRederive(db, appId, now);
+  }
   return deleted.length > 0;
 }
 
@@ -58,6 +63,7 @@ export async function addCampaign(db: Db, input: CampaignInput, now: Date): Prom
       createdAt: now,
     })
     .returning();
+  await bumpSettings(db);
   await enqueueRederive(db, input.app_id, now);
   return row!;
 }
@@ -69,6 +75,9 @@ export async function listCampaigns(db: Db, filter: { appIds?: number[]; adNetwo
 
 export async function deleteCampaign(db: Db, id: number, now: Date): Promise<CampaignRow | undefined> {
   const [row] = await db.delete(campaigns).where(eq(campaigns.id, id)).returning();
-  if (row) await enqueueRederive(db, row.appId, now);
+  if (row) {
+    await bumpSettings(db);
+    await enqueueRederive(db, row.appId, now);
+  }
   return row;
 }

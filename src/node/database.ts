@@ -15,9 +15,32 @@ export interface NodeDatabase {
   db: BetterSQLite3Database<typeof schema>;
 }
 
+/**
+ * drizzle asks better-sqlite3 to prepare every statement on every call; preparing costs more than
+ * running the small statements of ingest. Statements are reusable, so keep the recent ones.
+ */
+function cacheStatements(sqlite: Database.Database, size = 256): Database.Database {
+  const prepare = sqlite.prepare.bind(sqlite);
+  const cache = new Map<string, Database.Statement>();
+  sqlite.prepare = ((source: string) => {
+    let statement = cache.get(source);
+    if (statement) {
+      cache.delete(source); // most recently used last
+      // drizzle switches statements to raw (array) rows and never back: hand it out as new.
+      if (statement.reader) statement.raw(false);
+    } else {
+      statement = prepare(source);
+      if (cache.size >= size) cache.delete(cache.keys().next().value!);
+    }
+    cache.set(source, statement);
+    return statement;
+  }) as Database.Database['prepare'];
+  return sqlite;
+}
+
 export function openDatabase(path: string, options: { synchronous?: Synchronous } = {}): NodeDatabase {
   if (path !== ':memory:') mkdirSync(dirname(resolve(path)), { recursive: true });
-  const sqlite = new Database(path);
+  const sqlite = cacheStatements(new Database(path));
   // WAL lets readers (reports, the CLI) run beside the writer; FULL makes every commit durable
   // before its 200 goes out, at the cost of one fsync per group commit.
   sqlite.pragma('journal_mode = WAL');
@@ -31,7 +54,7 @@ export function openDatabase(path: string, options: { synchronous?: Synchronous 
 
 /** A read-only connection to the same file, for queries that must not wait for the writer. */
 export function openReader(path: string): NodeDatabase {
-  const sqlite = new Database(path, { readonly: true, fileMustExist: true });
+  const sqlite = cacheStatements(new Database(path, { readonly: true, fileMustExist: true }));
   sqlite.pragma('busy_timeout = 5000');
   return { sqlite, db: drizzle(sqlite, { schema }) };
 }

@@ -1,0 +1,142 @@
+// `npm run bench`: skanpost's durable ingest against a naive baseline server, alternating
+// A B A B in one run on this machine, driven by autocannon with unique pre-signed SKAN 4.0
+// postbacks. Prints req/s at saturation, p50/p99, errors, peak RSS, the ratio, p99 at 60 % of
+// the baseline's saturated rate, and the same with duplicates, invalid signatures and forwarding.
+import { generateKeyPairSync, sign } from 'node:crypto';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
+
+const { values } = parseArgs({ options: { duration: { type: 'string', default: '10' }, rounds: { type: 'string', default: '2' } } });
+const DURATION = Number(values.duration);
+const ROUNDS = Number(values.rounds);
+const PATH = '/.well-known/skadnetwork/report-attribution/';
+const ADMIN = 'bench-admin-key-0123456789';
+
+const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+const SPKI = publicKey.export({ format: 'der', type: 'spki' }).toString('base64');
+let serial = 0;
+
+/** Unique SKAN 4.0 postbacks signed with the bench key (optionally a share of duplicates and forgeries). */
+function postbacks(count: number, mix = { duplicates: 0, invalid: 0 }): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < count; i++) {
+    if (out.length > 0 && i % 100 < mix.duplicates * 100) {
+      out.push(out[Math.floor(Math.random() * out.length)]!);
+      continue;
+    }
+    const body: Record<string, unknown> = {
+      version: '4.0', 'ad-network-id': 'bench.skadnetwork', 'source-identifier': String(1000 + (i % 9000)), 'app-id': 1_000_000 + (i % 20),
+      'transaction-id': `00000000-0000-4000-8000-${(serial++).toString(16).padStart(12, '0')}`, redownload: false, 'fidelity-type': 1, 'did-win': true,
+      'postback-sequence-index': 0, 'conversion-value': i % 64,
+    };
+    const message = ['version', 'ad-network-id', 'source-identifier', 'app-id', 'transaction-id', 'redownload', 'fidelity-type', 'did-win', 'postback-sequence-index'].map((f) => String(body[f])).join('\u2063');
+    body['attribution-signature'] = sign('sha256', Buffer.from(message), { key: privateKey, dsaEncoding: 'der' }).toString('base64');
+    if (i % 100 >= 100 - mix.invalid * 100) body['app-id'] = (body['app-id'] as number) + 1; // signature no longer matches
+    out.push(JSON.stringify(body));
+  }
+  return out;
+}
+
+interface Server { url: string; child: ChildProcess; stop(): Promise<void> }
+
+async function start(kind: 'baseline' | 'skanpost', dir: string): Promise<Server> {
+  const args = kind === 'baseline' ? ['--import', 'tsx', 'bench/baseline-server.ts'] : ['--import', 'tsx', 'src/node/main.ts'];
+  const child = spawn(process.execPath, args, {
+    env: { ...process.env, PORT: '0', BENCH_KEY: SPKI, SKANPOST_EXTRA_KEYS: SPKI, SKANPOST_DB: join(dir, `${kind}-${serial}.db`), SKANPOST_ADMIN_KEY: ADMIN },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let logs = '';
+  const port = await new Promise<number>((resolve, reject) => {
+    child.stderr!.on('data', (chunk: Buffer) => {
+      logs += chunk.toString();
+      const match = /"message":"skanpost listening","port":(\d+)/.exec(logs);
+      if (match) resolve(Number(match[1]));
+    });
+    child.on('exit', (code) => reject(new Error(`${kind} exited with ${code}: ${logs}`)));
+  });
+  return {
+    url: `http://127.0.0.1:${port}`,
+    child,
+    stop: () => new Promise((resolve) => { child.on('exit', () => resolve()); child.kill('SIGTERM'); }),
+  };
+}
+
+/** Peak resident memory of a process so far (VmHWM), in MB. */
+const peakRssMb = (pid: number) => Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+
+async function load(url: string, bodies: string[], rate?: number) {
+  let next = 0;
+  const result = await autocannon({
+    url: `${url}${PATH}`,
+    connections: 64,
+    duration: DURATION,
+    ...(rate ? { overallRate: rate } : {}),
+    requests: [{ method: 'POST', setupRequest: (req) => ({ ...req, body: bodies[next++ % bodies.length] }) }],
+  });
+  return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, errors: result.errors + result.non2xx + result.timeouts, sent: next };
+}
+
+async function partner(): Promise<{ url: string; close(): void }> {
+  const server = createServer((req, res) => { req.resume(); req.on('end', () => res.writeHead(200).end()); });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`, close: () => server.close() };
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const fmt = (r: { rps: number; p50: number; p99: number; errors: number }, rss: number) =>
+  `${r.rps.toFixed(0).padStart(6)} req/s  p50 ${String(r.p50).padStart(3)} ms  p99 ${String(r.p99).padStart(4)} ms  errors ${r.errors}  peak RSS ${rss.toFixed(0)} MB`;
+
+async function main() {
+  const dir = mkdtempSync(join(tmpdir(), 'skanpost-bench-ingest-'));
+  console.log(`bench:ingest — ${DURATION} s per run, 64 connections, ${ROUNDS} rounds A B (node ${process.version})`);
+  const perRun = 12_000 * DURATION;
+  const saturated: Record<'baseline' | 'skanpost', number[]> = { baseline: [], skanpost: [] };
+  const p99: Record<'baseline' | 'skanpost', number[]> = { baseline: [], skanpost: [] };
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const kind of ['baseline', 'skanpost'] as const) {
+      const server = await start(kind, dir);
+      const result = await load(server.url, postbacks(perRun));
+      const rss = peakRssMb(server.child.pid!);
+      await server.stop();
+      saturated[kind].push(result.rps);
+      p99[kind].push(result.p99);
+      console.log(`round ${round + 1} ${kind.padEnd(8)} ${fmt(result, rss)}`);
+    }
+  }
+  const base = median(saturated.baseline);
+  const ours = median(saturated.skanpost);
+  console.log(`median saturated: baseline ${base.toFixed(0)} req/s, skanpost ${ours.toFixed(0)} req/s, ratio ${(ours / base).toFixed(2)}`);
+
+  const rate = Math.round(base * 0.6);
+  for (const kind of ['baseline', 'skanpost'] as const) {
+    const server = await start(kind, dir);
+    const result = await load(server.url, postbacks(perRun), rate);
+    const rss = peakRssMb(server.child.pid!);
+    await server.stop();
+    console.log(`fixed ${rate} req/s ${kind.padEnd(8)} ${fmt(result, rss)}`);
+  }
+
+  const server = await start('skanpost', dir);
+  const mixed = await load(server.url, postbacks(perRun, { duplicates: 0.1, invalid: 0.05 }));
+  console.log(`skanpost, 10 % duplicates + 5 % invalid: ${fmt(mixed, peakRssMb(server.child.pid!))}`);
+  await server.stop();
+
+  const partners = [await partner(), await partner()];
+  const forwarding = await start('skanpost', dir);
+  for (const p of partners) {
+    await fetch(`${forwarding.url}/v1/destinations`, { method: 'POST', headers: { Authorization: `Bearer ${ADMIN}` }, body: JSON.stringify({ name: p.url, url: p.url }) });
+  }
+  const forwarded = await load(forwarding.url, postbacks(perRun));
+  console.log(`skanpost, aggregates + 2 forwarding destinations: ${fmt(forwarded, peakRssMb(forwarding.child.pid!))}`);
+  await forwarding.stop();
+  partners.forEach((p) => p.close());
+  rmSync(dir, { recursive: true, force: true });
+}
+
+await main();
