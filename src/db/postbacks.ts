@@ -1,6 +1,7 @@
 // Storing postbacks with Apple-style dedupe: the first verified copy of a key counts; later
 // copies are duplicates or recorded conflicts; unverified bodies never claim a key.
-import { and, asc, eq, gt, inArray } from 'drizzle-orm';
+import { and, asc, eq, getTableColumns, gt, inArray, sql } from 'drizzle-orm';
+import { prepared } from './prepared.js';
 import type { Inspection, PostbackFields } from '../postback/types.js';
 import type { ReadPostback } from '../postback/read.js';
 import type { InstallModel } from '../conversion/install-date.js';
@@ -70,6 +71,21 @@ export async function buildPostbackRow(postback: ReadPostback, inspection: Inspe
   };
 }
 
+const INSERT_COLUMNS = Object.keys(getTableColumns(postbacks)).filter((c) => c !== 'id') as Array<keyof NewPostbackRow>;
+
+const insertPostback = (db: Db) =>
+  db
+    .insert(postbacks)
+    .values(Object.fromEntries(INSERT_COLUMNS.map((c) => [c, sql.placeholder(c)])) as never)
+    .onConflictDoNothing()
+    .returning()
+    .prepare();
+
+const byBody = (db: Db) =>
+  db.select({ id: postbacks.id, firstId: postbacks.firstId }).from(postbacks).where(eq(postbacks.bodySha256, sql.placeholder('sha'))).prepare();
+
+const byDedupeKey = (db: Db) => db.select().from(postbacks).where(eq(postbacks.dedupeKey, sql.placeholder('key'))).prepare();
+
 /**
  * Stores one postback with its derived columns and aggregate increments. Must run inside one
  * atomic unit (a Writer): it reads, then writes on what it read.
@@ -77,7 +93,8 @@ export async function buildPostbackRow(postback: ReadPostback, inspection: Inspe
 export async function savePostback(db: Db, row: NewPostbackRow, installModel: InstallModel): Promise<SaveResult> {
   const settings = await loadSettings(db);
   const full = { ...row, ...deriveColumns(settings, row, installModel) };
-  const [inserted] = await db.insert(postbacks).values(full).onConflictDoNothing().returning();
+  const params = Object.fromEntries(INSERT_COLUMNS.map((c) => [c, full[c] ?? null]));
+  const inserted = (await prepared(db, 'insertPostback', insertPostback).get(params)) as PostbackRow | undefined;
   if (inserted) {
     await applyContribution(db, inserted, 1);
     await enqueueDeliveries(db, inserted, row.receivedAt, settings.destinations);
@@ -85,14 +102,11 @@ export async function savePostback(db: Db, row: NewPostbackRow, installModel: In
   }
 
   // Byte-identical to a kept body: a device or relay retry, whatever its verdict.
-  const [same] = await db
-    .select({ id: postbacks.id, firstId: postbacks.firstId })
-    .from(postbacks)
-    .where(eq(postbacks.bodySha256, row.bodySha256));
+  const same = await prepared(db, 'byBody', byBody).get({ sha: row.bodySha256 });
   if (same) return { id: same.firstId ?? same.id, outcome: 'duplicate' };
 
   // Otherwise only the dedupe key can have collided: a verified copy of a postback already counted.
-  const [first] = row.dedupeKey ? await db.select().from(postbacks).where(eq(postbacks.dedupeKey, row.dedupeKey)) : [];
+  const first = row.dedupeKey ? await prepared(db, 'byDedupeKey', byDedupeKey).get({ key: row.dedupeKey }) : undefined;
   if (!first) throw new Error('postback insert ignored without a matching body or dedupe key');
   if (sameUnsignedValues(first, row)) return { id: first.id, outcome: 'duplicate' };
   const [conflict] = await db.insert(postbacks).values({ ...full, dedupeKey: null, outcome: 'conflict', firstId: first.id }).returning();

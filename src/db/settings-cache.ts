@@ -2,6 +2,7 @@
 // held in memory per database handle and reloaded when the settings revision moves.
 import { eq, sql } from 'drizzle-orm';
 import type { Db } from './db.js';
+import { prepared } from './prepared.js';
 import { campaigns, conversionSchemas, destinations, settingsRevision, type DestinationRow } from './schema.js';
 
 export interface Settings {
@@ -31,7 +32,9 @@ export async function bumpSettings(db: Db): Promise<void> {
 }
 
 export async function loadSettings(db: Db): Promise<Settings> {
-  const [row] = await db.select({ revision: settingsRevision.revision }).from(settingsRevision).where(eq(settingsRevision.id, 1));
+  const row = await prepared(db, 'settingsRevision', (d) =>
+    d.select({ revision: settingsRevision.revision }).from(settingsRevision).where(eq(settingsRevision.id, 1)).prepare(),
+  ).get();
   const revision = row?.revision ?? 0;
   const cached = cache.get(db);
   if (cached && cached.revision === revision) return cached;
