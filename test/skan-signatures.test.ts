@@ -1,19 +1,21 @@
 // SKAN postbacks signed in the test with generated P-256 and P-192 keys: every version, every
 // optional-field combination, and tampering with signed versus unsigned fields.
 import { describe, expect, it } from 'vitest';
-import { createEcdsaVerifier, nobleP192 } from '../src/postback/ecdsa.js';
+import { createEcdsaVerifier } from '../src/postback/ecdsa.js';
 import { inspectPostback } from '../src/postback/inspect.js';
 import { buildKeyRing } from '../src/postback/keys.js';
 import { readPostback } from '../src/postback/read.js';
-import { nodeP192 } from '../src/node/crypto.js';
+import { createNodeVerifier } from '../src/node/crypto.js';
 import { generateKey, signSkan, skanBody, skanMessage } from './support/signing.js';
 
 const p256 = generateKey('P-256');
 const p192 = generateKey('P-192');
 const keys = await buildKeyRing(`${p256.spkiBase64},${p192.spkiBase64}`);
-const verifiers = { 'node:crypto P-192': createEcdsaVerifier({ p192: nodeP192 }), '@noble P-192': createEcdsaVerifier({ p192: nobleP192 }) };
+// Node's verifier (node:crypto for both curves) and the runtime-neutral one (WebCrypto P-256,
+// @noble P-192) that Workers use.
+const verifiers = { 'node:crypto': createNodeVerifier(), 'WebCrypto + @noble': createEcdsaVerifier() };
 
-async function inspect(body: Record<string, unknown>, verifier = verifiers['node:crypto P-192']) {
+async function inspect(body: Record<string, unknown>, verifier = verifiers['node:crypto']) {
   const read = readPostback(new TextEncoder().encode(JSON.stringify(body)));
   if (!read.ok) throw new Error(`unexpected 400: ${JSON.stringify(read.problems)}`);
   return inspectPostback(read.postback, { keys, verifier });

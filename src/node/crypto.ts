@@ -1,18 +1,31 @@
-// node:crypto's P-192, several times faster than the pure-JS path the Worker uses.
+// node:crypto verification for the Node runtime: the callback form runs on libuv's thread pool
+// (both cores) without WebCrypto's per-call argument checking, and it knows P-192.
 import { createPublicKey, verify, type KeyObject } from 'node:crypto';
-import type { VerifyFn } from '../postback/ecdsa.js';
+import type { EcPublicKey } from '../postback/keys.js';
+import { createEcdsaVerifier, type EcdsaVerifier, type VerifyFn } from '../postback/ecdsa.js';
 
 const keyObjects = new WeakMap<Uint8Array, KeyObject>();
 
-export const nodeP192: VerifyFn = async (key, message, signature, encoding) => {
-  let keyObject = keyObjects.get(key.spki);
-  if (!keyObject) {
-    keyObject = createPublicKey({ key: Buffer.from(key.spki), format: 'der', type: 'spki' });
-    keyObjects.set(key.spki, keyObject);
+function keyObject(key: EcPublicKey): KeyObject {
+  let object = keyObjects.get(key.spki);
+  if (!object) {
+    object = createPublicKey({ key: Buffer.from(key.spki), format: 'der', type: 'spki' });
+    keyObjects.set(key.spki, object);
   }
-  try {
-    return verify('sha256', message, { key: keyObject, dsaEncoding: encoding === 'der' ? 'der' : 'ieee-p1363' }, signature);
-  } catch {
-    return false; // malformed DER
-  }
-};
+  return object;
+}
+
+export const nodeVerify: VerifyFn = (key, message, signature, encoding) =>
+  new Promise((resolve) => {
+    try {
+      verify('sha256', message, { key: keyObject(key), dsaEncoding: encoding === 'der' ? 'der' : 'ieee-p1363' }, signature, (error, valid) =>
+        resolve(!error && valid),
+      );
+    } catch {
+      resolve(false); // malformed DER is refused synchronously
+    }
+  });
+
+export function createNodeVerifier(): EcdsaVerifier {
+  return createEcdsaVerifier({ p192: nodeVerify, p256: nodeVerify });
+}

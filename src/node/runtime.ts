@@ -2,10 +2,9 @@
 import { sql } from 'drizzle-orm';
 import type { Config } from '../config.js';
 import type { AppDeps, Logger } from '../http/app.js';
-import { createEcdsaVerifier } from '../postback/ecdsa.js';
 import { buildKeyRing } from '../postback/keys.js';
 import type { Verification } from '../postback/inspect.js';
-import { nodeP192 } from './crypto.js';
+import { createNodeVerifier } from './crypto.js';
 import { openDatabase, openReader, type NodeDatabase } from './database.js';
 import { runPendingJobs } from '../db/maintenance.js';
 import { sendDue } from '../forward/sender.js';
@@ -24,7 +23,7 @@ export async function createVerification(extraKeys: string, logger?: Logger): Pr
   if (keys.extra.length > 0) {
     logger?.warn('SKANPOST_EXTRA_KEYS is set: postbacks signed with these keys count as genuine', { keys: keys.extra });
   }
-  return { keys, verifier: createEcdsaVerifier({ p192: nodeP192 }) };
+  return { keys, verifier: createNodeVerifier() };
 }
 
 export async function createNodeRuntime(config: Config, logger: Logger, now: () => Date = () => new Date()): Promise<NodeRuntime> {

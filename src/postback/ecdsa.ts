@@ -72,10 +72,12 @@ export const webCryptoP256: VerifyFn = async (key, message, signature, encoding)
   return crypto.subtle.verify({ name: 'ECDSA', hash: 'SHA-256' }, await importP256(key), raw, message);
 };
 
-export function createEcdsaVerifier(options: { p192?: VerifyFn } = {}): EcdsaVerifier {
+/** WebCrypto P-256 and pure-JS P-192 by default; a runtime may pass faster ones. */
+export function createEcdsaVerifier(options: { p192?: VerifyFn; p256?: VerifyFn } = {}): EcdsaVerifier {
   const verifyP192 = options.p192 ?? nobleP192;
+  const verifyP256 = options.p256 ?? webCryptoP256;
   return {
     verify: (key, message, signature, encoding) =>
-      key.curve === 'P-256' ? webCryptoP256(key, message, signature, encoding) : verifyP192(key, message, signature, encoding),
+      key.curve === 'P-256' ? verifyP256(key, message, signature, encoding) : verifyP192(key, message, signature, encoding),
   };
 }
