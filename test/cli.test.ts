@@ -162,3 +162,22 @@ describe('destinations and deliveries', () => {
     }
   });
 });
+
+describe('backup', () => {
+  it('copies the database to a new file that opens with every row, and never overwrites', async () => {
+    const app = await createTestApp({ path: env.SKANPOST_DB, extraKeys: key.spkiBase64 });
+    for (let i = 0; i < 5; i++) await app.post(postback('2026-06-10T10:00:00Z').body);
+    const target = join(dir, 'backup.db');
+    const made = await cli(['backup', target]);
+    expect(made.code, made.err).toBe(0);
+    expect(JSON.parse(made.out)).toMatchObject({ backup: target });
+    await app.post(postback('2026-06-10T10:00:00Z').body); // the live database moves on
+    await app.close();
+    const copy = await createTestApp({ path: target });
+    expect(await copy.rows()).toHaveLength(5);
+    expect(copy.database.sqlite.prepare('select sum(postbacks) as n from rollups').get()).toEqual({ n: 5 });
+    await copy.close();
+    expect((await cli(['backup', target])).code).toBe(2);
+    expect((await cli(['backup'])).code).toBe(2);
+  });
+});

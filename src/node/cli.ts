@@ -1,5 +1,5 @@
 // The `skanpost` command line. Exit codes: 0 success, 1 the work failed, 2 bad usage.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ConfigError, readConfig } from '../config.js';
 import { ConversionSchema } from '../conversion/schema.js';
@@ -33,6 +33,7 @@ commands:
                            create an API key; the secret is printed once
   rebuild                  rebuild every aggregate from the stored postbacks (chunked, resumable)
   import FILE.ndjson       ingest postbacks: each line a bare postback or {"received_at","body"}
+  backup FILE              copy the database to FILE while the server runs (SQLite online backup)
   destinations list | add FILE.json [--backfill-since T] | pause ID | resume ID | stats ID
                            forwarding destinations (FILE: the body of POST /v1/destinations)
   deliveries dead [--destination ID] | replay [--ids 1,2 | --destination ID]
@@ -206,6 +207,20 @@ export async function runCli(argv: string[], io: Io): Promise<number> {
         return await rebuildCommand(args, io);
       case 'import':
         return await importCommand(args, io);
+      case 'backup': {
+        const { positionals } = options(args, {});
+        const [file, ...rest] = positionals;
+        if (file === undefined || rest.length > 0) throw new UsageError('backup takes exactly one FILE');
+        if (existsSync(file)) throw new UsageError(`${file} exists; backup never overwrites a file`);
+        return await withRuntime(io, async (runtime) => {
+          const started = Date.now();
+          // The online backup API copies a consistent snapshot page by page; writers keep going.
+          await runtime.sqlite.backup(file);
+          const { size } = statSync(file);
+          io.stdout(JSON.stringify({ backup: file, bytes: size, seconds: (Date.now() - started) / 1000 }));
+          return EXIT.ok;
+        });
+      }
       case 'destinations':
       case 'deliveries': {
         const { positionals, values } = options(args, { 'backfill-since': { type: 'string' }, destination: { type: 'string' }, ids: { type: 'string' } });
