@@ -12,6 +12,11 @@ export interface Config {
   synchronous: Synchronous;
   /** SKANPOST_ADMIN_KEY: bootstrap admin API key; without it, only keys made with `skanpost keys create` work. */
   adminKey: string | undefined;
+  /** Ingests being verified and written at once; past it, 503 with Retry-After (the device retries). */
+  maxInFlight: number;
+  /** Slow clients: time to send the headers, and the whole request (Node server). */
+  headersTimeoutMs: number;
+  requestTimeoutMs: number;
   /** Constants of the install-date estimate (SKANPOST_INSTALL_MODEL, JSON; defaults from SPEC.md §4). */
   installModel: InstallModel;
 }
@@ -32,9 +37,18 @@ export function readConfig(env: Record<string, string | undefined>): Config {
     const detail = error instanceof SyntaxError ? 'not JSON' : (error as { issues?: Array<{ path: unknown[]; message: string }> }).issues?.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
     throw new ConfigError(`SKANPOST_INSTALL_MODEL is invalid: ${detail}`);
   }
+  const positive = (name: string, fallback: number) => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return fallback;
+    if (!/^\d+$/.test(raw) || Number(raw) < 1) throw new ConfigError(`${name} must be a positive whole number, got ${JSON.stringify(raw)}`);
+    return Number(raw);
+  };
   const adminKey = env.SKANPOST_ADMIN_KEY || undefined;
   if (adminKey !== undefined && adminKey.length < 16) throw new ConfigError('SKANPOST_ADMIN_KEY must be at least 16 characters');
   return {
+    maxInFlight: positive('SKANPOST_MAX_INFLIGHT', 2048),
+    headersTimeoutMs: positive('SKANPOST_HEADERS_TIMEOUT_MS', 10_000),
+    requestTimeoutMs: positive('SKANPOST_REQUEST_TIMEOUT_MS', 30_000),
     adminKey,
     installModel,
     port,

@@ -1,6 +1,7 @@
 // The durable-ack promise, against the real server process: every 200 is on disk, even when the
 // process is killed without warning mid-load; SIGTERM drains in-flight writes and exits cleanly.
 import { mkdtempSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -140,4 +141,19 @@ it('the server forwards copies in the background and, after SIGKILL, sends what 
   } finally {
     await partner.close();
   }
+});
+
+it('closes connections from clients too slow to send their headers', async () => {
+  server = await startServer({ ...env(), SKANPOST_HEADERS_TIMEOUT_MS: '500', SKANPOST_REQUEST_TIMEOUT_MS: '1000' });
+  const { port } = new URL(server.url);
+  const started = Date.now();
+  const closedAfter = await new Promise<number>((resolve, reject) => {
+    const socket = connect(Number(port), '127.0.0.1', () => socket.write('POST /.well-known/skadnetwork/report-attribution/ HTTP/1.1\r\nHost: x\r\n'));
+    socket.on('data', () => undefined);
+    socket.on('close', () => resolve(Date.now() - started));
+    socket.on('error', reject);
+    setTimeout(() => reject(new Error('still open after 5 s')), 5000).unref();
+  });
+  expect(closedAfter).toBeLessThan(5000);
+  expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
 });

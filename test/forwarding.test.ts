@@ -278,6 +278,21 @@ describe('crashes and concurrency', () => {
     expect(states().map((s) => s.state)).toEqual(['delivered', 'delivered']);
   });
 
+  it('a claim lasts the longest destination timeout plus 5 s, and a restarted sole sender frees it', async () => {
+    const { claimDue, releaseClaims } = await import('../src/db/outbox.js');
+    await addDestination({ timeout_ms: 2000 });
+    await app.post(body40());
+    const now = new Date(clock);
+    const [claimed] = await app.writer.run((db) => claimDue(db, now, 7000, 10));
+    expect(claimed!.claimedUntil!.getTime() - clock).toBe(7000);
+    expect(await app.writer.run((db) => claimDue(db, now, 7000, 10))).toEqual([]); // held
+    expect(await app.writer.run((db) => releaseClaims(db))).toBe(1);
+    expect(await app.writer.run((db) => claimDue(db, now, 7000, 10))).toHaveLength(1);
+    await app.writer.run((db) => releaseClaims(db));
+    await sendDue(sender());
+    expect(partner.received).toHaveLength(1);
+  });
+
   it('two senders at once never send one delivery twice', async () => {
     await addDestination({});
     for (let i = 0; i < 20; i++) await app.post(body40());

@@ -72,6 +72,34 @@ describe('routes', () => {
     expect(r.headers.get('content-type')).toBe('application/problem+json');
   });
 
+  it('sets security headers, and no-store on the API', async () => {
+    const ingest = await app.post(verified40());
+    expect(ingest.headers.get('x-content-type-options')).toBe('nosniff');
+    const api = await app.app.request('/v1/keys');
+    expect(api.headers.get('x-frame-options')).toBe('SAMEORIGIN');
+    expect(api.headers.get('cache-control')).toBe('no-store');
+  });
+
+  it('answers 503 with Retry-After past the in-flight cap, and serves again after', async () => {
+    const { createApp } = await import('../src/http/app.js');
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const slow = createApp({
+      ...app.deps,
+      maxInFlight: 1,
+      writer: { run: async (work) => { await gate; return app.writer.run(work); } },
+    });
+    const first = slow.request(SKAN_PATH, { method: 'POST', body: JSON.stringify(verified40()) });
+    await new Promise((r) => setTimeout(r, 20));
+    const second = await slow.request(SKAN_PATH, { method: 'POST', body: JSON.stringify(verified40()) });
+    expect(second.status).toBe(503);
+    expect(second.headers.get('retry-after')).toBe('1');
+    expect(await second.json()).toMatchObject({ reason: 'overloaded' });
+    release();
+    expect((await first).status).toBe(200);
+    expect((await slow.request(SKAN_PATH, { method: 'POST', body: JSON.stringify(verified40()) })).status).toBe(200);
+  });
+
   it('serves /healthz', async () => {
     expect((await app.app.request('/healthz')).status).toBe(200);
   });

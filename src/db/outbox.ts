@@ -1,5 +1,5 @@
 // Outbox rows: created with the postback in one atomic unit, claimed with a lease, settled.
-import { and, asc, eq, inArray, isNull, lte, or, sql } from 'drizzle-orm';
+import { and, asc, eq, inArray, isNotNull, isNull, lte, or, sql } from 'drizzle-orm';
 import { wants } from '../forward/route.js';
 import type { Db } from './db.js';
 import { deliveries, destinations, type DeliveryRow, type DestinationRow, type PostbackRow } from './schema.js';
@@ -78,4 +78,13 @@ export async function replayDeliveries(db: Db, ids: number[], now: Date): Promis
     .where(inArray(deliveries.id, ids))
     .returning({ id: deliveries.id });
   return updated.length;
+}
+
+/**
+ * Frees every claim. Only for a sender that knows it is the database's only one (the Node server
+ * at start): the claims it finds were left by its predecessor, killed mid-send.
+ */
+export async function releaseClaims(db: Db): Promise<number> {
+  const released = await db.update(deliveries).set({ claimedUntil: null }).where(isNotNull(deliveries.claimedUntil)).returning({ id: deliveries.id });
+  return released.length;
 }

@@ -4,6 +4,7 @@ import { eq } from 'drizzle-orm';
 import type { Db, Writer } from '../db/db.js';
 import { claimDue, settleAttempt, type AttemptResult } from '../db/outbox.js';
 import { destinations, postbacks, type DeliveryRow } from '../db/schema.js';
+import { loadSettings } from '../db/settings-cache.js';
 import { buildRequest } from './request.js';
 import { isRetryableStatus, nextDelayMs, parseRetryAfter } from './retry.js';
 
@@ -15,9 +16,8 @@ export interface SenderDeps {
   random?: () => number;
 }
 
-// A claim outlives the longest allowed timeout, so a slow send is never taken twice.
-const LEASE_MARGIN_MS = 30_000;
-const MAX_TIMEOUT_MS = 60_000;
+// A claim outlives the longest destination timeout, so a slow send is never taken twice.
+const LEASE_MARGIN_MS = 5_000;
 
 async function attempt(deps: SenderDeps, delivery: DeliveryRow): Promise<AttemptResult> {
   const [destination] = await deps.db.select().from(destinations).where(eq(destinations.id, delivery.destinationId));
@@ -60,7 +60,11 @@ async function attempt(deps: SenderDeps, delivery: DeliveryRow): Promise<Attempt
 /** Sends one batch of due deliveries; resolves with how many were attempted. */
 export async function sendDue(deps: SenderDeps, limit = 32): Promise<number> {
   const now = deps.now();
-  const claimed = await deps.writer.run((db) => claimDue(db, now, MAX_TIMEOUT_MS + LEASE_MARGIN_MS, limit));
+  const claimed = await deps.writer.run(async (db) => {
+    const { destinations } = await loadSettings(db);
+    const leaseMs = Math.max(0, ...destinations.map((d) => d.timeoutMs)) + LEASE_MARGIN_MS;
+    return claimDue(db, now, leaseMs, limit);
+  });
   await Promise.all(
     claimed.map(async (delivery) => {
       const result = await attempt(deps, delivery);

@@ -3,6 +3,7 @@ import { OpenAPIHono, z } from '@hono/zod-openapi';
 import { swaggerUI } from '@hono/swagger-ui';
 import type { Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
+import { secureHeaders } from 'hono/secure-headers';
 import { StorageUnavailableError, type Db } from '../db/db.js';
 import { ingestPostback, type IngestDeps } from '../ingest/ingest.js';
 import type { AuthEnv } from './auth.js';
@@ -26,6 +27,8 @@ export interface AppDeps extends IngestDeps {
   adminKey: string | undefined;
   /** Resolves true once migrations are applied and the database answers. */
   health: () => Promise<boolean>;
+  /** Ingests in progress at once before 503 (default 2048). */
+  maxInFlight?: number;
   logger: Logger;
 }
 
@@ -48,6 +51,13 @@ export const INGEST_PATHS = ['/.well-known/skadnetwork/report-attribution', '/.w
 
 export function createApp(deps: AppDeps): OpenAPIHono<AuthEnv> {
   const app = new OpenAPIHono<AuthEnv>();
+  app.use('*', secureHeaders());
+  app.use('/v1/*', async (c, next) => {
+    await next();
+    c.header('Cache-Control', 'no-store'); // reports and keys are private
+  });
+  const maxInFlight = deps.maxInFlight ?? 2048;
+  let inFlight = 0;
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer', description: 'an API key (skanpost keys create) or SKANPOST_ADMIN_KEY' });
 
   const tooLarge = bodyLimit({
@@ -75,7 +85,17 @@ export function createApp(deps: AppDeps): OpenAPIHono<AuthEnv> {
       if (bytes.byteLength > MAX_POSTBACK_BYTES) {
         return problem(c, 413, 'body_too_large', 'Payload Too Large', { detail: `postback bodies are limited to ${MAX_POSTBACK_BYTES} bytes` });
       }
-      const result = await ingestPostback(bytes, deps);
+      // Under a flood, refuse early and cheaply: Apple's devices retry a 503 later.
+      if (inFlight >= maxInFlight) {
+        return problem(c, 503, 'overloaded', 'Service Unavailable', { detail: 'too many postbacks in progress; retry later' }, { 'Retry-After': '1' });
+      }
+      inFlight++;
+      let result;
+      try {
+        result = await ingestPostback(bytes, deps);
+      } finally {
+        inFlight--;
+      }
       if (!result.ok) {
         return problem(c, 400, 'invalid_postback', 'Bad Request', {
           detail: 'the body cannot be kept as a postback; nothing was stored',

@@ -13,9 +13,18 @@ async function main(): Promise<void> {
   const runtime = await createNodeRuntime(config, logger);
   const app = createApp(runtime.deps);
   runtime.startJobs();
-  const server = serve({ fetch: app.fetch, port: config.port }, (info) => {
-    logger.info('skanpost listening', { port: info.port, db: config.dbPath, synchronous: config.synchronous });
-  });
+  const server = serve(
+    {
+      fetch: app.fetch,
+      port: config.port,
+      // Slow clients (one byte a minute) must not hold connections: bound headers and requests,
+      // and check often enough for the bounds to bite.
+      serverOptions: { headersTimeout: config.headersTimeoutMs, requestTimeout: config.requestTimeoutMs, connectionsCheckingInterval: Math.min(1000, config.headersTimeoutMs) },
+    },
+    (info) => {
+      logger.info('skanpost listening', { port: info.port, db: config.dbPath, synchronous: config.synchronous });
+    },
+  );
   server.on('error', (error) => {
     logger.error('server error', { error: String(error) });
     process.exit(1);

@@ -8,6 +8,7 @@ import { createNodeVerifier } from './crypto.js';
 import { openDatabase, openReader, type NodeDatabase } from './database.js';
 import { runPendingJobs } from '../db/maintenance.js';
 import { sendDue } from '../forward/sender.js';
+import { releaseClaims } from '../db/outbox.js';
 import { GroupCommitWriter } from './group-commit.js';
 
 export interface NodeRuntime extends NodeDatabase {
@@ -36,6 +37,7 @@ export async function createNodeRuntime(config: Config, logger: Logger, now: () 
   const deps: AppDeps = {
     db: reader?.db ?? database.db,
     adminKey: config.adminKey,
+    maxInFlight: config.maxInFlight,
     verification,
     writer,
     now,
@@ -82,7 +84,13 @@ export async function createNodeRuntime(config: Config, logger: Logger, now: () 
     deps,
     startJobs() {
       drainJobs();
-      sendLoop();
+      // One server per database file: claims found now were left by a process killed mid-send.
+      sending = writer
+        .run((db) => releaseClaims(db))
+        .then((released) => {
+          if (released) logger.warn('released deliveries claimed by a previous run', { released });
+        });
+      void sending.then(sendLoop);
     },
     async close() {
       stopped = true;

@@ -14,6 +14,8 @@ export interface TestApp {
   postRaw(body: BodyInit | null, init?: { path?: string; method?: string; headers?: Record<string, string> }): Promise<Response>;
   rows(): Promise<(typeof postbacks.$inferSelect)[]>;
   app: ReturnType<typeof createApp>;
+  /** The dependencies the app was made with, to build variants in a test. */
+  deps: Parameters<typeof createApp>[0];
   database: ReturnType<typeof openDatabase>;
   writer: GroupCommitWriter;
   close(): Promise<void>;
@@ -26,7 +28,7 @@ export async function createTestApp(options: { extraKeys?: string; path?: string
   const database = openDatabase(options.path ?? ':memory:');
   const writer = new GroupCommitWriter(database.sqlite, database.db);
   const verification = await createVerification(options.extraKeys ?? '');
-  const app = createApp({
+  const deps: Parameters<typeof createApp>[0] = {
     db: database.db,
     adminKey: options.adminKey,
     verification,
@@ -35,11 +37,13 @@ export async function createTestApp(options: { extraKeys?: string; path?: string
     now: options.now ?? (() => new Date('2026-11-25T12:00:00Z')),
     logger: silentLogger,
     health: async () => true,
-  });
+  };
+  const app = createApp(deps);
   const postRaw: TestApp['postRaw'] = async (body, init = {}) =>
     app.request(init.path ?? SKAN_PATH, { method: init.method ?? 'POST', body, headers: init.headers ?? {} });
   return {
     app,
+    deps,
     database,
     writer,
     postRaw,
