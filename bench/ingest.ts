@@ -53,11 +53,17 @@ async function start(kind: 'baseline' | 'skanpost', dir: string): Promise<Server
   });
   let logs = '';
   const port = await new Promise<number>((resolve, reject) => {
-    child.stderr!.on('data', (chunk: Buffer) => {
+    const onData = (chunk: Buffer) => {
       logs += chunk.toString();
       const match = /"message":"skanpost listening","port":(\d+)/.exec(logs);
-      if (match) resolve(Number(match[1]));
-    });
+      if (match) {
+        // The request log goes on at info level, as in production: read and drop it.
+        child.stderr!.off('data', onData);
+        child.stderr!.resume();
+        resolve(Number(match[1]));
+      }
+    };
+    child.stderr!.on('data', onData);
     child.on('exit', (code) => reject(new Error(`${kind} exited with ${code}: ${logs}`)));
   });
   return {

@@ -17,15 +17,23 @@ export interface Config {
   /** Slow clients: time to send the headers, and the whole request (Node server). */
   headersTimeoutMs: number;
   requestTimeoutMs: number;
+  /** `debug`, `info` (one line per request), `warn` or `error`. */
+  logLevel: 'debug' | 'info' | 'warn' | 'error';
+  /** A second port serving only GET /metrics without a key (for a scraper on a private network). */
+  metricsPort: number | undefined;
   /** Constants of the install-date estimate (SKANPOST_INSTALL_MODEL, JSON; defaults from SPEC.md §4). */
   installModel: InstallModel;
 }
 
 export class ConfigError extends Error {}
 
+function port(name: string, raw: string): number {
+  const value = Number(raw);
+  if (!/^\d+$/.test(raw) || value > 65535) throw new ConfigError(`${name} must be a port number, got ${JSON.stringify(raw)}`);
+  return value;
+}
+
 export function readConfig(env: Record<string, string | undefined>): Config {
-  const port = Number(env.PORT ?? 8787);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError(`PORT must be a port number, got ${JSON.stringify(env.PORT)}`);
   const synchronous = (env.SKANPOST_SYNCHRONOUS ?? 'full').toLowerCase();
   if (synchronous !== 'full' && synchronous !== 'normal') {
     throw new ConfigError(`SKANPOST_SYNCHRONOUS must be "full" or "normal", got ${JSON.stringify(env.SKANPOST_SYNCHRONOUS)}`);
@@ -45,13 +53,17 @@ export function readConfig(env: Record<string, string | undefined>): Config {
   };
   const adminKey = env.SKANPOST_ADMIN_KEY || undefined;
   if (adminKey !== undefined && adminKey.length < 16) throw new ConfigError('SKANPOST_ADMIN_KEY must be at least 16 characters');
+  const logLevel = (env.SKANPOST_LOG_LEVEL ?? 'info').toLowerCase();
+  if (!['debug', 'info', 'warn', 'error'].includes(logLevel)) throw new ConfigError(`SKANPOST_LOG_LEVEL must be debug, info, warn or error, got ${JSON.stringify(env.SKANPOST_LOG_LEVEL)}`);
   return {
+    port: port('PORT', env.PORT ?? '8787'),
+    logLevel: logLevel as Config['logLevel'],
+    metricsPort: env.SKANPOST_METRICS_PORT ? port('SKANPOST_METRICS_PORT', env.SKANPOST_METRICS_PORT) : undefined,
     maxInFlight: positive('SKANPOST_MAX_INFLIGHT', 2048),
     headersTimeoutMs: positive('SKANPOST_HEADERS_TIMEOUT_MS', 10_000),
     requestTimeoutMs: positive('SKANPOST_REQUEST_TIMEOUT_MS', 30_000),
     adminKey,
     installModel,
-    port,
     dbPath: env.SKANPOST_DB || './data/skanpost.db',
     extraKeys: env.SKANPOST_EXTRA_KEYS ?? '',
     synchronous,

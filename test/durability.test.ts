@@ -95,9 +95,15 @@ it('npm start passes SIGTERM on to the server, which shuts down cleanly', async 
 });
 
 it('creates the database folder and applies migrations on first start, and /healthz says so', async () => {
-  server = await startServer(env());
+  server = await startServer({ ...env(), SKANPOST_METRICS_PORT: '0' });
   const health = await fetch(`${server.url}/healthz`);
   expect(health.status).toBe(200);
+  // The optional metrics port answers without a key, with the Node runtime's own figures.
+  const metricsPort = /"message":"metrics listening","port":(\d+)/.exec(server.logs())?.[1];
+  const scraped = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+  expect(scraped).toContain('# TYPE skanpost_group_commit_units histogram');
+  expect(scraped).toMatch(/skanpost_database_bytes \d+/);
+  expect((await fetch(`${server.url}/metrics`)).status).toBe(401);
   expect(storedIds().size).toBe(0);
 });
 

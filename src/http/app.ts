@@ -6,7 +6,9 @@ import { bodyLimit } from 'hono/body-limit';
 import { secureHeaders } from 'hono/secure-headers';
 import { StorageUnavailableError, type Db } from '../db/db.js';
 import { ingestPostback, type IngestDeps } from '../ingest/ingest.js';
-import type { AuthEnv } from './auth.js';
+import { requireRole, type AuthEnv } from './auth.js';
+import { IngestMetrics } from './metrics.js';
+import { deliveryGauges } from './routes/common.js';
 import { problem } from './problem.js';
 import { errorResponses, ProblemSchema } from './routes/common.js';
 import { forwardingRoutes } from './routes/forwarding.js';
@@ -29,6 +31,10 @@ export interface AppDeps extends IngestDeps {
   health: () => Promise<boolean>;
   /** Ingests in progress at once before 503 (default 2048). */
   maxInFlight?: number;
+  /** Counters shared with a separate metrics listener, if the runtime has one. */
+  metrics?: IngestMetrics;
+  /** Figures only the runtime knows (group commit, database size), as exposition text. */
+  runtimeMetrics?: () => Promise<string>;
   logger: Logger;
 }
 
@@ -49,8 +55,30 @@ export const MAX_POSTBACK_BYTES = 16 * 1024;
 
 export const INGEST_PATHS = ['/.well-known/skadnetwork/report-attribution', '/.well-known/appattribution/report-attribution'];
 
+export const METRICS_TYPE = 'text/plain; version=0.0.4';
+
+/** The exposition text, for GET /metrics and for a separate metrics listener. */
+export async function renderMetrics(deps: AppDeps, metrics: IngestMetrics): Promise<string> {
+  const runtime = (await deps.runtimeMetrics?.()) ?? '';
+  return metrics.text(await deliveryGauges(deps.db)) + (runtime ? `\n${runtime}` : '');
+}
+
 export function createApp(deps: AppDeps): OpenAPIHono<AuthEnv> {
   const app = new OpenAPIHono<AuthEnv>();
+  const metrics = deps.metrics ?? new IngestMetrics();
+  // One line per request, never a body: method, path, status, time, and for ingest the verdict.
+  app.use('*', async (c, next) => {
+    const started = Date.now();
+    await next();
+    const receipt = c.get('receipt') as AuthEnv['Variables']['receipt'] | undefined;
+    deps.logger.info('request', {
+      method: c.req.method,
+      path: c.req.path,
+      status: c.res.status,
+      ms: Date.now() - started,
+      ...(receipt ? { outcome: receipt.outcome, signature: receipt.signature } : {}),
+    });
+  });
   app.use('*', secureHeaders());
   app.use('/v1/*', async (c, next) => {
     await next();
@@ -62,7 +90,10 @@ export function createApp(deps: AppDeps): OpenAPIHono<AuthEnv> {
 
   const tooLarge = bodyLimit({
     maxSize: MAX_POSTBACK_BYTES,
-    onError: (c) => problem(c, 413, 'body_too_large', 'Payload Too Large', { detail: `postback bodies are limited to ${MAX_POSTBACK_BYTES} bytes` }),
+    onError: (c) => {
+      metrics.rejected.inc({ reason: 'body_too_large' });
+      return problem(c, 413, 'body_too_large', 'Payload Too Large', { detail: `postback bodies are limited to ${MAX_POSTBACK_BYTES} bytes` });
+    },
   });
 
   for (const path of INGEST_PATHS) {
@@ -81,6 +112,20 @@ export function createApp(deps: AppDeps): OpenAPIHono<AuthEnv> {
   }
   for (const path of INGEST_PATHS.flatMap((p) => [p, `${p}/`])) {
     app.post(path, tooLarge, async (c) => {
+      const started = performance.now();
+      const response = await ingest(c);
+      metrics.duration.observe((performance.now() - started) / 1000);
+      if (response.status !== 200) metrics.rejected.inc({ reason: response.status === 413 ? 'body_too_large' : response.status === 400 ? 'invalid_postback' : 'overloaded' });
+      return response;
+    });
+    app.all(path, (c) => {
+      metrics.rejected.inc({ reason: 'method_not_allowed' });
+      return problem(c, 405, 'method_not_allowed', 'Method Not Allowed', { detail: 'postbacks are sent with POST' }, { Allow: 'POST' });
+    });
+  }
+
+  async function ingest(c: Context<AuthEnv>): Promise<Response> {
+    {
       const bytes = new Uint8Array(await c.req.arrayBuffer());
       if (bytes.byteLength > MAX_POSTBACK_BYTES) {
         return problem(c, 413, 'body_too_large', 'Payload Too Large', { detail: `postback bodies are limited to ${MAX_POSTBACK_BYTES} bytes` });
@@ -102,11 +147,10 @@ export function createApp(deps: AppDeps): OpenAPIHono<AuthEnv> {
           problems: result.problems,
         });
       }
+      metrics.ingested.inc({ outcome: result.receipt.outcome, signature: result.receipt.signature });
+      c.set('receipt', result.receipt);
       return c.json(result.receipt);
-    });
-    app.all(path, (c) =>
-      problem(c, 405, 'method_not_allowed', 'Method Not Allowed', { detail: 'postbacks are sent with POST' }, { Allow: 'POST' }),
-    );
+    }
   }
 
   app.use('/v1/*', bodyLimit({ maxSize: MAX_API_BODY_BYTES, onError: (c) => problem(c, 413, 'body_too_large', 'Payload Too Large', { detail: `request bodies are limited to ${MAX_API_BODY_BYTES} bytes` }) }));
@@ -127,6 +171,15 @@ export function createApp(deps: AppDeps): OpenAPIHono<AuthEnv> {
     return healthy ? c.json({ status: 'ok' }) : problem(c, 503, 'unhealthy', 'Service Unavailable', { detail: 'the database does not answer' });
   });
 
+  app.openAPIRegistry.registerPath({
+    method: 'get',
+    path: '/metrics',
+    summary: 'Prometheus metrics (admin key; or open on SKANPOST_METRICS_PORT when set)',
+    security: [{ bearer: [] }],
+    responses: { 200: { description: 'Text exposition format', content: { 'text/plain': { schema: z.string() } } }, ...errorResponses(401, 403) },
+  });
+  app.get('/metrics', requireRole('admin', { db: deps.db, adminKey: deps.adminKey }), async (c) => c.body(await renderMetrics(deps, metrics), 200, { 'Content-Type': METRICS_TYPE }));
+
   app.doc31('/openapi.json', {
     openapi: '3.1.0',
     info: { title: 'skanpost', version: '0.1.0', description: "Receiver and aggregator for Apple's SKAdNetwork and AdAttributionKit postbacks" },
@@ -137,6 +190,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AuthEnv> {
 
   app.onError((error, c: Context) => {
     if (error instanceof StorageUnavailableError) {
+      if (INGEST_PATHS.some((p) => c.req.path.startsWith(p))) metrics.rejected.inc({ reason: 'storage_unavailable' });
       deps.logger.warn('storage unavailable', { code: error.code, path: c.req.path });
       return problem(c, 503, 'storage_unavailable', 'Service Unavailable', { detail: 'the postback was not stored; retry later' }, { 'Retry-After': '5' });
     }

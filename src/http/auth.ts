@@ -14,7 +14,8 @@ export interface Principal {
   adNetworkIds: string[] | null;
 }
 
-export type AuthEnv = { Variables: { principal: Principal } };
+/** Request-scoped values: who is asking, and for ingest what was answered (for the request log). */
+export type AuthEnv = { Variables: { principal: Principal; receipt: { outcome: string; signature: string } } };
 
 /** Compares two strings in time that does not depend on where they differ. */
 async function constantTimeEqual(a: string, b: string): Promise<boolean> {

@@ -2,6 +2,7 @@
 // share a single COMMIT (one fsync), and each caller is answered only after that commit.
 import type Database from 'better-sqlite3';
 import { StorageUnavailableError, type Db, type Writer } from '../db/db.js';
+import { Histogram } from '../http/metrics.js';
 
 interface Job {
   work: (db: Db) => Promise<unknown>;
@@ -29,6 +30,7 @@ export class GroupCommitWriter implements Writer {
   private scheduled = false;
   private closed = false;
   readonly stats: GroupCommitStats = { commits: 0, units: 0, largestBatch: 0 };
+  readonly batchSizes = new Histogram('skanpost_group_commit_units', 'Atomic units (postbacks, mostly) per SQLite commit', [1, 2, 5, 10, 20, 50, 100, 200, 512]);
 
   constructor(
     private readonly sqlite: Database.Database,
@@ -99,6 +101,7 @@ export class GroupCommitWriter implements Writer {
       this.stats.commits++;
       this.stats.units += batch.length;
       this.stats.largestBatch = Math.max(this.stats.largestBatch, batch.length);
+      this.batchSizes.observe(batch.length);
       for (const { job, ok, value } of settled) (ok ? job.resolve : job.reject)(value);
     } catch (error) {
       // Nothing of this batch is durable: every caller must hear so, never a 200.

@@ -1,9 +1,14 @@
-// JSON lines: one object per event, easy to ship to any log store.
+// JSON lines: one object per event, easy to ship to any log store. SKANPOST_LOG_LEVEL drops
+// the levels below it (one line per request is `info`).
 import type { Logger } from '../http/app.js';
 
-export function jsonLogger(write: (line: string) => void = (line) => process.stderr.write(`${line}\n`)): Logger {
-  const at = (level: string) => (message: string, fields: Record<string, unknown> = {}) => {
-    write(JSON.stringify({ time: new Date().toISOString(), level, message, ...fields }));
-  };
+export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export function jsonLogger(write: (line: string) => void = (line) => process.stderr.write(`${line}\n`), level: LogLevel = 'info'): Logger {
+  const at = (name: LogLevel) =>
+    LOG_LEVELS.indexOf(name) < LOG_LEVELS.indexOf(level)
+      ? () => undefined
+      : (message: string, fields: Record<string, unknown> = {}) => write(JSON.stringify({ time: new Date().toISOString(), level: name, message, ...fields }));
   return { info: at('info'), warn: at('warn'), error: at('error') };
 }

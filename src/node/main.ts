@@ -1,17 +1,21 @@
 // `npm start`: the embedded default — one process, one SQLite file, no configuration needed.
 import { serve } from '@hono/node-server';
 import { ConfigError, readConfig } from '../config.js';
-import { createApp } from '../http/app.js';
+import { createApp, METRICS_TYPE, renderMetrics } from '../http/app.js';
+import { IngestMetrics } from '../http/metrics.js';
 import { KeyConfigError } from '../postback/keys.js';
 import { jsonLogger } from './logger.js';
 import { createNodeRuntime } from './runtime.js';
 
-const logger = jsonLogger();
+let logger = jsonLogger();
 
 async function main(): Promise<void> {
   const config = readConfig(process.env);
+  logger = jsonLogger(undefined, config.logLevel);
   const runtime = await createNodeRuntime(config, logger);
-  const app = createApp(runtime.deps);
+  const metrics = new IngestMetrics();
+  const deps = { ...runtime.deps, metrics };
+  const app = createApp(deps);
   runtime.startJobs();
   const server = serve(
     {
@@ -25,6 +29,13 @@ async function main(): Promise<void> {
       logger.info('skanpost listening', { port: info.port, db: config.dbPath, synchronous: config.synchronous });
     },
   );
+  // Optional: metrics without a key on a port of their own, for a scraper on a private network.
+  const metricsServer =
+    config.metricsPort === undefined
+      ? undefined
+      : serve({ fetch: async () => new Response(await renderMetrics(deps, metrics), { headers: { 'Content-Type': METRICS_TYPE } }), port: config.metricsPort }, (info) =>
+          logger.info('metrics listening', { port: info.port }),
+        );
   server.on('error', (error) => {
     logger.error('server error', { error: String(error) });
     process.exit(1);
@@ -36,6 +47,7 @@ async function main(): Promise<void> {
     stopping = true;
     logger.info('shutting down', { signal });
     // Stop accepting, let in-flight requests finish their writes, then close the database.
+    metricsServer?.close();
     server.close(async () => {
       await runtime.close();
       logger.info('stopped');

@@ -38,6 +38,15 @@ export async function createNodeRuntime(config: Config, logger: Logger, now: () 
     db: reader?.db ?? database.db,
     adminKey: config.adminKey,
     maxInFlight: config.maxInFlight,
+    runtimeMetrics: async () => {
+      const pages = database.sqlite.pragma('page_count', { simple: true }) as number;
+      const pageSize = database.sqlite.pragma('page_size', { simple: true }) as number;
+      return [
+        writer.batchSizes.text(),
+        '# HELP skanpost_database_bytes Size of the SQLite database file\n# TYPE skanpost_database_bytes gauge',
+        `skanpost_database_bytes ${pages * pageSize}`,
+      ].join('\n');
+    },
     verification,
     writer,
     now,

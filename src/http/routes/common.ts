@@ -5,7 +5,9 @@ import { z } from '@hono/zod-openapi';
 import type { InstallModel } from '../../conversion/install-date.js';
 import type { Db, Writer } from '../../db/db.js';
 import { parseStrictJson, JsonSyntaxError, toPlain } from '../../postback/json.js';
+import { sql } from 'drizzle-orm';
 import type { AuthEnv } from '../auth.js';
+import type { Gauge } from '../metrics.js';
 import { problem } from '../problem.js';
 
 export interface V1Deps {
@@ -61,3 +63,17 @@ export const intParam = (c: Context, name: string): number | undefined => {
   const raw = c.req.param(name) ?? '';
   return /^\d{1,15}$/.test(raw) ? Number(raw) : undefined;
 };
+
+/** Outbox rows by destination and state, for GET /metrics. */
+export async function deliveryGauges(db: Db): Promise<Gauge[]> {
+  const rows = await db.all<{ destination: number; name: string; state: string; n: number }>(
+    sql`select d.id as destination, d.name as name, x.state as state, count(*) as n from deliveries x join destinations d on d.id = x.destination_id group by 1, 2, 3`,
+  );
+  return [
+    {
+      name: 'skanpost_forwarding_deliveries',
+      help: 'Copies in the outbox by destination and state (pending, delivered, dead)',
+      samples: rows.map((r) => ({ labels: { destination: String(r.destination), name: r.name, state: r.state }, value: r.n })),
+    },
+  ];
+}

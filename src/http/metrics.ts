@@ -1,0 +1,70 @@
+// A small Prometheus registry: counters and histograms with labels, rendered in the text format.
+// Written here because the usual client libraries need Node's modules and this runs on Workers
+// too (where every isolate counts for itself).
+
+type Labels = Record<string, string>;
+
+const key = (labels: Labels) => JSON.stringify(Object.entries(labels).sort());
+const escape = (v: string) => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+const render = (labels: Labels) => {
+  const entries = Object.entries(labels);
+  return entries.length ? `{${entries.map(([k, v]) => `${k}="${escape(v)}"`).join(',')}}` : '';
+};
+
+export class Counter {
+  private values = new Map<string, { labels: Labels; value: number }>();
+  constructor(readonly name: string, readonly help: string) {}
+  inc(labels: Labels = {}, by = 1): void {
+    const k = key(labels);
+    const entry = this.values.get(k) ?? { labels, value: 0 };
+    entry.value += by;
+    this.values.set(k, entry);
+  }
+  text(): string {
+    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} counter`];
+    for (const { labels, value } of this.values.values()) lines.push(`${this.name}${render(labels)} ${value}`);
+    return lines.join('\n');
+  }
+}
+
+export class Histogram {
+  private counts: number[];
+  private sum = 0;
+  private count = 0;
+  constructor(readonly name: string, readonly help: string, readonly buckets: number[]) {
+    this.counts = buckets.map(() => 0);
+  }
+  observe(value: number): void {
+    this.sum += value;
+    this.count++;
+    this.buckets.forEach((le, i) => {
+      if (value <= le) this.counts[i]!++;
+    });
+  }
+  text(): string {
+    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} histogram`];
+    this.buckets.forEach((le, i) => lines.push(`${this.name}_bucket{le="${le}"} ${this.counts[i]}`));
+    lines.push(`${this.name}_bucket{le="+Inf"} ${this.count}`, `${this.name}_sum ${this.sum}`, `${this.name}_count ${this.count}`);
+    return lines.join('\n');
+  }
+}
+
+/** A metric computed when scraped (database size, outbox counts…). */
+export interface Gauge {
+  name: string;
+  help: string;
+  samples: Array<{ labels?: Labels; value: number }>;
+}
+
+export const gaugeText = (g: Gauge) =>
+  [`# HELP ${g.name} ${g.help}`, `# TYPE ${g.name} gauge`, ...g.samples.map((s) => `${g.name}${render(s.labels ?? {})} ${s.value}`)].join('\n');
+
+export class IngestMetrics {
+  readonly ingested = new Counter('skanpost_ingest_total', 'Postbacks answered 200, by outcome and signature verdict');
+  readonly rejected = new Counter('skanpost_ingest_rejected_total', 'Ingest requests not answered 200, by reason');
+  readonly duration = new Histogram('skanpost_ingest_duration_seconds', 'Time from request to answer for ingest', [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]);
+
+  text(extra: Gauge[] = []): string {
+    return [this.ingested.text(), this.rejected.text(), this.duration.text(), ...extra.map(gaugeText)].join('\n\n') + '\n';
+  }
+}
