@@ -21,6 +21,10 @@ export interface Config {
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   /** A second port serving only GET /metrics without a key (for a scraper on a private network). */
   metricsPort: number | undefined;
+  /** Days invalid, unverifiable and development rows are kept (SKANPOST_RETENTION_DAYS, 90). */
+  retentionDays: number;
+  /** Days verified rows are kept (SKANPOST_RETENTION_VERIFIED_DAYS); unset keeps them. */
+  retentionVerifiedDays: number | undefined;
   /** Constants of the install-date estimate (SKANPOST_INSTALL_MODEL, JSON; defaults from SPEC.md §4). */
   installModel: InstallModel;
 }
@@ -60,6 +64,8 @@ export function readConfig(env: Record<string, string | undefined>): Config {
     logLevel: logLevel as Config['logLevel'],
     metricsPort: env.SKANPOST_METRICS_PORT ? port('SKANPOST_METRICS_PORT', env.SKANPOST_METRICS_PORT) : undefined,
     maxInFlight: positive('SKANPOST_MAX_INFLIGHT', 2048),
+    retentionDays: positive('SKANPOST_RETENTION_DAYS', 90),
+    retentionVerifiedDays: env.SKANPOST_RETENTION_VERIFIED_DAYS ? positive('SKANPOST_RETENTION_VERIFIED_DAYS', 0) : undefined,
     headersTimeoutMs: positive('SKANPOST_HEADERS_TIMEOUT_MS', 10_000),
     requestTimeoutMs: positive('SKANPOST_REQUEST_TIMEOUT_MS', 30_000),
     adminKey,

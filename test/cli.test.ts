@@ -181,3 +181,17 @@ describe('backup', () => {
     expect((await cli(['backup'])).code).toBe(2);
   });
 });
+
+describe('prune', () => {
+  it('removes rows past their retention now', async () => {
+    const forger = generateKey('P-256');
+    const app = await createTestApp({ path: env.SKANPOST_DB, extraKeys: key.spkiBase64, now: () => new Date('2020-01-01T00:00:00Z') });
+    await app.post(signSkan(skanBody('4.0'), forger, '4.0'));
+    await app.post(postback('2020-01-01T00:00:00Z').body);
+    await app.close();
+    const run = await cli(['prune']);
+    expect(run.code, run.err).toBe(0);
+    expect(JSON.parse(run.out)).toEqual({ pruned: 1 });
+    expect((await cli(['prune'], { ...env, SKANPOST_RETENTION_DAYS: 'soon' })).code).toBe(2);
+  });
+});

@@ -9,7 +9,7 @@ describe('readConfig', () => {
   it('needs nothing: port 8787, ./data/skanpost.db, synchronous FULL, no extra keys', () => {
     expect(readConfig({})).toEqual({
       port: 8787, dbPath: './data/skanpost.db', extraKeys: '', synchronous: 'full', installModel: DEFAULT_INSTALL_MODEL,
-      adminKey: undefined, maxInFlight: 2048, headersTimeoutMs: 10_000, requestTimeoutMs: 30_000, logLevel: 'info', metricsPort: undefined,
+      adminKey: undefined, maxInFlight: 2048, headersTimeoutMs: 10_000, requestTimeoutMs: 30_000, logLevel: 'info', metricsPort: undefined, retentionDays: 90, retentionVerifiedDays: undefined,
     });
   });
 

@@ -12,6 +12,7 @@ import { readPostback } from '../postback/read.js';
 import { ReportParamError } from '../rollup/report-query.js';
 import { CommandError, deliveriesCommand, destinationsCommand } from './commands/forwarding.js';
 import { importFile } from './commands/import.js';
+import { pruneExpired } from '../db/retention.js';
 import { REPORT_OPTIONS, reportCommand } from './commands/report.js';
 import { jsonLogger } from './logger.js';
 import { reverify } from './reverify.js';
@@ -33,6 +34,7 @@ commands:
                            create an API key; the secret is printed once
   rebuild                  rebuild every aggregate from the stored postbacks (chunked, resumable)
   import FILE.ndjson       ingest postbacks: each line a bare postback or {"received_at","body"}
+  prune                    remove rows past their retention now (the server does it hourly)
   backup FILE              copy the database to FILE while the server runs (SQLite online backup)
   destinations list | add FILE.json [--backfill-since T] | pause ID | resume ID | stats ID
                            forwarding destinations (FILE: the body of POST /v1/destinations)
@@ -207,6 +209,15 @@ export async function runCli(argv: string[], io: Io): Promise<number> {
         return await rebuildCommand(args, io);
       case 'import':
         return await importCommand(args, io);
+      case 'prune': {
+        if (options(args, {}).positionals.length > 0) throw new UsageError('prune takes no arguments');
+        return await withRuntime(io, async (runtime) => {
+          const config = readConfig(io.env);
+          const pruned = await pruneExpired(runtime.writer, { unverifiedDays: config.retentionDays, verifiedDays: config.retentionVerifiedDays }, new Date());
+          io.stdout(JSON.stringify({ pruned }));
+          return EXIT.ok;
+        });
+      }
       case 'backup': {
         const { positionals } = options(args, {});
         const [file, ...rest] = positionals;

@@ -9,6 +9,7 @@ import { openDatabase, openReader, type NodeDatabase } from './database.js';
 import { runPendingJobs } from '../db/maintenance.js';
 import { sendDue } from '../forward/sender.js';
 import { releaseClaims } from '../db/outbox.js';
+import { pruneExpired } from '../db/retention.js';
 import { GroupCommitWriter } from './group-commit.js';
 
 export interface NodeRuntime extends NodeDatabase {
@@ -57,6 +58,8 @@ export async function createNodeRuntime(config: Config, logger: Logger, now: () 
   let stopped = false;
   let jobs: Promise<void> = Promise.resolve();
   let timer: NodeJS.Timeout | undefined;
+  let lastPrune = 0;
+  const retention = { unverifiedDays: config.retentionDays, verifiedDays: config.retentionVerifiedDays };
   let sending: Promise<void> = Promise.resolve();
   let sendTimer: NodeJS.Timeout | undefined;
   // Forwarding: due outbox rows are sent from this process; their state is in the database, so
@@ -79,6 +82,13 @@ export async function createNodeRuntime(config: Config, logger: Logger, now: () 
   const drainJobs = () => {
     jobs = jobs
       .then(() => runPendingJobs(database.db, writer, config.installModel, now))
+      .then(async () => {
+        // Retention runs hourly, in chunks, between other work.
+        if (now().getTime() - lastPrune < 3_600_000) return;
+        lastPrune = now().getTime();
+        const pruned = await pruneExpired(writer, retention, now());
+        if (pruned) logger.info('pruned expired postbacks', { pruned });
+      })
       .then(
         () => undefined,
         (error) => logger.error('background job failed', { error: error instanceof Error ? error.message : String(error) }),

@@ -1,0 +1,35 @@
+// Retention: raw rows that count in no headline figure (invalid, unverifiable, development) are
+// pruned after SKANPOST_RETENTION_DAYS; verified rows only when the operator sets a limit for
+// them. What a pruned row added to the aggregates stays: reports are history.
+import { and, asc, inArray, lt, ne, or } from 'drizzle-orm';
+import type { Writer } from './db.js';
+import { deliveries, postbacks } from './schema.js';
+
+export interface RetentionPolicy {
+  /** Invalid, unverifiable and development rows older than this many days go. */
+  unverifiedDays: number;
+  /** Verified production rows (and their conflicting copies) older than this go; undefined keeps them. */
+  verifiedDays: number | undefined;
+}
+
+const DAY = 86_400_000;
+
+/** Prunes in chunks until nothing expired is left; resolves with how many rows went. */
+export async function pruneExpired(writer: Writer, policy: RetentionPolicy, now: Date, chunk = 500): Promise<number> {
+  const unverifiedBefore = new Date(now.getTime() - policy.unverifiedDays * DAY);
+  const unverified = and(lt(postbacks.receivedAt, unverifiedBefore), or(ne(postbacks.signature, 'verified'), ne(postbacks.environment, 'production')));
+  const expired =
+    policy.verifiedDays === undefined ? unverified : or(unverified, lt(postbacks.receivedAt, new Date(now.getTime() - policy.verifiedDays * DAY)));
+  let pruned = 0;
+  for (;;) {
+    const removed = await writer.run(async (tx) => {
+      const ids = (await tx.select({ id: postbacks.id }).from(postbacks).where(expired).orderBy(asc(postbacks.id)).limit(chunk)).map((r) => r.id);
+      if (ids.length === 0) return 0;
+      await tx.delete(deliveries).where(inArray(deliveries.postbackId, ids));
+      await tx.delete(postbacks).where(inArray(postbacks.id, ids));
+      return ids.length;
+    });
+    pruned += removed;
+    if (removed < chunk) return pruned;
+  }
+}
