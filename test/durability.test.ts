@@ -36,8 +36,16 @@ function storedIds(): Map<number, string> {
   }
 }
 
-it('every postback answered 200 is stored after SIGKILL mid-load and a restart', async () => {
-  server = await startServer(env());
+it('every postback answered 200 is stored, with its outbox row, after SIGKILL mid-load and a restart', async () => {
+  const ADMIN = 'sigkill-admin-key-0000000000';
+  server = await startServer({ ...env(), SKANPOST_ADMIN_KEY: ADMIN });
+  // A destination that is never reached (port 9 on loopback refuses), so outbox rows stay put.
+  const created = await fetch(`${server.url}/v1/destinations`, {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${ADMIN}` },
+    body: JSON.stringify({ name: 'unreachable', url: 'http://127.0.0.1:9/', retry: { first_delay_s: 3600, max_attempts: 2 } }),
+  });
+  expect(created.status).toBe(201);
   const acknowledged = new Map<number, string>();
   let stop = false;
   const deadline = Date.now() + 10_000;
@@ -64,9 +72,16 @@ it('every postback answered 200 is stored after SIGKILL mid-load and a restart',
   expect(acknowledged.size).toBeGreaterThanOrEqual(200);
   const stored = storedIds();
   for (const [id, body] of acknowledged) expect(stored.get(id)).toBe(body);
+  const db = new Database(env().SKANPOST_DB, { readonly: true });
+  try {
+    const queued = new Set((db.prepare('select postback_id as id from deliveries').all() as Array<{ id: number }>).map((r) => r.id));
+    for (const id of acknowledged.keys()) expect(queued.has(id)).toBe(true);
+  } finally {
+    db.close();
+  }
 
   // The restarted server finds them too: a resend is a duplicate of the acknowledged row.
-  server = await startServer(env());
+  server = await startServer({ ...env(), SKANPOST_ADMIN_KEY: ADMIN });
   const [id, body] = acknowledged.entries().next().value as [number, string];
   const again = await fetch(`${server.url}${PATH}`, { method: 'POST', body });
   expect(await again.json()).toMatchObject({ id, outcome: 'duplicate' });
