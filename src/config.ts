@@ -25,6 +25,13 @@ export interface Config {
   retentionDays: number;
   /** Days verified rows are kept (SKANPOST_RETENTION_VERIFIED_DAYS); unset keeps them. */
   retentionVerifiedDays: number | undefined;
+  /** Ingest requests per second per client address (token bucket); undefined: no limit. */
+  rateLimit: number | undefined;
+  rateBurst: number | undefined;
+  /** Header that carries the client address, set by a proxy the operator trusts (X-Forwarded-For…). */
+  trustedProxyHeader: string | undefined;
+  /** CIDR ranges allowed to post; empty: everyone. */
+  allowlist: string;
   /** Constants of the install-date estimate (SKANPOST_INSTALL_MODEL, JSON; defaults from SPEC.md §4). */
   installModel: InstallModel;
 }
@@ -59,7 +66,15 @@ export function readConfig(env: Record<string, string | undefined>): Config {
   if (adminKey !== undefined && adminKey.length < 16) throw new ConfigError('SKANPOST_ADMIN_KEY must be at least 16 characters');
   const logLevel = (env.SKANPOST_LOG_LEVEL ?? 'info').toLowerCase();
   if (!['debug', 'info', 'warn', 'error'].includes(logLevel)) throw new ConfigError(`SKANPOST_LOG_LEVEL must be debug, info, warn or error, got ${JSON.stringify(env.SKANPOST_LOG_LEVEL)}`);
+  const rate = env.SKANPOST_RATE_LIMIT ? Number(env.SKANPOST_RATE_LIMIT) : undefined;
+  if (rate !== undefined && !(rate > 0 && Number.isFinite(rate))) throw new ConfigError(`SKANPOST_RATE_LIMIT must be a number of requests per second, got ${JSON.stringify(env.SKANPOST_RATE_LIMIT)}`);
+  const header = env.SKANPOST_TRUSTED_PROXY_HEADER || undefined;
+  if (header !== undefined && !/^[A-Za-z0-9-]+$/.test(header)) throw new ConfigError(`SKANPOST_TRUSTED_PROXY_HEADER must be a header name such as X-Forwarded-For, got ${JSON.stringify(header)}`);
   return {
+    rateLimit: rate,
+    rateBurst: rate === undefined ? undefined : positive('SKANPOST_RATE_BURST', Math.max(1, Math.ceil(rate * 2))),
+    trustedProxyHeader: header,
+    allowlist: env.SKANPOST_ALLOWLIST ?? '',
     port: port('PORT', env.PORT ?? '8787'),
     logLevel: logLevel as Config['logLevel'],
     metricsPort: env.SKANPOST_METRICS_PORT ? port('SKANPOST_METRICS_PORT', env.SKANPOST_METRICS_PORT) : undefined,

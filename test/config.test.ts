@@ -10,6 +10,7 @@ describe('readConfig', () => {
     expect(readConfig({})).toEqual({
       port: 8787, dbPath: './data/skanpost.db', extraKeys: '', synchronous: 'full', installModel: DEFAULT_INSTALL_MODEL,
       adminKey: undefined, maxInFlight: 2048, headersTimeoutMs: 10_000, requestTimeoutMs: 30_000, logLevel: 'info', metricsPort: undefined, retentionDays: 90, retentionVerifiedDays: undefined,
+      rateLimit: undefined, rateBurst: undefined, trustedProxyHeader: undefined, allowlist: '',
     });
   });
 
@@ -33,6 +34,8 @@ describe('readConfig', () => {
     [{ SKANPOST_INSTALL_MODEL: '{' }, /SKANPOST_INSTALL_MODEL is invalid: not JSON/],
     [{ SKANPOST_MAX_INFLIGHT: '0' }, /SKANPOST_MAX_INFLIGHT must be a positive whole number/],
     [{ SKANPOST_LOG_LEVEL: 'loud' }, /SKANPOST_LOG_LEVEL must be debug, info, warn or error/],
+    [{ SKANPOST_RATE_LIMIT: 'fast' }, /SKANPOST_RATE_LIMIT must be a number of requests per second/],
+    [{ SKANPOST_TRUSTED_PROXY_HEADER: 'X Forwarded' }, /SKANPOST_TRUSTED_PROXY_HEADER must be a header name/],
     [{ SKANPOST_REQUEST_TIMEOUT_MS: '1.5' }, /SKANPOST_REQUEST_TIMEOUT_MS must be a positive whole number/],
     [{ SKANPOST_ADMIN_KEY: 'short' }, /SKANPOST_ADMIN_KEY must be at least 16 characters/],
     [{ SKANPOST_INSTALL_MODEL: '{"legacy_end_hours":-1}' }, /SKANPOST_INSTALL_MODEL is invalid: legacy_end_hours/],

@@ -178,3 +178,14 @@ it('closes connections from clients too slow to send their headers', async () =>
   expect(closedAfter).toBeLessThan(5000);
   expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
 });
+
+it('checks the allowlist against the real client address, and refuses a malformed one at start', async () => {
+  server = await startServer({ ...env(), SKANPOST_ALLOWLIST: '10.0.0.0/8' });
+  const refused = await fetch(`${server.url}${PATH}`, { method: 'POST', body: JSON.stringify(signSkan(skanBody('4.0'), key, '4.0')) });
+  expect(refused.status).toBe(403);
+  await server.killAll();
+  server = await startServer({ ...env(), SKANPOST_ALLOWLIST: '127.0.0.0/8, ::1' });
+  expect((await fetch(`${server.url}${PATH}`, { method: 'POST', body: JSON.stringify(signSkan(skanBody('4.0'), key, '4.0')) })).status).toBe(200);
+  await server.killAll();
+  await expect(startServer({ ...env(), SKANPOST_ALLOWLIST: '10.0.0.0/99' })).rejects.toThrow(/configuration error: SKANPOST_ALLOWLIST/);
+});

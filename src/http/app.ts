@@ -8,6 +8,7 @@ import { StorageUnavailableError, type Db } from '../db/db.js';
 import { ingestPostback, type IngestDeps } from '../ingest/ingest.js';
 import { requireRole, type AuthEnv } from './auth.js';
 import { IngestMetrics } from './metrics.js';
+import { allowed, clientAddress, type RateLimiter, type parseAllowlist } from './client-guard.js';
 import { deliveryGauges } from './routes/common.js';
 import { problem } from './problem.js';
 import { errorResponses, ProblemSchema } from './routes/common.js';
@@ -31,6 +32,14 @@ export interface AppDeps extends IngestDeps {
   health: () => Promise<boolean>;
   /** Ingests in progress at once before 503 (default 2048). */
   maxInFlight?: number;
+  /** Who may post and how often (README, "Running behind TLS"). */
+  guard?: {
+    allowlist: ReturnType<typeof parseAllowlist>;
+    limiter?: RateLimiter;
+    trustedHeader?: string;
+    /** The connection's remote address, where the runtime knows it. */
+    socketAddress?: (c: Context) => string | undefined;
+  };
   /** Counters shared with a separate metrics listener, if the runtime has one. */
   metrics?: IngestMetrics;
   /** Figures only the runtime knows (group commit, database size), as exposition text. */
@@ -96,6 +105,23 @@ export function createApp(deps: AppDeps): OpenAPIHono<AuthEnv> {
     },
   });
 
+  // Runs before the body is read, so a refused client costs next to nothing.
+  const guard = async (c: Context, next: () => Promise<void>) => {
+    const g = deps.guard;
+    if (!g) return next();
+    const address = clientAddress(c.req.raw.headers, g.socketAddress?.(c), g.trustedHeader);
+    if (!allowed(address, g.allowlist)) {
+      metrics.rejected.inc({ reason: 'not_allowed' });
+      return problem(c, 403, 'not_allowed', 'Forbidden', { detail: 'this address may not post here' });
+    }
+    const wait = address && g.limiter ? g.limiter.take(address, Date.now()) : undefined;
+    if (wait !== undefined) {
+      metrics.rejected.inc({ reason: 'rate_limited' });
+      return problem(c, 429, 'rate_limited', 'Too Many Requests', { detail: 'too many postbacks from this address; retry later' }, { 'Retry-After': String(wait) });
+    }
+    return next();
+  };
+
   for (const path of INGEST_PATHS) {
     app.openAPIRegistry.registerPath({
       method: 'post',
@@ -111,7 +137,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AuthEnv> {
     });
   }
   for (const path of INGEST_PATHS.flatMap((p) => [p, `${p}/`])) {
-    app.post(path, tooLarge, async (c) => {
+    app.post(path, guard, tooLarge, async (c) => {
       const started = performance.now();
       const response = await ingest(c);
       metrics.duration.observe((performance.now() - started) / 1000);

@@ -8,6 +8,7 @@ import { rebuildRunning, runPendingJobs, startRebuild } from '../db/maintenance.
 import { inspectPostback } from '../postback/inspect.js';
 import { JsonSyntaxError, parseStrictJson, toPlain } from '../postback/json.js';
 import { KeyConfigError } from '../postback/keys.js';
+import { GuardConfigError } from '../http/client-guard.js';
 import { readPostback } from '../postback/read.js';
 import { ReportParamError } from '../rollup/report-query.js';
 import { CommandError, deliveriesCommand, destinationsCommand } from './commands/forwarding.js';
@@ -261,7 +262,7 @@ export async function runCli(argv: string[], io: Io): Promise<number> {
     }
   } catch (error) {
     const code = (error as { code?: string }).code;
-    if (error instanceof UsageError || error instanceof ConfigError || error instanceof KeyConfigError || error instanceof ReportParamError || error instanceof RangeError || code?.startsWith('ERR_PARSE_ARGS')) {
+    if (error instanceof UsageError || error instanceof ConfigError || error instanceof KeyConfigError || error instanceof GuardConfigError || error instanceof ReportParamError || error instanceof RangeError || code?.startsWith('ERR_PARSE_ARGS')) {
       io.stderr(`skanpost: ${(error as Error).message}\n\n${USAGE}`);
       return EXIT.usage;
     }

@@ -4,6 +4,7 @@ import { ConfigError, readConfig } from '../config.js';
 import { createApp, METRICS_TYPE, renderMetrics } from '../http/app.js';
 import { IngestMetrics } from '../http/metrics.js';
 import { KeyConfigError } from '../postback/keys.js';
+import { GuardConfigError } from '../http/client-guard.js';
 import { jsonLogger } from './logger.js';
 import { createNodeRuntime } from './runtime.js';
 
@@ -60,7 +61,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((error) => {
-  if (error instanceof ConfigError || error instanceof KeyConfigError) {
+  if (error instanceof ConfigError || error instanceof KeyConfigError || error instanceof GuardConfigError) {
     logger.error(`configuration error: ${error.message}`);
   } else {
     logger.error('failed to start', { error: error instanceof Error ? error.stack : String(error) });

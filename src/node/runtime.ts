@@ -10,6 +10,8 @@ import { runPendingJobs } from '../db/maintenance.js';
 import { sendDue } from '../forward/sender.js';
 import { releaseClaims } from '../db/outbox.js';
 import { pruneExpired } from '../db/retention.js';
+import { getConnInfo } from '@hono/node-server/conninfo';
+import { parseAllowlist, RateLimiter } from '../http/client-guard.js';
 import { GroupCommitWriter } from './group-commit.js';
 
 export interface NodeRuntime extends NodeDatabase {
@@ -39,6 +41,12 @@ export async function createNodeRuntime(config: Config, logger: Logger, now: () 
     db: reader?.db ?? database.db,
     adminKey: config.adminKey,
     maxInFlight: config.maxInFlight,
+    guard: {
+      allowlist: parseAllowlist(config.allowlist),
+      ...(config.rateLimit ? { limiter: new RateLimiter(config.rateLimit, config.rateBurst ?? 1) } : {}),
+      ...(config.trustedProxyHeader ? { trustedHeader: config.trustedProxyHeader } : {}),
+      socketAddress: (c) => getConnInfo(c).remote.address,
+    },
     runtimeMetrics: async () => {
       const pages = database.sqlite.pragma('page_count', { simple: true }) as number;
       const pageSize = database.sqlite.pragma('page_size', { simple: true }) as number;
