@@ -189,3 +189,17 @@ it('checks the allowlist against the real client address, and refuses a malforme
   await server.killAll();
   await expect(startServer({ ...env(), SKANPOST_ALLOWLIST: '10.0.0.0/99' })).rejects.toThrow(/configuration error: SKANPOST_ALLOWLIST/);
 });
+
+it('refuses an over-limit body sent without Content-Length (chunked) with 413', async () => {
+  server = await startServer(env());
+  const chunk = new TextEncoder().encode(`{"padding":"${'x'.repeat(6000)}`);
+  const body = new ReadableStream<Uint8Array>({
+    start(controller) {
+      for (let i = 0; i < 4; i++) controller.enqueue(chunk); // 24 KB in all, no length announced
+      controller.close();
+    },
+  });
+  const response = await fetch(`${server.url}${PATH}`, { method: 'POST', body, duplex: 'half' } as RequestInit);
+  expect(response.status).toBe(413);
+  expect(storedIds().size).toBe(0);
+});
