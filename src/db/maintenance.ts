@@ -1,7 +1,7 @@
 // Background upkeep that must survive restarts: re-deriving an app's postbacks after its schema
 // or campaign names change, and rebuilding all aggregates. Each chunk is one atomic unit that
 // also advances the job's cursor, so a stopped job resumes exactly where it was.
-import { and, asc, eq, gt, isNull, lte, max, sql } from 'drizzle-orm';
+import { and, asc, eq, gt, isNull, lte, max } from 'drizzle-orm';
 import type { InstallModel } from '../conversion/install-date.js';
 import type { Db, Writer } from './db.js';
 import { deriveColumns, sameDerived } from './derive.js';
@@ -78,5 +78,3 @@ export async function runPendingJobs(db: Db, writer: Writer, installModel: Insta
   }
   return chunks;
 }
-
-export const countRollupRows = async (db: Db) => (await db.get<{ n: number }>(sql`select count(*) as n from rollups`))?.n ?? 0;

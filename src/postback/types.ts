@@ -5,7 +5,6 @@ import type { Environment } from './keys.js';
 
 export type Protocol = 'skan' | 'aak';
 export type SignatureVerdict = 'verified' | 'invalid' | 'unverifiable' | 'development';
-export const SIGNATURE_VERDICTS: readonly SignatureVerdict[] = ['verified', 'invalid', 'unverifiable', 'development'];
 
 /** A reason a body cannot be kept at all (the 400 path), named by Apple's field name. */
 export interface Problem {
