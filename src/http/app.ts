@@ -5,14 +5,15 @@ import type { Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { secureHeaders } from 'hono/secure-headers';
 import { StorageUnavailableError, type Db } from '../db/db.js';
-import { ingestPostback, type IngestDeps } from '../ingest/ingest.js';
+import type { IngestDeps } from '../ingest/ingest.js';
+import { INGEST_PATHS } from './routes/ingest.js';
 import { requireRole, type AuthEnv } from './auth.js';
+import type { RateLimiter, parseAllowlist } from './client-guard.js';
 import { IngestMetrics } from './metrics.js';
-import { allowed, clientAddress, type RateLimiter, type parseAllowlist } from './client-guard.js';
-import { deliveryGauges } from './routes/common.js';
 import { problem } from './problem.js';
-import { errorResponses, ProblemSchema } from './routes/common.js';
+import { deliveryGauges, errorResponses } from './routes/common.js';
 import { forwardingRoutes } from './routes/forwarding.js';
+import { ingestRoutes } from './routes/ingest.js';
 import { postbackRoutes } from './routes/postbacks.js';
 import { reportRoutes } from './routes/reports.js';
 import { settingsRoutes } from './routes/settings.js';
@@ -50,20 +51,6 @@ export interface AppDeps extends IngestDeps {
 /** Admin and analyst request bodies (schemas, mappings, keys) stay small. */
 export const MAX_API_BODY_BYTES = 64 * 1024;
 
-const ReceiptSchema = z
-  .object({
-    id: z.number().int(),
-    outcome: z.enum(['stored', 'duplicate', 'conflict']),
-    signature: z.enum(['verified', 'invalid', 'unverifiable', 'development']),
-    reasons: z.array(z.string()),
-  })
-  .openapi('Receipt');
-
-/** Apple's postbacks are well under 2 KiB; relayed copies with enrichment keys stay far below this. */
-export const MAX_POSTBACK_BYTES = 16 * 1024;
-
-export const INGEST_PATHS = ['/.well-known/skadnetwork/report-attribution', '/.well-known/appattribution/report-attribution'];
-
 export const METRICS_TYPE = 'text/plain; version=0.0.4';
 
 /** The exposition text, for GET /metrics and for a separate metrics listener. */
@@ -93,91 +80,8 @@ export function createApp(deps: AppDeps): OpenAPIHono<AuthEnv> {
     await next();
     c.header('Cache-Control', 'no-store'); // reports and keys are private
   });
-  const maxInFlight = deps.maxInFlight ?? 2048;
-  let inFlight = 0;
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer', description: 'an API key (skanpost keys create) or SKANPOST_ADMIN_KEY' });
-
-  const tooLarge = bodyLimit({
-    maxSize: MAX_POSTBACK_BYTES,
-    onError: (c) => {
-      metrics.rejected.inc({ reason: 'body_too_large' });
-      return problem(c, 413, 'body_too_large', 'Payload Too Large', { detail: `postback bodies are limited to ${MAX_POSTBACK_BYTES} bytes` });
-    },
-  });
-
-  // Runs before the body is read, so a refused client costs next to nothing.
-  const guard = async (c: Context, next: () => Promise<void>) => {
-    const g = deps.guard;
-    if (!g) return next();
-    const address = clientAddress(c.req.raw.headers, g.socketAddress?.(c), g.trustedHeader);
-    if (!allowed(address, g.allowlist)) {
-      metrics.rejected.inc({ reason: 'not_allowed' });
-      return problem(c, 403, 'not_allowed', 'Forbidden', { detail: 'this address may not post here' });
-    }
-    const wait = address && g.limiter ? g.limiter.take(address, Date.now()) : undefined;
-    if (wait !== undefined) {
-      metrics.rejected.inc({ reason: 'rate_limited' });
-      return problem(c, 429, 'rate_limited', 'Too Many Requests', { detail: 'too many postbacks from this address; retry later' }, { 'Retry-After': String(wait) });
-    }
-    return next();
-  };
-
-  for (const path of INGEST_PATHS) {
-    app.openAPIRegistry.registerPath({
-      method: 'post',
-      path: `${path}/`,
-      summary: 'Receive a postback (SKAdNetwork or AdAttributionKit; also without the trailing slash). Open: Apple cannot authenticate.',
-      request: { body: { content: { 'application/json': { schema: z.object({}).passthrough().openapi({ description: 'the postback as Apple sends it, at most 16 KiB; Content-Type is not checked' }) } } } },
-      responses: {
-        200: { description: 'Kept (or a duplicate of a kept body)', content: { 'application/json': { schema: ReceiptSchema } } },
-        ...errorResponses(400, 413),
-        405: { description: 'Only POST', content: { 'application/problem+json': { schema: ProblemSchema } } },
-        503: { description: 'Not stored; retry after Retry-After seconds', content: { 'application/problem+json': { schema: ProblemSchema } } },
-      },
-    });
-  }
-  for (const path of INGEST_PATHS.flatMap((p) => [p, `${p}/`])) {
-    app.post(path, guard, tooLarge, async (c) => {
-      const started = performance.now();
-      const response = await ingest(c);
-      metrics.duration.observe((performance.now() - started) / 1000);
-      if (response.status !== 200) metrics.rejected.inc({ reason: response.status === 413 ? 'body_too_large' : response.status === 400 ? 'invalid_postback' : 'overloaded' });
-      return response;
-    });
-    app.all(path, (c) => {
-      metrics.rejected.inc({ reason: 'method_not_allowed' });
-      return problem(c, 405, 'method_not_allowed', 'Method Not Allowed', { detail: 'postbacks are sent with POST' }, { Allow: 'POST' });
-    });
-  }
-
-  async function ingest(c: Context<AuthEnv>): Promise<Response> {
-    {
-      const bytes = new Uint8Array(await c.req.arrayBuffer());
-      if (bytes.byteLength > MAX_POSTBACK_BYTES) {
-        return problem(c, 413, 'body_too_large', 'Payload Too Large', { detail: `postback bodies are limited to ${MAX_POSTBACK_BYTES} bytes` });
-      }
-      // Under a flood, refuse early and cheaply: Apple's devices retry a 503 later.
-      if (inFlight >= maxInFlight) {
-        return problem(c, 503, 'overloaded', 'Service Unavailable', { detail: 'too many postbacks in progress; retry later' }, { 'Retry-After': '1' });
-      }
-      inFlight++;
-      let result;
-      try {
-        result = await ingestPostback(bytes, deps);
-      } finally {
-        inFlight--;
-      }
-      if (!result.ok) {
-        return problem(c, 400, 'invalid_postback', 'Bad Request', {
-          detail: 'the body cannot be kept as a postback; nothing was stored',
-          problems: result.problems,
-        });
-      }
-      metrics.ingested.inc({ outcome: result.receipt.outcome, signature: result.receipt.signature });
-      c.set('receipt', result.receipt);
-      return c.json(result.receipt);
-    }
-  }
+  ingestRoutes(app, deps, metrics);
 
   app.use('/v1/*', bodyLimit({ maxSize: MAX_API_BODY_BYTES, onError: (c) => problem(c, 413, 'body_too_large', 'Payload Too Large', { detail: `request bodies are limited to ${MAX_API_BODY_BYTES} bytes` }) }));
   const v1 = { db: deps.db, writer: deps.writer, now: deps.now, installModel: deps.installModel, adminKey: deps.adminKey };
