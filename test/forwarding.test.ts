@@ -180,6 +180,15 @@ describe('retries and dead letters', () => {
     expect(partner.received).toHaveLength(2);
   });
 
+  it('a redirect is not followed: dead at once, with the status kept', async () => {
+    await addDestination({});
+    partner.script = [status(301, { Location: 'http://127.0.0.1:9/elsewhere' })];
+    await app.post(body40());
+    await drain();
+    expect(states()).toEqual([{ state: 'dead', attempts: 1, last_status: 301, last_error: 'HTTP 301' }]);
+    expect(partner.received).toHaveLength(1);
+  });
+
   it('gives up after max_attempts and keeps the last error', async () => {
     await addDestination({ retry: { ...FAST, max_attempts: 3 } });
     partner.fallback = status(503);

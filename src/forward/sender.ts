@@ -42,6 +42,7 @@ async function attempt(deps: SenderDeps, delivery: DeliveryRow): Promise<Attempt
       headers: request.headers,
       body: request.body,
       signal: AbortSignal.timeout(destination.timeoutMs),
+      // A partner's URL is configured, not discovered: a redirect is a mistake to surface.
       redirect: 'manual',
     });
     await response.body?.cancel().catch(() => undefined);
@@ -51,10 +52,15 @@ async function attempt(deps: SenderDeps, delivery: DeliveryRow): Promise<Attempt
     const retryAfter = parseRetryAfter(response.headers.get('retry-after'), deps.now().getTime());
     return fail(response.status, `HTTP ${response.status}`, isRetryableStatus(response.status), retryAfter);
   } catch (error) {
-    const name = (error as Error)?.name;
-    const message = name === 'TimeoutError' ? `timed out after ${destination.timeoutMs} ms` : `network error: ${(error as Error)?.cause instanceof Error ? ((error as Error).cause as Error).message : String((error as Error)?.message ?? error)}`;
-    return fail(null, message, true);
+    return fail(null, describeFailure(error, destination.timeoutMs), true);
   }
+}
+
+/** fetch reports a refused connection as "fetch failed" with the reason in `cause`. */
+function describeFailure(error: unknown, timeoutMs: number): string {
+  if (error instanceof Error && error.name === 'TimeoutError') return `timed out after ${timeoutMs} ms`;
+  const cause = error instanceof Error && error.cause instanceof Error ? error.cause : error;
+  return `network error: ${cause instanceof Error ? cause.message : String(cause)}`;
 }
 
 /** Sends one batch of due deliveries; resolves with how many were attempted. */
