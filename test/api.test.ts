@@ -109,6 +109,21 @@ describe('scopes', () => {
     expect(visible.campaigns.map((m: { app_id: number }) => m.app_id)).toEqual([100]);
   });
 
+  it('a scoped admin cannot manage forwarding or read metrics, which span every app', async () => {
+    for (const [method, path, body] of [
+      ['GET', '/v1/destinations'],
+      ['POST', '/v1/destinations', { name: 'leak', url: 'http://127.0.0.1:9/' }],
+      ['GET', '/v1/deliveries'],
+      ['POST', '/v1/deliveries/replay', { state: 'dead' }],
+      ['GET', '/metrics'],
+    ] as Array<[string, string, unknown?]>) {
+      const r = await call(method, path, keys.scopedAdmin, body);
+      expect(r.status, `${method} ${path}`).toBe(403);
+      expect(await r.json()).toMatchObject({ reason: 'out_of_scope' });
+      expect((await call(method, path, keys.admin, body)).status).not.toBe(403);
+    }
+  });
+
   it('a scoped admin can only create keys inside its scope', async () => {
     expect((await call('POST', '/v1/keys', keys.scopedAdmin, { name: 'wide', role: 'analyst' })).status).toBe(403);
     expect((await call('POST', '/v1/keys', keys.scopedAdmin, { name: 'ok', role: 'analyst', app_ids: [100] })).status).toBe(201);

@@ -108,7 +108,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AuthEnv> {
     security: [{ bearer: [] }],
     responses: { 200: { description: 'Text exposition format', content: { 'text/plain': { schema: z.string() } } }, ...errorResponses(401, 403) },
   });
-  app.get('/metrics', requireRole('admin', { db: deps.db, adminKey: deps.adminKey }), async (c) => c.body(await renderMetrics(deps, metrics), 200, { 'Content-Type': METRICS_TYPE }));
+  app.get('/metrics', requireRole('admin', { db: deps.db, adminKey: deps.adminKey }, { unscoped: true }), async (c) => c.body(await renderMetrics(deps, metrics), 200, { 'Content-Type': METRICS_TYPE }));
 
   app.doc31('/openapi.json', {
     openapi: '3.1.0',

@@ -27,7 +27,11 @@ async function constantTimeEqual(a: string, b: string): Promise<boolean> {
 
 const RANK: Record<Role, number> = { analyst: 1, admin: 2 };
 
-export function requireRole(role: Role, deps: { db: Db; adminKey: string | undefined }): MiddlewareHandler<AuthEnv> {
+/**
+ * `unscoped`: the route acts on every app and network (forwarding, metrics), so a key limited to
+ * some of them may not use it even with the admin role.
+ */
+export function requireRole(role: Role, deps: { db: Db; adminKey: string | undefined }, options: { unscoped?: boolean } = {}): MiddlewareHandler<AuthEnv> {
   return async (c, next) => {
     const header = c.req.header('authorization') ?? '';
     const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
@@ -45,6 +49,9 @@ export function requireRole(role: Role, deps: { db: Db; adminKey: string | undef
     if (!principal) return unauthorized('unknown API key');
     if (RANK[principal.role] < RANK[role]) {
       return problem(c as unknown as Context, 403, 'forbidden', 'Forbidden', { detail: `this route needs the ${role} role; the key has ${principal.role}` });
+    }
+    if (options.unscoped && (principal.appIds || principal.adNetworkIds)) {
+      return problem(c as unknown as Context, 403, 'out_of_scope', 'Forbidden', { detail: 'this route acts on every app and network: it needs a key without a scope' });
     }
     c.set('principal', principal);
     await next();

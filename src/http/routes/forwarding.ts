@@ -38,7 +38,8 @@ const deliveryView = (d: typeof deliveries.$inferSelect) => ({
 });
 
 export function forwardingRoutes(app: V1App, deps: V1Deps): void {
-  const admin = requireRole('admin', deps);
+  // Destinations see every app's postbacks: only unscoped admins manage them.
+  const admin = requireRole('admin', deps, { unscoped: true });
   const notFound = (c: Context) => problem(c, 404, 'not_found', 'Not Found', { detail: `no destination ${c.req.param('id')}` });
   const invalid = (c: Context, error: DestinationError) =>
     problem(c, 400, 'invalid_body', 'Bad Request', { detail: error.message, problems: [{ field: error.field, reason: error.message }] });
