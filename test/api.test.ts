@@ -124,6 +124,14 @@ describe('scopes', () => {
     }
   });
 
+  it('a scoped admin sees and revokes only keys inside its scope', async () => {
+    const listed = await (await call('GET', '/v1/keys', keys.scopedAdmin)).json();
+    expect(listed.keys.map((k: { name: string }) => k.name).sort()).toEqual(['advertiser 100', 'network admin']);
+    expect((await call('DELETE', '/v1/keys/2', keys.scopedAdmin)).status).toBe(404); // the unscoped admin key
+    expect((await call('GET', '/v1/keys', keys.admin)).status).toBe(200);
+    expect((await call('DELETE', '/v1/keys/3', keys.scopedAdmin)).status).toBe(204); // the app-100 analyst key
+  });
+
   it('a scoped admin can only create keys inside its scope', async () => {
     expect((await call('POST', '/v1/keys', keys.scopedAdmin, { name: 'wide', role: 'analyst' })).status).toBe(403);
     expect((await call('POST', '/v1/keys', keys.scopedAdmin, { name: 'ok', role: 'analyst', app_ids: [100] })).status).toBe(201);

@@ -54,6 +54,12 @@ function inAppScope(principal: Principal, appId: number) {
   return !principal.appIds || principal.appIds.includes(appId);
 }
 
+/** A key a principal may see or revoke: one whose scope lies inside the principal's own. */
+function keyWithinScope(principal: Principal, key: { appIds: number[] | null; adNetworkIds: string[] | null }) {
+  const inside = <T>(outer: T[] | null, inner: T[] | null) => !outer || (inner !== null && inner.every((v) => outer.includes(v)));
+  return inside(principal.appIds, key.appIds) && inside(principal.adNetworkIds, key.adNetworkIds);
+}
+
 export function settingsRoutes(app: V1App, deps: V1Deps): void {
   const analyst = requireRole('analyst', deps);
   const admin = requireRole('admin', deps);
@@ -141,7 +147,7 @@ export function settingsRoutes(app: V1App, deps: V1Deps): void {
 
   // --- API keys
   app.openAPIRegistry.registerPath({ method: 'get', path: '/v1/keys', summary: 'API keys (never their secrets)', security: bearer, responses: { 200: json('Keys'), ...errorResponses(401, 403) } });
-  app.get('/v1/keys', admin, async (c) => c.json({ keys: (await listApiKeys(deps.db)).map(publicKey) }));
+  app.get('/v1/keys', admin, async (c) => c.json({ keys: (await listApiKeys(deps.db)).filter((k) => keyWithinScope(c.get('principal'), k)).map(publicKey) }));
 
   app.openAPIRegistry.registerPath({ method: 'post', path: '/v1/keys', summary: 'Create a key; the secret is in this response only', security: bearer, request: { body: { content: { 'application/json': { schema: KeyInput } } } }, responses: { 201: json('The key and its secret'), ...errorResponses(400, 401, 403, 413) } });
   app.post('/v1/keys', admin, async (c) => {
@@ -159,7 +165,13 @@ export function settingsRoutes(app: V1App, deps: V1Deps): void {
   app.openAPIRegistry.registerPath({ method: 'delete', path: '/v1/keys/{id}', summary: 'Revoke a key', security: bearer, request: { params: z.object({ id: z.string() }) }, responses: { 204: { description: 'Revoked' }, ...errorResponses(401, 403, 404) } });
   app.delete('/v1/keys/:id', admin, async (c) => {
     const id = intParam(ctx(c), 'id');
-    const deleted = id !== undefined && (await deps.writer.run((db) => deleteApiKey(db, id)));
+    const principal = c.get('principal');
+    const deleted =
+      id !== undefined &&
+      (await deps.writer.run(async (db) => {
+        const key = (await listApiKeys(db)).find((k) => k.id === id);
+        return key !== undefined && keyWithinScope(principal, key) && deleteApiKey(db, id);
+      }));
     return deleted ? c.body(null, 204) : notFound(ctx(c), `key ${c.req.param('id')}`);
   });
 }
