@@ -21,3 +21,8 @@ it('imports nothing Node-only outside src/node', () => {
     .flatMap((f) => readFileSync(f, 'utf8').split('\n').filter((line) => NODE_ONLY.test(line)).map((line) => `${relative(src, f)}: ${line.trim()}`));
   expect(offenders).toEqual([]);
 });
+
+it('src/version.ts says the version package.json says', async () => {
+  const { VERSION } = await import('../src/version.js');
+  expect(VERSION).toBe(JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version);
+});

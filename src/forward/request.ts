@@ -1,8 +1,9 @@
 // The HTTP request a destination gets for one postback: format, macros, headers, signature.
 import type { DestinationRow, PostbackRow } from '../db/schema.js';
 import { renderTemplate } from './template.js';
+import { VERSION } from '../version.js';
 
-export const USER_AGENT = 'skanpost/0.1.0';
+export const USER_AGENT = `skanpost/${VERSION}`;
 
 export interface OutgoingRequest {
   url: string;

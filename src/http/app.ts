@@ -17,6 +17,7 @@ import { ingestRoutes } from './routes/ingest.js';
 import { postbackRoutes } from './routes/postbacks.js';
 import { reportRoutes } from './routes/reports.js';
 import { settingsRoutes } from './routes/settings.js';
+import { VERSION } from '../version.js';
 
 export interface Logger {
   info(message: string, fields?: Record<string, unknown>): void;
@@ -112,7 +113,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AuthEnv> {
 
   app.doc31('/openapi.json', {
     openapi: '3.1.0',
-    info: { title: 'skanpost', version: '0.1.0', description: "Receiver and aggregator for Apple's SKAdNetwork and AdAttributionKit postbacks" },
+    info: { title: 'skanpost', version: VERSION, description: "Receiver and aggregator for Apple's SKAdNetwork and AdAttributionKit postbacks" },
   });
   app.get('/docs', swaggerUI({ url: '/openapi.json' }));
 
