@@ -44,6 +44,11 @@ export async function findApiKey(db: Db, secret: string): Promise<ApiKeyRow | un
   return key;
 }
 
+export async function getApiKey(db: Db, id: number): Promise<ApiKeyRow | undefined> {
+  const [key] = await db.select().from(apiKeys).where(eq(apiKeys.id, id));
+  return key;
+}
+
 export async function deleteApiKey(db: Db, id: number): Promise<boolean> {
   return (await db.delete(apiKeys).where(eq(apiKeys.id, id)).returning()).length > 0;
 }

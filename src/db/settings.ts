@@ -73,6 +73,11 @@ export async function listCampaigns(db: Db, filter: { appIds?: number[]; adNetwo
   return rows.filter((r) => (!filter.appIds || filter.appIds.includes(r.appId)) && (!filter.adNetworkIds || filter.adNetworkIds.includes(r.adNetworkId)));
 }
 
+export async function getCampaign(db: Db, id: number): Promise<CampaignRow | undefined> {
+  const [row] = await db.select().from(campaigns).where(eq(campaigns.id, id));
+  return row;
+}
+
 export async function deleteCampaign(db: Db, id: number, now: Date): Promise<CampaignRow | undefined> {
   const [row] = await db.delete(campaigns).where(eq(campaigns.id, id)).returning();
   if (row) {

@@ -10,6 +10,7 @@ import { JsonSyntaxError, parseStrictJson, toPlain } from '../postback/json.js';
 import { KeyConfigError } from '../postback/keys.js';
 import { GuardConfigError } from '../http/client-guard.js';
 import { readPostback } from '../postback/read.js';
+import { snakeKeys } from '../postback/types.js';
 import { ReportParamError } from '../rollup/report-query.js';
 import { CommandError, deliveriesCommand, destinationsCommand } from './commands/forwarding.js';
 import { importFile } from './commands/import.js';
@@ -92,7 +93,7 @@ async function verifyCommand(args: string[], io: Io): Promise<number> {
     key: inspection.key,
     message: inspection.message,
     message_base64: inspection.message === null ? null : Buffer.from(inspection.message, 'utf8').toString('base64'),
-    fields: Object.fromEntries(Object.entries(inspection.fields).map(([k, v]) => [k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`), v])),
+    fields: snakeKeys(inspection.fields),
   };
   io.stdout(showSeparators(JSON.stringify(output, null, 2)));
   return inspection.signature === 'verified' ? EXIT.ok : EXIT.failure;

@@ -80,3 +80,8 @@ export const emptyFields = (): PostbackFields => ({
 export function setColumn(fields: PostbackFields, column: keyof PostbackFields | null, value: JsonValue): void {
   if (column) (fields as unknown as Record<string, JsonValue>)[column] = value;
 }
+
+/** `adNetworkId` → `ad_network_id`: the API and CLI spell fields as the report dimensions do. */
+export function snakeKeys<T extends object>(object: T): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(object).map(([k, v]) => [k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`), v]));
+}

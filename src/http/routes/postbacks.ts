@@ -3,6 +3,7 @@ import type { Context } from 'hono';
 import { z } from '@hono/zod-openapi';
 import { and, asc, eq, gt, gte, inArray, lt, type SQL } from 'drizzle-orm';
 import { postbacks, type PostbackRow } from '../../db/schema.js';
+import { snakeKeys } from '../../postback/types.js';
 import { requireRole, type Principal } from '../auth.js';
 import { problem } from '../problem.js';
 import { bearer, errorResponses, intParam, type V1App, type V1Deps } from './common.js';
@@ -25,11 +26,9 @@ const ListParams = z
   })
   .strict();
 
-const snake = (key: string) => key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
-
 export function describePostback(row: PostbackRow, detail: boolean) {
   const { body, bodySha256, dedupeKey, reasons, receivedAt, installedAt, decode, id, ...rest } = row;
-  const fields = Object.fromEntries(Object.entries(rest).map(([k, v]) => [snake(k), v]));
+  const fields = snakeKeys(rest);
   return {
     id,
     received_at: receivedAt.toISOString(),

@@ -2,8 +2,8 @@
 import type { Context } from 'hono';
 import { z } from '@hono/zod-openapi';
 import { ConversionSchema } from '../../conversion/schema.js';
-import { createApiKey, deleteApiKey, listApiKeys, publicKey } from '../../db/api-keys.js';
-import { addCampaign, addSchema, deleteCampaign, deleteSchema, getSchema, listCampaigns, listSchemas, type CampaignRow, type SchemaRow } from '../../db/settings.js';
+import { createApiKey, deleteApiKey, getApiKey, listApiKeys, publicKey } from '../../db/api-keys.js';
+import { addCampaign, addSchema, deleteCampaign, deleteSchema, getCampaign, getSchema, listCampaigns, listSchemas, type CampaignRow, type SchemaRow } from '../../db/settings.js';
 import { requireRole, type Principal } from '../auth.js';
 import { problem } from '../problem.js';
 import { bearer, errorResponses, intParam, readJson, type V1App, type V1Deps } from './common.js';
@@ -54,11 +54,16 @@ function inAppScope(principal: Principal, appId: number) {
   return !principal.appIds || principal.appIds.includes(appId);
 }
 
-/** A key a principal may see or revoke: one whose scope lies inside the principal's own. */
-function keyWithinScope(principal: Principal, key: { appIds: number[] | null; adNetworkIds: string[] | null }) {
-  const inside = <T>(outer: T[] | null, inner: T[] | null) => !outer || (inner !== null && inner.every((v) => outer.includes(v)));
-  return inside(principal.appIds, key.appIds) && inside(principal.adNetworkIds, key.adNetworkIds);
+/**
+ * Whether something that spans these apps and networks (null: all of them) lies inside the
+ * principal's scope: a campaign mapping, or a key to see, create or revoke.
+ */
+function insideScope(principal: Principal, target: { appIds: number[] | null; adNetworkIds: string[] | null }) {
+  const inside = <T>(outer: T[] | null, inner: T[] | null) => !outer || (inner !== null && inner.length > 0 && inner.every((v) => outer.includes(v)));
+  return inside(principal.appIds, target.appIds) && inside(principal.adNetworkIds, target.adNetworkIds);
 }
+
+const campaignScope = (m: { appId: number; adNetworkId: string }) => ({ appIds: [m.appId], adNetworkIds: [m.adNetworkId] });
 
 export function settingsRoutes(app: V1App, deps: V1Deps): void {
   const analyst = requireRole('analyst', deps);
@@ -123,8 +128,7 @@ export function settingsRoutes(app: V1App, deps: V1Deps): void {
   app.post('/v1/campaigns', admin, async (c) => {
     const body = await readJson(ctx(c), CampaignInput);
     if (!body.ok) return body.response;
-    const p = c.get('principal');
-    if (!inAppScope(p, body.value.app_id) || (p.adNetworkIds && !p.adNetworkIds.includes(body.value.ad_network_id))) {
+    if (!insideScope(c.get('principal'), campaignScope({ appId: body.value.app_id, adNetworkId: body.value.ad_network_id }))) {
       return problem(ctx(c), 403, 'out_of_scope', 'Forbidden', { detail: 'this key may not manage that app or ad network' });
     }
     const row = await deps.writer.run((db) => addCampaign(db, body.value, deps.now()));
@@ -134,28 +138,26 @@ export function settingsRoutes(app: V1App, deps: V1Deps): void {
   app.openAPIRegistry.registerPath({ method: 'delete', path: '/v1/campaigns/{id}', summary: 'Delete a mapping', security: bearer, request: { params: z.object({ id: z.string() }) }, responses: { 204: { description: 'Deleted' }, ...errorResponses(401, 403, 404) } });
   app.delete('/v1/campaigns/:id', admin, async (c) => {
     const id = intParam(ctx(c), 'id');
-    const p = c.get('principal');
+    const principal = c.get('principal');
     const deleted =
       id !== undefined &&
       (await deps.writer.run(async (db) => {
-        const [row] = await listCampaigns(db).then((all) => all.filter((m) => m.id === id));
-        if (!row || !inAppScope(p, row.appId) || (p.adNetworkIds && !p.adNetworkIds.includes(row.adNetworkId))) return false;
-        return Boolean(await deleteCampaign(db, id, deps.now()));
+        const row = await getCampaign(db, id);
+        return row !== undefined && insideScope(principal, campaignScope(row)) && Boolean(await deleteCampaign(db, id, deps.now()));
       }));
     return deleted ? c.body(null, 204) : notFound(ctx(c), `campaign mapping ${c.req.param('id')}`);
   });
 
   // --- API keys
   app.openAPIRegistry.registerPath({ method: 'get', path: '/v1/keys', summary: 'API keys (never their secrets)', security: bearer, responses: { 200: json('Keys'), ...errorResponses(401, 403) } });
-  app.get('/v1/keys', admin, async (c) => c.json({ keys: (await listApiKeys(deps.db)).filter((k) => keyWithinScope(c.get('principal'), k)).map(publicKey) }));
+  app.get('/v1/keys', admin, async (c) => c.json({ keys: (await listApiKeys(deps.db)).filter((k) => insideScope(c.get('principal'), k)).map(publicKey) }));
 
   app.openAPIRegistry.registerPath({ method: 'post', path: '/v1/keys', summary: 'Create a key; the secret is in this response only', security: bearer, request: { body: { content: { 'application/json': { schema: KeyInput } } } }, responses: { 201: json('The key and its secret'), ...errorResponses(400, 401, 403, 413) } });
   app.post('/v1/keys', admin, async (c) => {
     const body = await readJson(ctx(c), KeyInput);
     if (!body.ok) return body.response;
-    const p = c.get('principal');
     // A scoped admin can only hand out keys within its own scope.
-    if ((p.appIds && !(body.value.app_ids?.length && body.value.app_ids.every((a) => p.appIds!.includes(a)))) || (p.adNetworkIds && !(body.value.ad_network_ids?.length && body.value.ad_network_ids.every((n) => p.adNetworkIds!.includes(n))))) {
+    if (!insideScope(c.get('principal'), { appIds: body.value.app_ids ?? null, adNetworkIds: body.value.ad_network_ids ?? null })) {
       return problem(ctx(c), 403, 'out_of_scope', 'Forbidden', { detail: 'a scoped key can only create keys within its own scope' });
     }
     const { key, secret } = await deps.writer.run((db) => createApiKey(db, body.value, deps.now()));
@@ -169,8 +171,8 @@ export function settingsRoutes(app: V1App, deps: V1Deps): void {
     const deleted =
       id !== undefined &&
       (await deps.writer.run(async (db) => {
-        const key = (await listApiKeys(db)).find((k) => k.id === id);
-        return key !== undefined && keyWithinScope(principal, key) && deleteApiKey(db, id);
+        const key = await getApiKey(db, id);
+        return key !== undefined && insideScope(principal, key) && deleteApiKey(db, id);
       }));
     return deleted ? c.body(null, 204) : notFound(ctx(c), `key ${c.req.param('id')}`);
   });
