@@ -1,8 +1,9 @@
 // Managing destinations: save with checks, pause and resume, backfill, figures per destination.
-import { and, asc, desc, eq, gte, isNotNull, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, getTableColumns, gte, isNotNull, sql } from 'drizzle-orm';
 import { DestinationInput } from '../forward/destination.js';
 import { wants } from '../forward/route.js';
 import { unknownMacros } from '../forward/template.js';
+import { atomically, partsFor } from './batch.js';
 import type { Db } from './db.js';
 import { deliveries, destinations, postbacks, type DestinationRow } from './schema.js';
 import { bumpSettings } from './settings-cache.js';
@@ -61,9 +62,8 @@ const columns = (input: DestinationInput) => ({
 
 export async function createDestination(db: Db, input: DestinationInput, now: Date): Promise<DestinationRow> {
   check(input);
-  const [row] = await db.insert(destinations).values({ ...columns(input), createdAt: now, updatedAt: now }).returning();
-  await bumpSettings(db);
-  return row!;
+  const [inserted] = await atomically(db, [db.insert(destinations).values({ ...columns(input), createdAt: now, updatedAt: now }).returning(), bumpSettings(db)]);
+  return (inserted as DestinationRow[])[0]!;
 }
 
 /** Applies a partial change; a secret left out is kept, `null` removes it. */
@@ -90,9 +90,8 @@ export async function updateDestination(db: Db, id: number, patch: Record<string
     throw new DestinationError(issue.path.join('.') || '(body)', issue.message);
   }
   check(merged.data);
-  const [row] = await db.update(destinations).set({ ...columns(merged.data), updatedAt: now }).where(eq(destinations.id, id)).returning();
-  await bumpSettings(db);
-  return row;
+  const [updated] = await atomically(db, [db.update(destinations).set({ ...columns(merged.data), updatedAt: now }).where(eq(destinations.id, id)).returning(), bumpSettings(db)]);
+  return (updated as DestinationRow[])[0];
 }
 
 export const listDestinations = (db: Db) => db.select().from(destinations).orderBy(asc(destinations.id));
@@ -104,10 +103,9 @@ export async function getDestination(db: Db, id: number): Promise<DestinationRow
 
 /** Removes a destination and its outbox rows: nothing more is sent to it. */
 export async function deleteDestination(db: Db, id: number): Promise<boolean> {
-  await db.delete(deliveries).where(eq(deliveries.destinationId, id));
-  const deleted = (await db.delete(destinations).where(eq(destinations.id, id)).returning()).length > 0;
-  if (deleted) await bumpSettings(db);
-  return deleted;
+  if (!(await getDestination(db, id))) return false;
+  await atomically(db, [db.delete(deliveries).where(eq(deliveries.destinationId, id)), db.delete(destinations).where(eq(destinations.id, id)), bumpSettings(db)]);
+  return true;
 }
 
 export async function setPaused(db: Db, id: number, paused: boolean, now: Date): Promise<DestinationRow | undefined> {
@@ -128,16 +126,12 @@ export async function backfill(db: Db, id: number, since: Date, now: Date, after
     .where(and(gte(postbacks.receivedAt, since), sql`${postbacks.id} > ${afterId}`, eq(postbacks.outcome, 'stored')))
     .orderBy(asc(postbacks.id))
     .limit(chunk);
-  const wanted = rows.filter((p) => wants(destination, p));
-  if (wanted.length) {
-    const inserted = await db
-      .insert(deliveries)
-      .values(wanted.map((p) => ({ postbackId: p.id, destinationId: id, state: 'pending' as const, nextAttemptAt: now, createdAt: now })))
-      .onConflictDoNothing()
-      .returning({ id: deliveries.id });
-    return { queued: inserted.length, lastId: rows.at(-1)!.id, done: rows.length < chunk };
-  }
-  return { queued: 0, lastId: rows.at(-1)?.id ?? afterId, done: rows.length < chunk };
+  const wanted = rows.filter((p) => wants(destination, p)).map((p) => ({ postbackId: p.id, destinationId: id, state: 'pending' as const, nextAttemptAt: now, createdAt: now }));
+  const inserts = partsFor(wanted, Object.keys(getTableColumns(deliveries)).length).map((part) =>
+    db.insert(deliveries).values(part).onConflictDoNothing().returning({ id: deliveries.id }),
+  );
+  const queued = (await atomically(db, inserts)).reduce((sum: number, inserted) => sum + (inserted as unknown[]).length, 0);
+  return { queued, lastId: rows.at(-1)?.id ?? afterId, done: rows.length < chunk };
 }
 
 const percentile = (sorted: number[], q: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]! : null);

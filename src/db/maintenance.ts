@@ -1,23 +1,25 @@
 // Background upkeep that must survive restarts: re-deriving an app's postbacks after its schema
 // or campaign names change, and rebuilding all aggregates. Each chunk is one atomic unit that
 // also advances the job's cursor, so a stopped job resumes exactly where it was.
-import { and, asc, eq, gt, isNull, lte, max } from 'drizzle-orm';
+import { and, asc, eq, exists, gt, isNull, lte, max, not } from 'drizzle-orm';
+import { atomically, closeMark, guardedValues, markHolds, markIf, newToken, supportsBatch } from './batch.js';
 import type { InstallModel } from '../conversion/install-date.js';
 import type { Db, Writer } from './db.js';
-import { deriveColumns, sameDerived } from './derive.js';
+import { deriveColumns, sameDerived, type Derived } from './derive.js';
 import { loadSettings } from './settings-cache.js';
-import { applyContribution } from './rollups.js';
+import { applyContribution, contributionStatements } from './rollups.js';
 import { maintenanceJobs, postbacks, rollupEvents, rollups, type PostbackRow } from './schema.js';
 
 export type Job = typeof maintenanceJobs.$inferSelect;
 
-export async function enqueueRederive(db: Db, appId: number, now: Date): Promise<void> {
+/** Queues a re-derive of the app's postbacks: one statement, so it fits in a batch. */
+export function enqueueRederive(db: Db, appId: number, now: Date) {
   // One pending job per app is enough: it will see every change made before it reaches a row.
-  const [pending] = await db
+  const pending = db
     .select({ id: maintenanceJobs.id })
     .from(maintenanceJobs)
     .where(and(eq(maintenanceJobs.kind, 'rederive'), eq(maintenanceJobs.appId, appId), eq(maintenanceJobs.cursor, 0), isNull(maintenanceJobs.doneAt)));
-  if (!pending) await db.insert(maintenanceJobs).values({ kind: 'rederive', appId, createdAt: now });
+  return db.insert(maintenanceJobs).select(guardedValues(maintenanceJobs, { kind: 'rederive', appId, createdAt: now }, not(exists(pending))));
 }
 
 /** Empties the aggregates and queues their reconstruction from every stored postback. */
@@ -49,24 +51,50 @@ export async function runJobChunk(db: Db, writer: Writer, job: Job, installModel
     if (!current || current.doneAt) return false;
     const rows = await chunkOf(tx, current, size);
     const settings = await loadSettings(tx);
-    for (const row of rows) {
-      const derived = deriveColumns(settings, row, installModel);
-      if (current.kind === 'rebuild') {
-        await tx.update(postbacks).set(derived).where(eq(postbacks.id, row.id));
-        await applyContribution(tx, { ...row, ...derived }, 1);
-      } else if (!sameDerived(row, derived)) {
-        await applyContribution(tx, row, -1);
-        await tx.update(postbacks).set(derived).where(eq(postbacks.id, row.id));
-        await applyContribution(tx, { ...row, ...derived }, 1);
-      }
-    }
+    const changes = rows
+      .map((row) => ({ row, derived: deriveColumns(settings, row, installModel) }))
+      .filter(({ row, derived }) => current.kind === 'rebuild' || !sameDerived(row, derived));
     const done = rows.length < size;
-    await tx
-      .update(maintenanceJobs)
-      .set({ cursor: rows.at(-1)?.id ?? current.cursor, doneAt: done ? now : null })
-      .where(eq(maintenanceJobs.id, job.id));
+    const advance = { cursor: rows.at(-1)?.id ?? current.cursor, doneAt: done ? now : null };
+    await (supportsBatch(tx) ? applyChunkInBatch : applyChunk)(tx, current, changes, advance);
     return !done;
   });
+}
+
+type Change = { row: PostbackRow; derived: Derived };
+type Advance = { cursor: number; doneAt: Date | null };
+
+async function applyChunk(tx: Db, job: Job, changes: Change[], advance: Advance): Promise<void> {
+  for (const { row, derived } of changes) {
+    // A rebuild starts from empty aggregates: there is nothing of the old row to take out.
+    if (job.kind === 'rederive') await applyContribution(tx, row, -1);
+    await tx.update(postbacks).set(derived).where(eq(postbacks.id, row.id));
+    await applyContribution(tx, { ...row, ...derived }, 1);
+  }
+  await tx.update(maintenanceJobs).set(advance).where(eq(maintenanceJobs.id, job.id));
+}
+
+/**
+ * D1: the chunk is one batch that applies only if the job's cursor is still where this run read
+ * it, so two overlapping cron runs never apply one chunk twice.
+ */
+async function applyChunkInBatch(tx: Db, job: Job, changes: Change[], advance: Advance): Promise<void> {
+  const token = newToken();
+  const guard = markHolds(token);
+  const unchanged = tx
+    .select({ id: maintenanceJobs.id })
+    .from(maintenanceJobs)
+    .where(and(eq(maintenanceJobs.id, job.id), eq(maintenanceJobs.cursor, job.cursor), isNull(maintenanceJobs.doneAt)));
+  await atomically(tx, [
+    markIf(tx, token, exists(unchanged)),
+    ...changes.flatMap(({ row, derived }) => [
+      ...(job.kind === 'rederive' ? contributionStatements(tx, row, -1, guard) : []),
+      tx.update(postbacks).set(derived).where(and(eq(postbacks.id, row.id), guard)),
+      ...contributionStatements(tx, { ...row, ...derived }, 1, guard),
+    ]),
+    tx.update(maintenanceJobs).set(advance).where(and(eq(maintenanceJobs.id, job.id), guard)),
+    closeMark(tx, token),
+  ]);
 }
 
 /** Drains every pending job, oldest first; returns how many chunks ran. */

@@ -1,19 +1,38 @@
 // Outbox rows: created with the postback in one atomic unit, claimed with a lease, settled.
-import { and, asc, eq, inArray, isNotNull, isNull, lte, or, sql } from 'drizzle-orm';
+import { and, asc, eq, inArray, isNotNull, isNull, lte, or, sql, type SQL } from 'drizzle-orm';
+import type { BatchItem } from 'drizzle-orm/batch';
+import { atomically, guardedValues, partsFor } from './batch.js';
 import { wants } from '../forward/route.js';
 import type { Db } from './db.js';
 import { deliveries, destinations, type DeliveryRow, type DestinationRow, type PostbackRow } from './schema.js';
 
-/** Queues a copy of `postback` for every destination that wants it (duplicates and conflicts: none). */
+type Routed = Omit<PostbackRow, 'id'>;
+
+/** The destinations that get a copy of `postback` (duplicates and conflicts: none). */
+const targetsOf = (postback: Routed, enabled: DestinationRow[]) => (postback.outcome === 'stored' ? enabled.filter((d) => wants(d, postback as PostbackRow)) : []);
+
+/** Queues a copy of `postback` for every destination that wants it. */
 export async function enqueueDeliveries(db: Db, postback: PostbackRow, now: Date, enabled: DestinationRow[]): Promise<number> {
-  if (postback.outcome !== 'stored') return 0;
-  const targets = enabled.filter((d) => wants(d, postback));
+  const targets = targetsOf(postback, enabled);
   if (targets.length === 0) return 0;
   await db
     .insert(deliveries)
     .values(targets.map((d) => ({ postbackId: postback.id, destinationId: d.id, state: 'pending' as const, nextAttemptAt: now, createdAt: now })))
     .onConflictDoNothing();
   return targets.length;
+}
+
+/**
+ * The same outbox rows as batch statements, for a postback whose id only the database knows yet
+ * (`postbackId`, a subquery), written only while `guard` holds.
+ */
+export function enqueueStatements(db: Db, postback: Routed, postbackId: SQL, now: Date, enabled: DestinationRow[], guard: SQL): Array<BatchItem<'sqlite'>> {
+  return targetsOf(postback, enabled).map((d) =>
+    db
+      .insert(deliveries)
+      .select(guardedValues(deliveries, { postbackId, destinationId: d.id, state: 'pending', nextAttemptAt: now, createdAt: now }, guard))
+      .onConflictDoNothing(),
+  );
 }
 
 /**
@@ -71,13 +90,14 @@ export async function settleAttempt(db: Db, claimed: DeliveryRow, result: Attemp
 
 /** Makes the given deliveries due now, their attempts counted afresh (dead-letter replay). */
 export async function replayDeliveries(db: Db, ids: number[], now: Date): Promise<number> {
-  if (ids.length === 0) return 0;
-  const updated = await db
-    .update(deliveries)
-    .set({ state: 'pending', attempts: 0, nextAttemptAt: now, claimedUntil: null, deliveredAt: null })
-    .where(inArray(deliveries.id, ids))
-    .returning({ id: deliveries.id });
-  return updated.length;
+  const updates = partsFor(ids, 1).map((part) =>
+    db
+      .update(deliveries)
+      .set({ state: 'pending', attempts: 0, nextAttemptAt: now, claimedUntil: null, deliveredAt: null })
+      .where(inArray(deliveries.id, part))
+      .returning({ id: deliveries.id }),
+  );
+  return (await atomically(db, updates)).reduce((sum: number, updated) => sum + (updated as unknown[]).length, 0);
 }
 
 /**

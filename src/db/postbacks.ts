@@ -9,9 +9,10 @@ import type { ReadPostback } from '../postback/read.js';
 import type { InstallModel } from '../conversion/install-date.js';
 import type { Db } from './db.js';
 import { deriveColumns } from './derive.js';
-import { enqueueDeliveries } from './outbox.js';
-import { loadSettings } from './settings-cache.js';
-import { applyContribution } from './rollups.js';
+import { enqueueDeliveries, enqueueStatements } from './outbox.js';
+import { loadSettings, type Settings } from './settings-cache.js';
+import { applyContribution, contributionStatements } from './rollups.js';
+import { atomically, markedPostbackId, markHolds, newToken, postbackMark, supportsBatch } from './batch.js';
 import { postbacks, type NewPostbackRow, type PostbackRow } from './schema.js';
 
 export type Outcome = 'stored' | 'duplicate' | 'conflict';
@@ -89,20 +90,56 @@ const byBody = (db: Db) =>
 
 const byDedupeKey = (db: Db) => db.select().from(postbacks).where(eq(postbacks.dedupeKey, sql.placeholder('key'))).prepare();
 
+type Unsaved = Omit<PostbackRow, 'id'>;
+
 /**
- * Stores one postback with its derived columns and aggregate increments. Must run inside one
- * atomic unit (a Writer): it reads, then writes on what it read.
+ * Inserts `row` unless its body or dedupe key is taken and, only if it went in, adds its
+ * contribution and queues its copies, all in one atomic unit. Resolves with the row, or undefined.
+ */
+type InsertCounted = (row: Unsaved) => Promise<PostbackRow | undefined>;
+
+// Node: inside the writer's transaction, so read the insert's outcome and act on it.
+const insertCountedInTransaction =
+  (db: Db, settings: Settings): InsertCounted =>
+  async (row) => {
+    const inserted = (await prepared(db, 'insertPostback', insertPostback).get(row)) as PostbackRow | undefined;
+    if (inserted) {
+      await applyContribution(db, inserted, 1);
+      await enqueueDeliveries(db, inserted, row.receivedAt, settings.destinations);
+    }
+    return inserted;
+  };
+
+// D1: one batch whose later statements are guarded by a mark the insert's outcome sets.
+const insertCountedInBatch =
+  (db: Db, settings: Settings): InsertCounted =>
+  async (row) => {
+    const token = newToken();
+    const mark = postbackMark(db, token, row.bodySha256);
+    const guard = markHolds(token);
+    const results = await atomically(db, [
+      mark.open,
+      db.insert(postbacks).values(row).onConflictDoNothing().returning(),
+      mark.settle,
+      ...contributionStatements(db, row, 1, guard),
+      ...enqueueStatements(db, row, markedPostbackId(token), row.receivedAt, settings.destinations, guard),
+      mark.close,
+    ]);
+    return (results[1] as PostbackRow[])[0];
+  };
+
+/**
+ * Stores one postback with its derived columns and aggregate increments. Runs inside one Writer
+ * unit: a transaction on Node; on D1, where units cannot read their own writes, batches whose
+ * outcome is decided inside the database, so a racing copy can never be counted twice.
  */
 export async function savePostback(db: Db, row: NewPostbackRow, installModel: InstallModel): Promise<SaveResult> {
   const settings = await loadSettings(db);
   const full = { ...row, ...deriveColumns(settings, row, installModel) };
-  const params = Object.fromEntries(INSERT_COLUMNS.map((c) => [c, full[c] ?? null]));
-  const inserted = (await prepared(db, 'insertPostback', insertPostback).get(params)) as PostbackRow | undefined;
-  if (inserted) {
-    await applyContribution(db, inserted, 1);
-    await enqueueDeliveries(db, inserted, row.receivedAt, settings.destinations);
-    return { id: inserted.id, outcome: 'stored' };
-  }
+  const complete = Object.fromEntries(INSERT_COLUMNS.map((c) => [c, full[c] ?? null])) as unknown as Unsaved;
+  const insertCounted = (supportsBatch(db) ? insertCountedInBatch : insertCountedInTransaction)(db, settings);
+  const inserted = await insertCounted(complete);
+  if (inserted) return { id: inserted.id, outcome: 'stored' };
 
   // Byte-identical to a kept body: a device or relay retry, whatever its verdict.
   const same = await prepared(db, 'byBody', byBody).get({ sha: row.bodySha256 });
@@ -112,9 +149,9 @@ export async function savePostback(db: Db, row: NewPostbackRow, installModel: In
   const first = row.dedupeKey ? await prepared(db, 'byDedupeKey', byDedupeKey).get({ key: row.dedupeKey }) : undefined;
   if (!first) throw new Error('postback insert ignored without a matching body or dedupe key');
   if (sameUnsignedValues(first, row)) return { id: first.id, outcome: 'duplicate' };
-  const [conflict] = await db.insert(postbacks).values({ ...full, dedupeKey: null, outcome: 'conflict', firstId: first.id }).returning();
-  await applyContribution(db, conflict!, 1);
-  return { id: first.id, outcome: 'conflict' };
+  // Kept and counted as a conflict. Only a copy of this very body racing in can take its place.
+  const conflict = await insertCounted({ ...complete, dedupeKey: null, outcome: 'conflict', firstId: first.id });
+  return { id: first.id, outcome: conflict ? 'conflict' : 'duplicate' };
 }
 
 /** Rows whose verdict a new key or recipe may change, in id order, for chunked `reverify`. */

@@ -2,6 +2,7 @@
 // pruned after SKANPOST_RETENTION_DAYS; verified rows only when the operator sets a limit for
 // them. What a pruned row added to the aggregates stays: reports are history.
 import { and, asc, inArray, lt, ne, or } from 'drizzle-orm';
+import { atomically } from './batch.js';
 import type { Writer } from './db.js';
 import { deliveries, postbacks } from './schema.js';
 
@@ -23,11 +24,14 @@ export async function pruneExpired(writer: Writer, policy: RetentionPolicy, now:
   let pruned = 0;
   for (;;) {
     const removed = await writer.run(async (tx) => {
-      const ids = (await tx.select({ id: postbacks.id }).from(postbacks).where(expired).orderBy(asc(postbacks.id)).limit(chunk)).map((r) => r.id);
-      if (ids.length === 0) return 0;
-      await tx.delete(deliveries).where(inArray(deliveries.postbackId, ids));
-      await tx.delete(postbacks).where(inArray(postbacks.id, ids));
-      return ids.length;
+      // The chunk is chosen inside each statement rather than sent as a list of ids: D1 binds at
+      // most 100 parameters per statement.
+      const doomed = tx.select({ id: postbacks.id }).from(postbacks).where(expired).orderBy(asc(postbacks.id)).limit(chunk);
+      const [, gone] = await atomically(tx, [
+        tx.delete(deliveries).where(inArray(deliveries.postbackId, doomed)),
+        tx.delete(postbacks).where(inArray(postbacks.id, doomed)).returning({ id: postbacks.id }),
+      ]);
+      return (gone as unknown[]).length;
     });
     pruned += removed;
     if (removed < chunk) return pruned;

@@ -1,5 +1,7 @@
 // Applying a postback's contribution to the aggregates (sign -1 takes it back out).
-import { sql } from 'drizzle-orm';
+import { sql, type SQL } from 'drizzle-orm';
+import type { BatchItem } from 'drizzle-orm/batch';
+import { guardedValues } from './batch.js';
 import { prepared } from './prepared.js';
 import { contributionOf, type Contributor } from '../rollup/contribution.js';
 import type { Db } from './db.js';
@@ -15,26 +17,46 @@ const placeholders = (names: readonly string[]) => Object.fromEntries(names.map(
 const upsertRollup = (db: Db) =>
   db.insert(rollups).values(placeholders([...ROLLUP_KEY, ...ROLLUP_MEASURES])).onConflictDoUpdate({ target: keyColumns(rollups), set: addMeasures }).prepare();
 
+const addEventCounts = {
+  target: [...keyColumns(rollupEvents), rollupEvents.event],
+  set: {
+    postbacks: sql`${rollupEvents.postbacks} + excluded.postbacks`,
+    countMin: sql`${rollupEvents.countMin} + excluded.count_min`,
+    countMax: sql`${rollupEvents.countMax} + excluded.count_max`,
+  },
+};
+
 const upsertEvent = (db: Db) =>
   db
     .insert(rollupEvents)
     .values(placeholders([...ROLLUP_KEY, 'event', 'postbacks', 'countMin', 'countMax']))
-    .onConflictDoUpdate({
-      target: [...keyColumns(rollupEvents), rollupEvents.event],
-      set: {
-        postbacks: sql`${rollupEvents.postbacks} + excluded.postbacks`,
-        countMin: sql`${rollupEvents.countMin} + excluded.count_min`,
-        countMax: sql`${rollupEvents.countMax} + excluded.count_max`,
-      },
-    })
+    .onConflictDoUpdate(addEventCounts)
     .prepare();
 
-export async function applyContribution(db: Db, row: Contributor, sign: 1 | -1): Promise<void> {
+/** The rows a contribution adds to (or, with sign -1, takes from): one rollup, one per event. */
+function signedRows(row: Contributor, sign: 1 | -1) {
   const c = contributionOf(row);
-  if (!c) return;
+  if (!c) return undefined;
   const measures = Object.fromEntries(ROLLUP_MEASURES.map((m) => [m, sign * c.measures[m]]));
-  await prepared(db, 'upsertRollup', upsertRollup).run({ ...c.key, ...measures });
-  for (const e of c.events) {
-    await prepared(db, 'upsertEvent', upsertEvent).run({ ...c.key, event: e.event, postbacks: sign, countMin: sign * e.countMin, countMax: sign * e.countMax });
-  }
+  return {
+    rollup: { ...c.key, ...measures },
+    events: c.events.map((e) => ({ ...c.key, event: e.event, postbacks: sign, countMin: sign * e.countMin, countMax: sign * e.countMax })),
+  };
+}
+
+export async function applyContribution(db: Db, row: Contributor, sign: 1 | -1): Promise<void> {
+  const rows = signedRows(row, sign);
+  if (!rows) return;
+  await prepared(db, 'upsertRollup', upsertRollup).run(rows.rollup);
+  for (const event of rows.events) await prepared(db, 'upsertEvent', upsertEvent).run(event);
+}
+
+/** The same upserts as statements for a batch, each applied only while `guard` holds. */
+export function contributionStatements(db: Db, row: Contributor, sign: 1 | -1, guard: SQL): Array<BatchItem<'sqlite'>> {
+  const rows = signedRows(row, sign);
+  if (!rows) return [];
+  return [
+    db.insert(rollups).select(guardedValues(rollups, rows.rollup, guard)).onConflictDoUpdate({ target: keyColumns(rollups), set: addMeasures }),
+    ...rows.events.map((event) => db.insert(rollupEvents).select(guardedValues(rollupEvents, event, guard)).onConflictDoUpdate(addEventCounts)),
+  ];
 }

@@ -283,3 +283,16 @@ export const settingsRevision = sqliteTable('settings_revision', {
   id: integer('id').primaryKey(),
   revision: integer('revision').notNull(),
 });
+
+/**
+ * D1 has no interactive transactions: a `db.batch()` cannot branch on what its own statements
+ * did. A batch that must be all-or-nothing on a condition writes a mark here first, only when the
+ * condition holds, and every later statement of the batch runs only if its mark exists; the last
+ * statement deletes it. `floor` is the newest postback id the batch saw before its insert, so a
+ * row it finds above the floor is its own. Rows never outlive their batch.
+ */
+export const writeMarks = sqliteTable('write_marks', {
+  token: text('token').primaryKey(),
+  floor: integer('floor'),
+  postbackId: integer('postback_id'),
+});

@@ -23,9 +23,9 @@ function group<T, K>(rows: T[], key: (row: T) => K): Map<K, T[]> {
   return map;
 }
 
-/** Must be called inside the atomic unit that changes a setting. */
-export async function bumpSettings(db: Db): Promise<void> {
-  await db
+/** Must run inside the atomic unit that changes a setting (a statement, so a batch can hold it). */
+export function bumpSettings(db: Db) {
+  return db
     .insert(settingsRevision)
     .values({ id: 1, revision: 1 })
     .onConflictDoUpdate({ target: settingsRevision.id, set: { revision: sql`${settingsRevision.revision} + 1` } });

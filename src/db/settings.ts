@@ -1,6 +1,7 @@
 // Per-app settings analysts and admins manage: conversion-value schemas and campaign names.
 // Every change queues a re-derive of the app's postbacks so the aggregates follow.
-import { and, asc, desc, eq, max } from 'drizzle-orm';
+import { and, asc, desc, eq, sql } from 'drizzle-orm';
+import { atomically } from './batch.js';
 import type { ConversionSchema } from '../conversion/schema.js';
 import type { Db } from './db.js';
 import { enqueueRederive } from './maintenance.js';
@@ -10,15 +11,17 @@ import { campaigns, conversionSchemas } from './schema.js';
 export type SchemaRow = typeof conversionSchemas.$inferSelect;
 export type CampaignRow = typeof campaigns.$inferSelect;
 
+/** The statements every settings change ends with, in its own atomic unit. */
+const followChange = (db: Db, appId: number, now: Date) => [bumpSettings(db), enqueueRederive(db, appId, now)];
+
 export async function addSchema(db: Db, appId: number, definition: ConversionSchema, now: Date): Promise<SchemaRow> {
-  const [{ last } = { last: 0 }] = await db.select({ last: max(conversionSchemas.version) }).from(conversionSchemas).where(eq(conversionSchemas.appId, appId));
-  const [row] = await db
-    .insert(conversionSchemas)
-    .values({ appId, version: (last ?? 0) + 1, effectiveFrom: new Date(definition.effective_from), definition, createdAt: now })
-    .returning();
-  await bumpSettings(db);
-  await enqueueRederive(db, appId, now);
-  return row!;
+  // The next version is taken inside the insert, so two admins adding at once cannot collide.
+  const nextVersion = sql`(select coalesce(max(${conversionSchemas.version}), 0) + 1 from ${conversionSchemas} where ${eq(conversionSchemas.appId, appId)})`;
+  const [inserted] = await atomically(db, [
+    db.insert(conversionSchemas).values({ appId, version: nextVersion, effectiveFrom: new Date(definition.effective_from), definition, createdAt: now }).returning(),
+    ...followChange(db, appId, now),
+  ]);
+  return (inserted as SchemaRow[])[0]!;
 }
 
 export async function listSchemas(db: Db, appId: number): Promise<SchemaRow[]> {
@@ -31,12 +34,12 @@ export async function getSchema(db: Db, appId: number, version: number): Promise
 }
 
 export async function deleteSchema(db: Db, appId: number, version: number, now: Date): Promise<boolean> {
-  const deleted = await db.delete(conversionSchemas).where(and(eq(conversionSchemas.appId, appId), eq(conversionSchemas.version, version))).returning();
-  if (deleted.length > 0) {
-    await bumpSettings(db);
-    await enqueueRederive(db, appId, now);
-  }
-  return deleted.length > 0;
+  if (!(await getSchema(db, appId, version))) return false;
+  const [deleted] = await atomically(db, [
+    db.delete(conversionSchemas).where(and(eq(conversionSchemas.appId, appId), eq(conversionSchemas.version, version))).returning(),
+    ...followChange(db, appId, now),
+  ]);
+  return (deleted as SchemaRow[]).length > 0;
 }
 
 export interface CampaignInput {
@@ -50,7 +53,7 @@ export interface CampaignInput {
 }
 
 export async function addCampaign(db: Db, input: CampaignInput, now: Date): Promise<CampaignRow> {
-  const [row] = await db
+  const insert = db
     .insert(campaigns)
     .values({
       adNetworkId: input.ad_network_id,
@@ -63,9 +66,8 @@ export async function addCampaign(db: Db, input: CampaignInput, now: Date): Prom
       createdAt: now,
     })
     .returning();
-  await bumpSettings(db);
-  await enqueueRederive(db, input.app_id, now);
-  return row!;
+  const [inserted] = await atomically(db, [insert, ...followChange(db, input.app_id, now)]);
+  return (inserted as CampaignRow[])[0]!;
 }
 
 export async function listCampaigns(db: Db, filter: { appIds?: number[]; adNetworkIds?: string[] } = {}): Promise<CampaignRow[]> {
@@ -79,10 +81,8 @@ export async function getCampaign(db: Db, id: number): Promise<CampaignRow | und
 }
 
 export async function deleteCampaign(db: Db, id: number, now: Date): Promise<CampaignRow | undefined> {
-  const [row] = await db.delete(campaigns).where(eq(campaigns.id, id)).returning();
-  if (row) {
-    await bumpSettings(db);
-    await enqueueRederive(db, row.appId, now);
-  }
-  return row;
+  const row = await getCampaign(db, id);
+  if (!row) return undefined;
+  const [deleted] = await atomically(db, [db.delete(campaigns).where(eq(campaigns.id, id)).returning(), ...followChange(db, row.appId, now)]);
+  return (deleted as CampaignRow[])[0];
 }
