@@ -1,9 +1,20 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 
+// Two projects: everything on Node, and the suite that runs inside workerd with D1
+// (test/workers/vitest.config.ts).
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts', 'src/**/*.test.ts'],
-    testTimeout: 30_000,
-    hookTimeout: 30_000,
+    projects: [
+      {
+        test: {
+          name: 'node',
+          include: ['test/**/*.test.ts', 'src/**/*.test.ts'],
+          exclude: [...configDefaults.exclude, 'test/workers/**'],
+          testTimeout: 30_000,
+          hookTimeout: 30_000,
+        },
+      },
+      './test/workers/vitest.config.ts',
+    ],
   },
 });

@@ -97,12 +97,19 @@ async function applyChunkInBatch(tx: Db, job: Job, changes: Change[], advance: A
   ]);
 }
 
-/** Drains every pending job, oldest first; returns how many chunks ran. */
-export async function runPendingJobs(db: Db, writer: Writer, installModel: InstallModel, now: () => Date, size?: number): Promise<number> {
+/**
+ * Drains pending jobs, oldest first, for at most `maxChunks` chunks (a Worker invocation may run
+ * only so many queries; the next one resumes from the cursor). Returns how many chunks ran.
+ */
+export async function runPendingJobs(db: Db, writer: Writer, installModel: InstallModel, now: () => Date, size?: number, maxChunks = Infinity): Promise<number> {
   let chunks = 0;
   for (const job of await pendingJobs(db)) {
-    while (await runJobChunk(db, writer, job, installModel, now(), size)) chunks++;
-    chunks++;
+    let more = true;
+    while (more && chunks < maxChunks) {
+      more = await runJobChunk(db, writer, job, installModel, now(), size);
+      chunks++;
+    }
+    if (chunks >= maxChunks) break;
   }
   return chunks;
 }

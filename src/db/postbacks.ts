@@ -75,15 +75,23 @@ export async function buildPostbackRow(postback: ReadPostback, inspection: Inspe
   };
 }
 
-const INSERT_COLUMNS = Object.keys(getTableColumns(postbacks)).filter((c) => c !== 'id') as Array<keyof NewPostbackRow>;
+const INSERT_COLUMNS = Object.keys(getTableColumns(postbacks)).filter((c) => c !== 'id') as Array<Exclude<keyof NewPostbackRow, 'id'>>;
 
+const COLUMNS = getTableColumns(postbacks);
+
+// drizzle maps a placeholder's value through its column even when the value is null, and a null
+// boolean comes out as 0 (false), a null JSON value as the text 'null'. So the placeholders here
+// are raw and `driverValues` maps the row itself, keeping null null.
 const insertPostback = (db: Db) =>
   db
     .insert(postbacks)
-    .values(Object.fromEntries(INSERT_COLUMNS.map((c) => [c, sql.placeholder(c)])) as never)
+    .values(Object.fromEntries(INSERT_COLUMNS.map((c) => [c, sql`${sql.placeholder(c)}`])) as never)
     .onConflictDoNothing()
     .returning()
     .prepare();
+
+const driverValues = (row: Unsaved) =>
+  Object.fromEntries(INSERT_COLUMNS.map((c) => [c, row[c] === null || row[c] === undefined ? null : COLUMNS[c].mapToDriverValue(row[c])]));
 
 const byBody = (db: Db) =>
   db.select({ id: postbacks.id, firstId: postbacks.firstId }).from(postbacks).where(eq(postbacks.bodySha256, sql.placeholder('sha'))).prepare();
@@ -102,7 +110,7 @@ type InsertCounted = (row: Unsaved) => Promise<PostbackRow | undefined>;
 const insertCountedInTransaction =
   (db: Db, settings: Settings): InsertCounted =>
   async (row) => {
-    const inserted = (await prepared(db, 'insertPostback', insertPostback).get(row)) as PostbackRow | undefined;
+    const inserted = (await prepared(db, 'insertPostback', insertPostback).get(driverValues(row))) as PostbackRow | undefined;
     if (inserted) {
       await applyContribution(db, inserted, 1);
       await enqueueDeliveries(db, inserted, row.receivedAt, settings.destinations);

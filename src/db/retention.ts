@@ -15,14 +15,14 @@ export interface RetentionPolicy {
 
 const DAY = 86_400_000;
 
-/** Prunes in chunks until nothing expired is left; resolves with how many rows went. */
-export async function pruneExpired(writer: Writer, policy: RetentionPolicy, now: Date, chunk = 500): Promise<number> {
+/** Prunes in chunks until nothing expired is left (or `maxChunks` ran); resolves with how many rows went. */
+export async function pruneExpired(writer: Writer, policy: RetentionPolicy, now: Date, chunk = 500, maxChunks = Infinity): Promise<number> {
   const unverifiedBefore = new Date(now.getTime() - policy.unverifiedDays * DAY);
   const unverified = and(lt(postbacks.receivedAt, unverifiedBefore), or(ne(postbacks.signature, 'verified'), ne(postbacks.environment, 'production')));
   const expired =
     policy.verifiedDays === undefined ? unverified : or(unverified, lt(postbacks.receivedAt, new Date(now.getTime() - policy.verifiedDays * DAY)));
   let pruned = 0;
-  for (;;) {
+  for (let chunks = 1; ; chunks++) {
     const removed = await writer.run(async (tx) => {
       // The chunk is chosen inside each statement rather than sent as a list of ids: D1 binds at
       // most 100 parameters per statement.
@@ -34,6 +34,6 @@ export async function pruneExpired(writer: Writer, policy: RetentionPolicy, now:
       return (gone as unknown[]).length;
     });
     pruned += removed;
-    if (removed < chunk) return pruned;
+    if (removed < chunk || chunks >= maxChunks) return pruned;
   }
 }

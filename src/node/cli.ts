@@ -16,7 +16,7 @@ import { CommandError, deliveriesCommand, destinationsCommand } from './commands
 import { importFile } from './commands/import.js';
 import { pruneExpired } from '../db/retention.js';
 import { REPORT_OPTIONS, reportCommand } from './commands/report.js';
-import { jsonLogger } from './logger.js';
+import { jsonLogger } from '../http/logger.js';
 import { reverify } from './reverify.js';
 import { createNodeRuntime, createVerification, type NodeRuntime } from './runtime.js';
 

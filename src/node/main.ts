@@ -5,7 +5,7 @@ import { createApp, METRICS_TYPE, renderMetrics } from '../http/app.js';
 import { IngestMetrics } from '../http/metrics.js';
 import { KeyConfigError } from '../postback/keys.js';
 import { GuardConfigError } from '../http/client-guard.js';
-import { jsonLogger } from './logger.js';
+import { jsonLogger } from '../http/logger.js';
 import { createNodeRuntime } from './runtime.js';
 
 let logger = jsonLogger();

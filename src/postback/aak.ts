@@ -8,7 +8,7 @@ import { emptyFields, setColumn, type Inspection, type PostbackFields } from './
 
 type PayloadField = keyof typeof aakPayloadFields;
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
 const encoder = new TextEncoder();
 
 export function base64UrlToBytes(part: string): Uint8Array<ArrayBuffer> {
@@ -104,7 +104,7 @@ export async function inspectAak(body: JsonObject, keys: KeyRing, verifier: Ecds
     return result('unverifiable', null);
   }
   const signature = base64UrlToBytes(signaturePart);
-  if (signature.length !== 64 || !(await verifier.verify(key, encoder.encode(signingInput), signature, 'p1363'))) {
+  if (signature.length !== 64 || !(await verifier.verify(key, encoder.encode(signingInput) as Uint8Array<ArrayBuffer>, signature, 'p1363'))) {
     reasons.push(`jws-string: signature does not verify with the key of kid ${JSON.stringify(kid)}`);
     return result('invalid', null);
   }

@@ -139,7 +139,7 @@ export async function inspectSkan(body: JsonObject, keys: KeyRing, verifier: Ecd
     reasons.push('attribution-signature: not base64');
     return result('invalid', null, message);
   }
-  const bytes = encoder.encode(message);
+  const bytes = encoder.encode(message) as Uint8Array<ArrayBuffer>; // workers-types widen the buffer type
   for (const key of keys.skan) {
     if (key.curve === recipe.curve && (await verifier.verify(key, bytes, signature, 'der'))) {
       return result('verified', key.id, message);

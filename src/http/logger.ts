@@ -1,11 +1,11 @@
 // JSON lines: one object per event, easy to ship to any log store. SKANPOST_LOG_LEVEL drops
 // the levels below it (one line per request is `info`).
-import type { Logger } from '../http/app.js';
+import type { Logger } from './app.js';
 
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
-export function jsonLogger(write: (line: string) => void = (line) => process.stderr.write(`${line}\n`), level: LogLevel = 'info'): Logger {
+export function jsonLogger(write: (line: string) => void = (line) => console.error(line), level: LogLevel = 'info'): Logger {
   const at = (name: LogLevel) =>
     LOG_LEVELS.indexOf(name) < LOG_LEVELS.indexOf(level)
       ? () => undefined

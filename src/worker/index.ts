@@ -1,0 +1,76 @@
+// The Cloudflare Workers entry: the same Hono app as on Node over D1, and a Cron Trigger that
+// sends due copies to partners, runs re-derive/rebuild chunks and prunes expired rows.
+import { runPendingJobs } from '../db/maintenance.js';
+import { pruneExpired } from '../db/retention.js';
+import { loadSettings } from '../db/settings-cache.js';
+import { sendDue } from '../forward/sender.js';
+import { createApp } from '../http/app.js';
+import { INGEST_PATHS } from '../http/routes/ingest.js';
+import { createWorkerRuntime, type WorkerEnv } from './runtime.js';
+
+export type { WorkerEnv } from './runtime.js';
+
+/**
+ * What one cron run may do. D1 counts queries per invocation and Workers bound wall time, so each
+ * task stops after a few chunks; the next run resumes from the state kept in D1.
+ */
+export const CRON_BUDGET = {
+  /** Rounds of claim-and-send, each of up to `deliveriesPerRound` copies. */
+  sendRounds: 10,
+  deliveriesPerRound: 25,
+  /** Re-derive / rebuild chunks and their size (each row costs a few statements). */
+  jobChunks: 10,
+  jobChunkSize: 50,
+  /** Retention chunks and their size. */
+  pruneChunks: 10,
+  pruneChunkSize: 500,
+  /** Stop starting new work after this long (ms). */
+  wallMs: 20_000,
+};
+
+/** Sends due deliveries, a few rounds at most; resolves with how many were attempted. */
+async function drainOutbox(env: WorkerEnv, started: number): Promise<number> {
+  const { db, writer, deps } = await createWorkerRuntime(env);
+  let attempted = 0;
+  for (let round = 0; round < CRON_BUDGET.sendRounds && Date.now() - started < CRON_BUDGET.wallMs; round++) {
+    const sent = await sendDue({ db, writer, fetch: (input, init) => fetch(input, init), now: deps.now }, CRON_BUDGET.deliveriesPerRound);
+    attempted += sent;
+    if (sent < CRON_BUDGET.deliveriesPerRound) break;
+  }
+  return attempted;
+}
+
+export default {
+  async fetch(request: Request, env: WorkerEnv, ctx: ExecutionContext): Promise<Response> {
+    const runtime = await createWorkerRuntime(env);
+    const response = await createApp(runtime.deps).fetch(request, env, ctx);
+    // A fresh postback's copies go out right after its 200 instead of waiting for the next cron.
+    const path = new URL(request.url).pathname;
+    if (response.status === 200 && request.method === 'POST' && INGEST_PATHS.some((p) => path.startsWith(p))) {
+      const { destinations } = await loadSettings(runtime.db);
+      if (destinations.length > 0) {
+        ctx.waitUntil(
+          drainOutbox(env, Date.now()).catch((error) => runtime.deps.logger.error('forwarding failed', { error: error instanceof Error ? error.message : String(error) })),
+        );
+      }
+    }
+    return response;
+  },
+
+  async scheduled(_controller: ScheduledController, env: WorkerEnv): Promise<void> {
+    const started = Date.now();
+    const { db, writer, config, deps } = await createWorkerRuntime(env);
+    const log = (task: string) => (error: unknown) => deps.logger.error(`${task} failed`, { error: error instanceof Error ? error.message : String(error) });
+    // Independent tasks: one failing must not starve the others.
+    const sent = await drainOutbox(env, started).catch(log('forwarding'));
+    const chunks = await runPendingJobs(db, writer, config.installModel, deps.now, CRON_BUDGET.jobChunkSize, CRON_BUDGET.jobChunks).catch(log('maintenance'));
+    const pruned = await pruneExpired(
+      writer,
+      { unverifiedDays: config.retentionDays, verifiedDays: config.retentionVerifiedDays },
+      deps.now(),
+      CRON_BUDGET.pruneChunkSize,
+      CRON_BUDGET.pruneChunks,
+    ).catch(log('retention'));
+    deps.logger.info('cron', { sent, chunks, pruned, ms: Date.now() - started });
+  },
+} satisfies ExportedHandler<WorkerEnv>;

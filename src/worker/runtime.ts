@@ -1,0 +1,108 @@
+// Wires the Workers runtime: D1 through drizzle, configuration from vars and secrets. Everything
+// tied to a request (bindings, env, the database handle) is built per call; only immutable
+// caches (parsed keys, imported CryptoKeys) and per-isolate counters live at module level.
+import { sql } from 'drizzle-orm';
+import { drizzle } from 'drizzle-orm/d1';
+import { readConfig, type Config } from '../config.js';
+import { StorageUnavailableError, type Db, type Writer } from '../db/db.js';
+import * as schema from '../db/schema.js';
+import type { AppDeps } from '../http/app.js';
+import { parseAllowlist, RateLimiter } from '../http/client-guard.js';
+import { jsonLogger } from '../http/logger.js';
+import { IngestMetrics } from '../http/metrics.js';
+import { createEcdsaVerifier } from '../postback/ecdsa.js';
+import type { Verification } from '../postback/inspect.js';
+import { buildKeyRing, type KeyRing } from '../postback/keys.js';
+
+/** The bindings, vars and secrets wrangler.toml declares. */
+export interface WorkerEnv {
+  DB: D1Database;
+  SKANPOST_ADMIN_KEY?: string;
+  SKANPOST_EXTRA_KEYS?: string;
+  SKANPOST_INSTALL_MODEL?: string;
+  SKANPOST_LOG_LEVEL?: string;
+  SKANPOST_MAX_INFLIGHT?: string;
+  SKANPOST_RETENTION_DAYS?: string;
+  SKANPOST_RETENTION_VERIFIED_DAYS?: string;
+  SKANPOST_RATE_LIMIT?: string;
+  SKANPOST_RATE_BURST?: string;
+  SKANPOST_TRUSTED_PROXY_HEADER?: string;
+  SKANPOST_ALLOWLIST?: string;
+}
+
+// Parsed once per isolate and per value: the key ring is immutable, and its CryptoKeys are
+// imported lazily by the verifier and kept with it.
+let keyCache: { extraKeys: string; keys: Promise<KeyRing> } | undefined;
+const verifier = createEcdsaVerifier();
+
+function keyRing(extraKeys: string): Promise<KeyRing> {
+  if (keyCache?.extraKeys !== extraKeys) keyCache = { extraKeys, keys: buildKeyRing(extraKeys) };
+  return keyCache.keys;
+}
+
+// Per isolate, not global: each Cloudflare location runs its own isolates (README, "Deploy to
+// Cloudflare"). Counters and buckets are kept only so one isolate's view is not rebuilt per request.
+const metrics = new IngestMetrics();
+let limiter: RateLimiter | undefined;
+
+function rateLimiter(config: Config): RateLimiter | undefined {
+  if (config.rateLimit === undefined) return undefined;
+  if (limiter?.perSecond !== config.rateLimit || limiter.burst !== config.rateBurst) limiter = new RateLimiter(config.rateLimit, config.rateBurst ?? 1);
+  return limiter;
+}
+
+// D1 answers these when it cannot take a write right now: the device should retry, not lose it.
+const TRANSIENT_D1 = /D1_ERROR.*(overloaded|busy|SQLITE_BUSY|SQLITE_FULL|storage|reset|timed? ?out|Network connection lost|internal error)|D1 DB (is )?(overloaded|reset)|Network connection lost/i;
+
+/**
+ * D1 has no interactive transactions: a unit runs its statements directly, and the write paths
+ * group the statements that must stand or fall together into one `db.batch()` (src/db/batch.ts).
+ */
+export function d1Writer(db: Db): Writer {
+  return {
+    async run(work) {
+      try {
+        return await work(db);
+      } catch (error) {
+        const message = error instanceof Error ? `${error.message} ${error.cause instanceof Error ? error.cause.message : ''}` : String(error);
+        throw TRANSIENT_D1.test(message) ? new StorageUnavailableError('D1_UNAVAILABLE', { cause: error }) : error;
+      }
+    },
+  };
+}
+
+export interface WorkerRuntime {
+  config: Config;
+  db: Db;
+  writer: Writer;
+  deps: AppDeps;
+}
+
+export async function createWorkerRuntime(env: WorkerEnv, now: () => Date = () => new Date()): Promise<WorkerRuntime> {
+  const config = readConfig(env as unknown as Record<string, string | undefined>);
+  const logger = jsonLogger((line) => console.log(line), config.logLevel);
+  const db = drizzle(env.DB, { schema }) as unknown as Db;
+  const writer = d1Writer(db);
+  const verification: Verification = { keys: await keyRing(config.extraKeys), verifier };
+  const limiter = rateLimiter(config);
+  const deps: AppDeps = {
+    db,
+    writer,
+    verification,
+    now,
+    installModel: config.installModel,
+    adminKey: config.adminKey,
+    maxInFlight: config.maxInFlight,
+    guard: {
+      allowlist: parseAllowlist(config.allowlist),
+      ...(limiter ? { limiter } : {}),
+      // Cloudflare sets CF-Connecting-IP to the address that connected to its edge; nothing a
+      // client sends can replace it. An operator may still name another header.
+      trustedHeader: config.trustedProxyHeader ?? 'CF-Connecting-IP',
+    },
+    metrics,
+    logger,
+    health: async () => (await db.get<{ ok: number }>(sql`select 1 as ok`))?.ok === 1,
+  };
+  return { config, db, writer, deps };
+}

@@ -1,0 +1,31 @@
+// Tests inside workerd, the runtime of Cloudflare Workers, with D1 and the committed migrations,
+// offline. Bindings come from wrangler.toml; the test-only ones are added here.
+import { fileURLToPath } from 'node:url';
+import { cloudflareTest, readD1Migrations } from '@cloudflare/vitest-pool-workers';
+import { defineConfig } from 'vitest/config';
+
+// Paths below are relative to this folder, both when run as a project of the root config
+// (`npm test`) and on its own (`--config test/workers/vitest.config.ts`).
+const here = fileURLToPath(new URL('./', import.meta.url));
+
+export default defineConfig({
+  root: here,
+  plugins: [
+    cloudflareTest(async () => ({
+      main: '../../src/worker/index.ts',
+      wrangler: { configPath: '../../wrangler.toml' },
+      miniflare: {
+        // A second database for tests that need one of their own (parity starts empty).
+        d1Databases: ['DB', 'PARITY_DB'],
+        bindings: { TEST_MIGRATIONS: await readD1Migrations(fileURLToPath(new URL('../../drizzle', import.meta.url))) },
+      },
+    })),
+  ],
+  test: {
+    name: 'workers',
+    include: ['**/*.test.ts'],
+    setupFiles: ['./apply-migrations.ts'],
+    testTimeout: 30_000,
+    hookTimeout: 30_000,
+  },
+});
