@@ -28,9 +28,12 @@ export async function atomically(db: Db, items: Array<BatchItem<'sqlite'>>): Pro
 /** D1 binds at most this many parameters per statement; better-sqlite3 far more. */
 export const MAX_BOUND_PARAMETERS = 100;
 
-/** Splits `items` so that each statement built from one part stays under D1's parameter limit. */
-export function partsFor<T>(items: readonly T[], parametersPerItem: number): T[][] {
-  const size = Math.max(1, Math.floor(MAX_BOUND_PARAMETERS / parametersPerItem) - 1);
+/**
+ * Splits `items` so that a statement built from one part stays under D1's parameter limit:
+ * `perItem` parameters for each item plus up to `fixed` for the rest of the statement.
+ */
+export function partsFor<T>(items: readonly T[], perItem: number, fixed = 10): T[][] {
+  const size = Math.max(1, Math.floor((MAX_BOUND_PARAMETERS - fixed) / perItem));
   const parts: T[][] = [];
   for (let i = 0; i < items.length; i += size) parts.push(items.slice(i, i + size));
   return parts;
