@@ -6,6 +6,7 @@ declare global {
     interface Env extends WorkerEnv {
       PARITY_DB: D1Database;
       TEST_MIGRATIONS: D1Migration[];
+      RECEIVER_URL: string;
     }
   }
 }

@@ -11,19 +11,26 @@ const here = fileURLToPath(new URL('./', import.meta.url));
 export default defineConfig({
   root: here,
   plugins: [
-    cloudflareTest(async () => ({
+    cloudflareTest(async ({ inject }) => ({
       main: '../../src/worker/index.ts',
       wrangler: { configPath: '../../wrangler.toml' },
       miniflare: {
         // A second database for tests that need one of their own (parity starts empty).
         d1Databases: ['DB', 'PARITY_DB'],
-        bindings: { TEST_MIGRATIONS: await readD1Migrations(fileURLToPath(new URL('../../drizzle', import.meta.url))) },
+        bindings: {
+          TEST_MIGRATIONS: await readD1Migrations(fileURLToPath(new URL('../../drizzle', import.meta.url))),
+          // Test-only configuration; a deployment sets its admin key with `wrangler secret put`.
+          SKANPOST_ADMIN_KEY: 'workers-test-admin-key-0123456789',
+          SKANPOST_LOG_LEVEL: 'warn',
+          RECEIVER_URL: inject('receiverUrl'),
+        },
       },
     })),
   ],
   test: {
     name: 'workers',
     include: ['**/*.test.ts'],
+    globalSetup: ['./global-setup.ts'],
     setupFiles: ['./apply-migrations.ts'],
     testTimeout: 30_000,
     hookTimeout: 30_000,
