@@ -26,3 +26,10 @@ it('src/version.ts says the version package.json says', async () => {
   const { VERSION } = await import('../src/version.js');
   expect(VERSION).toBe(JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version);
 });
+
+it('nothing outside src/node imports from src/node (the Worker bundle stays Node-free)', () => {
+  const offenders = files(src)
+    .filter((f) => !relative(src, f).startsWith('node/'))
+    .flatMap((f) => readFileSync(f, 'utf8').split('\n').filter((line) => /from\s+['"][./]*\/node\//.test(line)).map((line) => `${relative(src, f)}: ${line.trim()}`));
+  expect(offenders).toEqual([]);
+});

@@ -1,6 +1,9 @@
-// `npm run dev:worker` as a developer runs it: applies the migrations to the local D1 and serves
+// The Worker as wrangler builds and serves it. `npm run dev:worker` as a developer runs it: applies the migrations to the local D1 and serves
 // the Worker with wrangler on port 8788, beside the Node server's 8787.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect, it } from 'vitest';
 import { loadAppleSamples } from './support/app.js';
@@ -38,5 +41,22 @@ it('serves the Worker on 127.0.0.1:8788 and ingests an Apple postback', async ()
       // already gone
     }
     await exited;
+  }
+}, 90_000);
+
+it('bundles the Worker with wrangler, without Node-only modules', () => {
+  const out = mkdtempSync(join(tmpdir(), 'skanpost-bundle-'));
+  try {
+    execFileSync('npx', ['wrangler', 'deploy', '--dry-run', '--outdir', out], {
+      cwd: root,
+      env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: 'false', WRANGLER_SEND_METRICS: 'false', CI: '1' },
+      stdio: 'pipe',
+      timeout: 60_000,
+    });
+    const bundle = readFileSync(join(out, 'index.js'), 'utf8');
+    expect(bundle).toContain('report-attribution');
+    expect(bundle.match(/from\s*["']node:[^"']+["']|require\(["'](fs|path|better-sqlite3)["']\)|better_sqlite3\.node/g)).toBeNull();
+  } finally {
+    rmSync(out, { recursive: true, force: true });
   }
 }, 90_000);

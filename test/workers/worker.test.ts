@@ -3,8 +3,9 @@
 import { createExecutionContext, createScheduledController, env, SELF, waitOnExecutionContext } from 'cloudflare:test';
 import { beforeEach, describe, expect, it } from 'vitest';
 import samples from '../../fixtures/apple-samples.json' with { type: 'json' };
-import { deliveries, postbacks } from '../../src/db/schema.js';
-import worker from '../../src/worker/index.js';
+import schema from '../../fixtures/conversion-schema.json' with { type: 'json' };
+import { deliveries, maintenanceJobs, postbacks } from '../../src/db/schema.js';
+import worker, { CRON_BUDGET } from '../../src/worker/index.js';
 import { createWorkerRuntime } from '../../src/worker/runtime.js';
 import { resetTables } from './reset.js';
 
@@ -127,5 +128,43 @@ describe('forwarding from workerd', () => {
     expect((await db.select().from(deliveries)).map((d) => d.state)).toEqual(verified.map(() => 'delivered'));
     const copies = (await received()).slice(before);
     expect(copies.map((c) => c.body).sort()).toEqual(verified.map((s) => JSON.stringify(s.body)).sort());
+  });
+});
+
+describe('the cron resumes bounded background work', () => {
+  it('re-decodes after a schema change in slices, picking up where the last run stopped', async () => {
+    for (const sample of samples) await post(sample.body);
+    const { db } = await createWorkerRuntime(env);
+    const appId = 525463029;
+    const app = (await db.select().from(postbacks)).filter((p) => p.appId === appId);
+    expect(app.length).toBeGreaterThan(2);
+    const created = await SELF.fetch(`https://skanpost.example/v1/apps/${appId}/schemas`, { method: 'POST', headers: ADMIN, body: JSON.stringify(schema) });
+    expect(created.status).toBe(201);
+
+    const budget = { ...CRON_BUDGET };
+    Object.assign(CRON_BUDGET, { jobChunks: 1, jobChunkSize: 2 });
+    try {
+      const run = () => worker.scheduled(createScheduledController({ cron: '* * * * *', scheduledTime: Date.now() }), env);
+      await run();
+      const [job] = await db.select().from(maintenanceJobs);
+      expect(job!.doneAt).toBeNull(); // one slice of two rows, then the run stopped
+      expect(job!.cursor).toBeGreaterThan(0);
+      for (let i = 0; i < app.length && !(await db.select().from(maintenanceJobs))[0]!.doneAt; i++) await run();
+      expect((await db.select().from(maintenanceJobs))[0]!.doneAt).not.toBeNull();
+    } finally {
+      Object.assign(CRON_BUDGET, budget);
+    }
+    const decoded = (await db.select().from(postbacks)).filter((p) => p.appId === appId && p.conversionValue !== null);
+    expect(decoded.length).toBeGreaterThan(0);
+    expect(decoded.every((p) => p.decode !== null)).toBe(true);
+  });
+
+  it('prunes expired unverified rows', async () => {
+    const invalid = samples.find((s) => s.expect === 'invalid')!;
+    await post(invalid.body);
+    const { db } = await createWorkerRuntime(env);
+    await db.update(postbacks).set({ receivedAt: new Date(Date.now() - 91 * 86_400_000) });
+    await worker.scheduled(createScheduledController({ cron: '* * * * *', scheduledTime: Date.now() }), env);
+    expect(await db.select().from(postbacks)).toEqual([]);
   });
 });
