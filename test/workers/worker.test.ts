@@ -6,7 +6,8 @@ import samples from '../../fixtures/apple-samples.json' with { type: 'json' };
 import schema from '../../fixtures/conversion-schema.json' with { type: 'json' };
 import { deliveries, maintenanceJobs, postbacks } from '../../src/db/schema.js';
 import worker, { CRON_BUDGET } from '../../src/worker/index.js';
-import { createWorkerRuntime } from '../../src/worker/runtime.js';
+import { StorageUnavailableError } from '../../src/db/db.js';
+import { createWorkerRuntime, d1Writer } from '../../src/worker/runtime.js';
 import { resetTables } from './reset.js';
 
 const ADMIN = { authorization: `Bearer ${env.SKANPOST_ADMIN_KEY}`, 'content-type': 'application/json' };
@@ -166,5 +167,16 @@ describe('the cron resumes bounded background work', () => {
     await db.update(postbacks).set({ receivedAt: new Date(Date.now() - 91 * 86_400_000) });
     await worker.scheduled(createScheduledController({ cron: '* * * * *', scheduledTime: Date.now() }), env);
     expect(await db.select().from(postbacks)).toEqual([]);
+  });
+});
+
+describe('D1 failures', () => {
+  it('a write D1 cannot take now becomes StorageUnavailableError (503, the device retries); a bug stays an error', async () => {
+    const { db } = await createWorkerRuntime(env);
+    const writer = d1Writer(db);
+    const fail = (message: string) => writer.run(async () => Promise.reject(new Error(message)));
+    await expect(fail('D1_ERROR: D1 DB is overloaded. Too many requests queued.')).rejects.toBeInstanceOf(StorageUnavailableError);
+    await expect(fail('D1_ERROR: Network connection lost.')).rejects.toBeInstanceOf(StorageUnavailableError);
+    await expect(fail('D1_ERROR: too many SQL variables at offset 429: SQLITE_ERROR')).rejects.not.toBeInstanceOf(StorageUnavailableError);
   });
 });
