@@ -3,7 +3,7 @@
 // postbacks. Prints req/s at saturation, p50/p99, errors, peak RSS, the ratio, p99 at 60 % of
 // the baseline's saturated rate, and the same with duplicates, invalid signatures and forwarding.
 import { generateKeyPairSync, sign } from 'node:crypto';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -45,8 +45,13 @@ function postbacks(count: number, mix = { duplicates: 0, invalid: 0 }): string[]
 
 interface Server { url: string; child: ChildProcess; stop(): Promise<void> }
 
+// skanpost exactly as `npm start` runs it: the same bundle and node flags, built first.
+const START = (JSON.parse(readFileSync('package.json', 'utf8')) as { scripts: Record<string, string> }).scripts.start!;
+const SKANPOST_ARGS = START.replace(/^exec node /, '').split(' ');
+execFileSync('npm', ['run', '--silent', 'build'], { stdio: 'inherit' });
+
 async function start(kind: 'baseline' | 'skanpost', dir: string): Promise<Server> {
-  const args = kind === 'baseline' ? ['--import', 'tsx', 'bench/baseline-server.ts'] : ['--import', 'tsx', 'src/node/main.ts'];
+  const args = kind === 'baseline' ? ['--import', 'tsx', 'bench/baseline-server.ts'] : SKANPOST_ARGS;
   const child = spawn(process.execPath, args, {
     env: { ...process.env, PORT: '0', BENCH_KEY: SPKI, SKANPOST_EXTRA_KEYS: SPKI, SKANPOST_DB: join(dir, `${kind}-${serial}.db`), SKANPOST_ADMIN_KEY: ADMIN },
     stdio: ['ignore', 'ignore', 'pipe'],

@@ -6,6 +6,18 @@ import type { ReportQuery } from '../rollup/report-query.js';
 
 export type ReportValue = string | number | boolean | null;
 
+/**
+ * Rows one report may return. Past it the answer is a 400, not a server that runs out of memory
+ * while ingest shares its process: narrower dates, fewer dimensions or a filter bring it back.
+ */
+export const MAX_REPORT_ROWS = 100_000;
+
+export class ReportTooLargeError extends Error {
+  constructor() {
+    super(`the report has more than ${MAX_REPORT_ROWS.toLocaleString('en')} rows: narrow the dates, group by fewer dimensions or add a filter`);
+  }
+}
+
 export interface ReportResult {
   columns: string[];
   /** One array per row, aligned with `columns` (objects for 10⁴ rows cost more than the query). */
@@ -86,8 +98,9 @@ export async function runReport(db: Db, query: ReportQuery, now: Date, fillingHo
   ];
   const positions = groupDims.map((_, i) => i + 1).join(', ');
   const groupSql = groupDims.length ? sql.raw(` group by ${positions} order by ${positions}`) : sql.raw('');
-  const statement = sql`select ${sql.raw(select.join(', '))} from ${sql.raw(table)} where ${sql.join(where, sql` and `)}${groupSql}`;
+  const statement = sql`select ${sql.raw(select.join(', '))} from ${sql.raw(table)} where ${sql.join(where, sql` and `)}${groupSql} limit ${sql.raw(String(MAX_REPORT_ROWS + 1))}`;
   const raw = await db.values<Array<string | number | null>>(statement);
+  if (raw.length > MAX_REPORT_ROWS) throw new ReportTooLargeError();
 
   const completeAt = (day: { endMs: number }) => now.getTime() >= day.endMs + (query.dateBasis === 'install' ? fillingHorizonMs : 0);
   const dayByNumber = new Map(query.days.map((d) => [Math.round(Date.parse(`${d.day}T00:00:00Z`) / 86_400_000), { name: d.day, complete: completeAt(d) }]));

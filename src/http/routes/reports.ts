@@ -2,7 +2,7 @@
 import type { Context } from 'hono';
 import { z } from '@hono/zod-openapi';
 import { fillingHorizonMs } from '../../conversion/install-date.js';
-import { reportMeta, runReport, toCsv, toJsonRows } from '../../db/reports.js';
+import { reportMeta, ReportTooLargeError, runReport, toCsv, toJsonRows } from '../../db/reports.js';
 import { CAMPAIGN_METRICS, DIMENSIONS, EVENT_METRICS } from '../../rollup/dimensions.js';
 import { parseReportQuery, ReportParamError, type ReportQuery } from '../../rollup/report-query.js';
 import { requireRole, ScopeError, withinScope, type AuthEnv } from '../auth.js';
@@ -69,7 +69,13 @@ export function reportRoutes(app: V1App, deps: V1Deps): void {
         throw error;
       }
       const now = deps.now();
-      const result = await runReport(deps.db, query, now, fillingHorizonMs(deps.installModel));
+      let result;
+      try {
+        result = await runReport(deps.db, query, now, fillingHorizonMs(deps.installModel));
+      } catch (error) {
+        if (error instanceof ReportTooLargeError) return problem(c as unknown as Context, 400, 'too_many_rows', 'Bad Request', { detail: error.message });
+        throw error;
+      }
       if (query.format === 'csv') {
         return c.body(toCsv(result.columns, result.rows), 200, {
           'Content-Type': 'text/csv; charset=utf-8; header=present',
