@@ -168,3 +168,25 @@ describe('unsigned values', () => {
     expect(inspection.fields).toMatchObject({ conversionValue: null, coarseConversionValue: null, countryCode: null });
   });
 });
+
+describe('key order', () => {
+  it('tries the key that verified last first, and still finds any other trusted key', async () => {
+    const second = generateKey('P-256');
+    const ring = await buildKeyRing(`${p256.spkiBase64},${second.spkiBase64}`);
+    let calls = 0;
+    const base = createNodeVerifier();
+    const counting = { verify: (...args: Parameters<typeof base.verify>) => (calls++, base.verify(...args)) };
+    const check = async (key: typeof p256) => {
+      calls = 0;
+      const read = readPostback(new TextEncoder().encode(JSON.stringify(signSkan(skanBody('4.0'), key, '4.0'))));
+      if (!read.ok) throw new Error('unexpected 400');
+      const inspection = await inspectPostback(read.postback, { keys: ring, verifier: counting });
+      return { signature: inspection.signature, calls };
+    };
+    // Apple's P-256 key comes first in the ring: the first postback by `second` tries three keys.
+    expect(await check(second)).toEqual({ signature: 'verified', calls: 3 });
+    expect(await check(second)).toEqual({ signature: 'verified', calls: 1 });
+    expect(await check(p256)).toEqual({ signature: 'verified', calls: 3 });
+    expect(await check(p256)).toEqual({ signature: 'verified', calls: 1 });
+  });
+});
