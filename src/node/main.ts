@@ -13,7 +13,7 @@ let logger = jsonLogger();
 async function main(): Promise<void> {
   const config = readConfig(process.env);
   logger = jsonLogger(undefined, config.logLevel);
-  const runtime = await createNodeRuntime(config, logger);
+  const runtime = await createNodeRuntime(config, logger, undefined, { ingestThread: true });
   const metrics = new IngestMetrics();
   const deps = { ...runtime.deps, metrics };
   const app = createApp(deps);

@@ -13,6 +13,8 @@ import { pruneExpired } from '../db/retention.js';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import { parseAllowlist, RateLimiter } from '../http/client-guard.js';
 import { GroupCommitWriter } from './group-commit.js';
+import { IngestThread } from './ingest-thread.js';
+import type { NewPostbackRow } from '../db/schema.js';
 
 export interface NodeRuntime extends NodeDatabase {
   writer: GroupCommitWriter;
@@ -30,10 +32,26 @@ export async function createVerification(extraKeys: string, logger?: Logger): Pr
   return { keys, verifier: createNodeVerifier() };
 }
 
-export async function createNodeRuntime(config: Config, logger: Logger, now: () => Date = () => new Date()): Promise<NodeRuntime> {
+export interface RuntimeOptions {
+  /**
+   * Write postbacks on a thread of their own (the server does); settings, forwarding and jobs keep
+   * this thread's connection. Needs a database file.
+   */
+  ingestThread?: boolean;
+}
+
+export async function createNodeRuntime(config: Config, logger: Logger, now: () => Date = () => new Date(), options: RuntimeOptions = {}): Promise<NodeRuntime> {
   const verification = await createVerification(config.extraKeys, logger);
   const database = openDatabase(config.dbPath, { synchronous: config.synchronous });
   const writer = new GroupCommitWriter(database.sqlite, database.db);
+  const ingestThread =
+    options.ingestThread && config.dbPath !== ':memory:'
+      ? new IngestThread({ dbPath: config.dbPath, synchronous: config.synchronous, installModel: config.installModel }, (error) => {
+          // Without its writer the server cannot keep postbacks: stop, so a supervisor restarts it.
+          logger.error('ingest writer thread failed', { error: error.stack ?? error.message });
+          process.exit(1);
+        })
+      : undefined;
   // Reports read through their own connection: under WAL they see committed data only and never
   // wait for the writer.
   const reader = config.dbPath === ':memory:' ? undefined : openReader(config.dbPath);
@@ -51,13 +69,14 @@ export async function createNodeRuntime(config: Config, logger: Logger, now: () 
       const pages = database.sqlite.pragma('page_count', { simple: true }) as number;
       const pageSize = database.sqlite.pragma('page_size', { simple: true }) as number;
       return [
-        writer.batchSizes.text(),
+        ingestThread ? await ingestThread.metrics() : writer.batchSizes.text(),
         '# HELP skanpost_database_bytes Size of the SQLite database file\n# TYPE skanpost_database_bytes gauge',
         `skanpost_database_bytes ${pages * pageSize}`,
       ].join('\n');
     },
     verification,
     writer,
+    ...(ingestThread ? { save: (row: NewPostbackRow) => ingestThread.save(row) } : {}),
     now,
     installModel: config.installModel,
     logger,
@@ -124,6 +143,7 @@ export async function createNodeRuntime(config: Config, logger: Logger, now: () 
       clearTimeout(timer);
       clearTimeout(sendTimer);
       await Promise.all([jobs, sending]);
+      await ingestThread?.close();
       await writer.close();
       reader?.sqlite.close();
       database.sqlite.close();

@@ -1,0 +1,113 @@
+// The postback writer on a thread of its own. better-sqlite3 is synchronous: on the main thread
+// every statement of every postback's write competes with HTTP parsing and verification for one
+// core. Here the same group commit runs beside it; the main thread only sends rows and receives
+// receipts. One connection, one writer, same transaction: the Node default's guarantees.
+import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import type { Synchronous } from '../config.js';
+import type { InstallModel } from '../conversion/install-date.js';
+import { StorageUnavailableError } from '../db/db.js';
+import { savePostback, type SaveResult } from '../db/postbacks.js';
+import type { NewPostbackRow } from '../db/schema.js';
+import { openDatabase } from './database.js';
+import { GroupCommitWriter } from './group-commit.js';
+
+export interface IngestThreadOptions {
+  dbPath: string;
+  synchronous: Synchronous;
+  installModel: InstallModel;
+}
+
+type Request = { id: number; row: NewPostbackRow } | { id: number; metrics: true } | { close: true };
+type Reply = { id: number; result: SaveResult | string } | { id: number; error: { storage?: string; message: string } };
+
+/** The main thread's side: `save` resolves once the row's commit is done (durable, in `full`). */
+export class IngestThread {
+  private readonly worker: Worker;
+  private readonly pending = new Map<number, { resolve: (value: never) => void; reject: (error: unknown) => void }>();
+  private nextId = 0;
+  private closing: Promise<void> | undefined;
+  private failure: Error | undefined;
+
+  constructor(options: IngestThreadOptions, onFailure: (error: Error) => void) {
+    // The thread holds only the write path's objects: a small heap keeps the process's memory flat.
+    const settings = { workerData: options, resourceLimits: { maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 8 } };
+    // Bundled (npm start), the thread is its own file beside main.mjs. From source (tests, tsx),
+    // Node 20 does not carry `--import tsx` into workers: the thread registers tsx itself first.
+    this.worker = import.meta.url.endsWith('.mjs')
+      ? new Worker(new URL('./ingest-thread.mjs', import.meta.url), settings)
+      : new Worker(`import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(import.meta.url)}); })`, { ...settings, eval: true });
+    this.worker.on('message', (reply: Reply) => this.settle(reply));
+    const fail = (error: Error) => {
+      this.failure ??= error;
+      for (const { reject } of this.pending.values()) reject(new StorageUnavailableError('WRITER_THREAD', { cause: error }));
+      this.pending.clear();
+      if (!this.closing) onFailure(error);
+    };
+    this.worker.on('error', fail);
+    this.worker.on('exit', (code) => fail(new Error(`the ingest writer thread exited with code ${code}`)));
+  }
+
+  save(row: NewPostbackRow): Promise<SaveResult> {
+    return this.call({ row });
+  }
+
+  /** The thread's group-commit histogram, as exposition text. */
+  metrics(): Promise<string> {
+    return this.call({ metrics: true });
+  }
+
+  /** Answers everything queued, closes the thread's connection, ends the thread. */
+  close(): Promise<void> {
+    this.closing ??= new Promise<void>((resolve) => {
+      if (this.failure) return resolve();
+      this.worker.once('exit', () => resolve());
+      this.worker.postMessage({ close: true } satisfies Request);
+    });
+    return this.closing;
+  }
+
+  private call<T>(request: { row: NewPostbackRow } | { metrics: true }): Promise<T> {
+    if (this.failure || this.closing) return Promise.reject(new StorageUnavailableError(this.failure ? 'WRITER_THREAD' : 'CLOSED'));
+    const id = this.nextId++;
+    return new Promise<T>((resolve, reject) => {
+      this.pending.set(id, { resolve: resolve as (value: never) => void, reject });
+      this.worker.postMessage({ id, ...request } as Request);
+    });
+  }
+
+  private settle(reply: Reply): void {
+    const waiter = this.pending.get(reply.id);
+    if (!waiter) return;
+    this.pending.delete(reply.id);
+    if ('result' in reply) waiter.resolve(reply.result as never);
+    else waiter.reject(reply.error.storage ? new StorageUnavailableError(reply.error.storage) : new Error(reply.error.message));
+  }
+}
+
+/** The thread's side: the same GroupCommitWriter and savePostback as in process. */
+function serve(options: IngestThreadOptions): void {
+  const port = parentPort!;
+  const database = openDatabase(options.dbPath, { synchronous: options.synchronous });
+  const writer = new GroupCommitWriter(database.sqlite, database.db);
+  const reply = (message: Reply) => port.postMessage(message);
+  port.on('message', (request: Request) => {
+    if ('close' in request) {
+      void writer.close().then(() => {
+        database.sqlite.close();
+        port.close();
+      });
+      return;
+    }
+    if ('metrics' in request) return reply({ id: request.id, result: writer.batchSizes.text() });
+    writer.run((db) => savePostback(db, request.row, options.installModel)).then(
+      (result) => reply({ id: request.id, result }),
+      (error: unknown) =>
+        reply({
+          id: request.id,
+          error: error instanceof StorageUnavailableError ? { storage: error.code, message: error.message } : { message: error instanceof Error ? error.message : String(error) },
+        }),
+    );
+  });
+}
+
+if (!isMainThread && (workerData as IngestThreadOptions | undefined)?.dbPath) serve(workerData as IngestThreadOptions);

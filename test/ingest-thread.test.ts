@@ -1,0 +1,56 @@
+// The server's postback writer thread: same outcomes as in process, and a write the database
+// cannot take comes back as StorageUnavailableError (503 + Retry-After), never as a receipt.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, expect, it } from 'vitest';
+import { DEFAULT_INSTALL_MODEL } from '../src/conversion/install-date.js';
+import { StorageUnavailableError } from '../src/db/db.js';
+import { openDatabase } from '../src/node/database.js';
+import { IngestThread } from '../src/node/ingest-thread.js';
+import { postbackRow } from './support/repository-contract.js';
+
+const cleanup: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  for (const step of cleanup.splice(0).reverse()) await step();
+});
+
+async function setup() {
+  const dir = mkdtempSync(join(tmpdir(), 'skanpost-thread-'));
+  cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+  const dbPath = join(dir, 'db.sqlite');
+  const main = openDatabase(dbPath); // migrations, as the server applies them before starting the thread
+  cleanup.push(() => main.sqlite.close());
+  const failures: Error[] = [];
+  const thread = new IngestThread({ dbPath, synchronous: 'full', installModel: DEFAULT_INSTALL_MODEL }, (e) => failures.push(e));
+  cleanup.push(() => thread.close());
+  return { dbPath, main, thread, failures };
+}
+
+it('stores, dedupes and reports its commits like the in-process writer', async () => {
+  const { main, thread, failures } = await setup();
+  const row = await postbackRow();
+  const stored = await thread.save(row);
+  expect(stored.outcome).toBe('stored');
+  expect(await thread.save(row)).toEqual({ id: stored.id, outcome: 'duplicate' });
+  expect(main.sqlite.prepare('select count(*) as n from postbacks').get()).toEqual({ n: 1 });
+  expect(await thread.metrics()).toMatch(/skanpost_group_commit_units_count 2/);
+  expect(failures).toEqual([]);
+});
+
+it('answers StorageUnavailableError while another connection holds the write lock, then writes again', async () => {
+  const { dbPath, thread } = await setup();
+  const blocker = new Database(dbPath);
+  blocker.exec('BEGIN IMMEDIATE');
+  await expect(thread.save(await postbackRow())).rejects.toBeInstanceOf(StorageUnavailableError);
+  blocker.exec('ROLLBACK');
+  blocker.close();
+  expect((await thread.save(await postbackRow())).outcome).toBe('stored');
+}, 20_000);
+
+it('refuses work once closed', async () => {
+  const { thread } = await setup();
+  await thread.close();
+  await expect(thread.save(await postbackRow())).rejects.toBeInstanceOf(StorageUnavailableError);
+});
