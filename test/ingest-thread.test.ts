@@ -21,7 +21,7 @@ async function setup() {
   cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
   const dbPath = join(dir, 'db.sqlite');
   const main = openDatabase(dbPath); // migrations, as the server applies them before starting the thread
-  cleanup.push(() => main.sqlite.close());
+  cleanup.push(() => void main.sqlite.close());
   const failures: Error[] = [];
   const thread = new IngestThread({ dbPath, synchronous: 'full', installModel: DEFAULT_INSTALL_MODEL }, (e) => failures.push(e));
   cleanup.push(() => thread.close());

@@ -75,9 +75,8 @@ export async function buildPostbackRow(postback: ReadPostback, inspection: Inspe
   };
 }
 
-const INSERT_COLUMNS = Object.keys(getTableColumns(postbacks)).filter((c) => c !== 'id') as Array<Exclude<keyof NewPostbackRow, 'id'>>;
-
 const COLUMNS = getTableColumns(postbacks);
+const INSERT_COLUMNS = Object.keys(COLUMNS).filter((c) => c !== 'id') as Array<Exclude<keyof NewPostbackRow, 'id'>>;
 
 // drizzle maps a placeholder's value through its column even when the value is null, and a null
 // boolean comes out as 0 (false), a null JSON value as the text 'null'. So the placeholders here
