@@ -6,13 +6,14 @@ import { IngestMetrics } from '../http/metrics.js';
 import { KeyConfigError } from '../postback/keys.js';
 import { GuardConfigError } from '../http/client-guard.js';
 import { jsonLogger } from '../http/logger.js';
+import { batchedStderr } from './log-writer.js';
 import { createNodeRuntime } from './runtime.js';
 
 let logger = jsonLogger();
 
 async function main(): Promise<void> {
   const config = readConfig(process.env);
-  logger = jsonLogger(undefined, config.logLevel);
+  logger = jsonLogger(batchedStderr(), config.logLevel);
   const runtime = await createNodeRuntime(config, logger, undefined, { ingestThread: true });
   const metrics = new IngestMetrics();
   const deps = { ...runtime.deps, metrics };
