@@ -45,6 +45,14 @@ describe('GroupCommitWriter', () => {
     ]);
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
     expect((await app.rows()).map((r) => r.bodySha256)).toEqual(['a', 'c']);
+    // The batch ran bare, failed, and ran again unit by unit; 'a' is written once, not twice.
+    expect(app.writer.stats.isolatedRetries).toBe(1);
+  });
+
+  it('runs a batch without failures in one pass, without savepoints', async () => {
+    await Promise.all(Array.from({ length: 20 }, () => app.post(body())));
+    expect(app.writer.stats.isolatedRetries).toBe(0);
+    expect(await app.rows()).toHaveLength(20);
   });
 
   it('answers 503 with Retry-After when the disk is full, and serves again once space returns', async () => {
