@@ -86,7 +86,7 @@ const insertPostback = (db: Db) =>
     .insert(postbacks)
     .values(Object.fromEntries(INSERT_COLUMNS.map((c) => [c, sql`${sql.placeholder(c)}`])) as never)
     .onConflictDoNothing()
-    .returning()
+    .returning({ id: postbacks.id })
     .prepare();
 
 const driverValues = (row: Unsaved) =>
@@ -109,11 +109,12 @@ type InsertCounted = (row: Unsaved) => Promise<PostbackRow | undefined>;
 const insertCountedInTransaction =
   (db: Db, settings: Settings): InsertCounted =>
   async (row) => {
-    const inserted = (await prepared(db, 'insertPostback', insertPostback).get(driverValues(row))) as PostbackRow | undefined;
-    if (inserted) {
-      await applyContribution(db, inserted, 1);
-      await enqueueDeliveries(db, inserted, row.receivedAt, settings.destinations);
-    }
+    // Only the id comes back: the rest is `row` itself, already in hand and already mapped.
+    const created = await prepared(db, 'insertPostback', insertPostback).get(driverValues(row));
+    if (!created) return undefined;
+    const inserted = { ...row, id: created.id };
+    await applyContribution(db, inserted, 1);
+    await enqueueDeliveries(db, inserted, row.receivedAt, settings.destinations);
     return inserted;
   };
 
@@ -126,13 +127,14 @@ const insertCountedInBatch =
     const guard = markHolds(token);
     const results = await atomically(db, [
       mark.open,
-      db.insert(postbacks).values(row).onConflictDoNothing().returning(),
+      db.insert(postbacks).values(row).onConflictDoNothing().returning({ id: postbacks.id }),
       mark.settle,
       ...contributionStatements(db, row, 1, guard),
       ...enqueueStatements(db, row, markedPostbackId(token), row.receivedAt, settings.destinations, guard),
       mark.close,
     ]);
-    return (results[1] as PostbackRow[])[0];
+    const created = (results[1] as Array<{ id: number }>)[0];
+    return created && { ...row, id: created.id };
   };
 
 /**

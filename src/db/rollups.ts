@@ -37,9 +37,11 @@ const upsertEvent = (db: Db) =>
 function signedRows(row: Contributor, sign: 1 | -1) {
   const c = contributionOf(row);
   if (!c) return undefined;
-  const measures = Object.fromEntries(ROLLUP_MEASURES.map((m) => [m, sign * c.measures[m]]));
+  // Built with one spread and a loop: this runs for every postback written.
+  const rollup: Record<string, unknown> = { ...c.key };
+  for (const m of ROLLUP_MEASURES) rollup[m] = sign * c.measures[m];
   return {
-    rollup: { ...c.key, ...measures },
+    rollup,
     events: c.events.map((e) => ({ ...c.key, event: e.event, postbacks: sign, countMin: sign * e.countMin, countMax: sign * e.countMax })),
   };
 }
