@@ -21,7 +21,6 @@ export interface WorkerEnv {
   SKANPOST_EXTRA_KEYS?: string;
   SKANPOST_INSTALL_MODEL?: string;
   SKANPOST_LOG_LEVEL?: string;
-  SKANPOST_MAX_INFLIGHT?: string;
   SKANPOST_RETENTION_DAYS?: string;
   SKANPOST_RETENTION_VERIFIED_DAYS?: string;
   SKANPOST_RATE_LIMIT?: string;
@@ -92,7 +91,6 @@ export async function createWorkerRuntime(env: WorkerEnv, now: () => Date = () =
     now,
     installModel: config.installModel,
     adminKey: config.adminKey,
-    maxInFlight: config.maxInFlight,
     guard: {
       allowlist: parseAllowlist(config.allowlist),
       ...(limiter ? { limiter } : {}),
