@@ -1,6 +1,6 @@
 // Data migrations: 0005 repairs rows an older writer stored with absent booleans as false, and
 // rebuilds the aggregates from the repaired rows.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { eq, sql } from 'drizzle-orm';
@@ -28,7 +28,10 @@ it('0005 gives absent did-win and redownload back their NULL and rebuilds the ag
   expect((await app.post(winner)).status).toBe(200);
   // What the old writer left behind: did_win 0 where the body has none, its rollup counted as lost.
   app.database.sqlite.exec(`UPDATE postbacks SET did_win = 0, decode = 'null' WHERE version = '2.1'; UPDATE rollups SET installs = 0, non_winning = 1 WHERE version = '2.1'`);
-  app.database.sqlite.exec(`DELETE FROM __drizzle_migrations WHERE created_at = (SELECT max(created_at) FROM __drizzle_migrations)`);
+  // Forget 0005 and everything after it, so that opening the file applies them again.
+  const journal = JSON.parse(readFileSync(new URL('../drizzle/meta/_journal.json', import.meta.url), 'utf8')) as { entries: Array<{ tag: string; when: number }> };
+  const since = journal.entries.find((e) => e.tag.startsWith('0005_'))!.when;
+  app.database.sqlite.prepare('DELETE FROM __drizzle_migrations WHERE created_at >= ?').run(since);
   await app.close();
 
   const reopened = openDatabase(path); // applies 0005 again

@@ -1,6 +1,6 @@
 // The one drizzle schema for both drivers (better-sqlite3 on Node, D1 on Workers).
 import { sql } from 'drizzle-orm';
-import { index, integer, sqliteTable, text, uniqueIndex, type SQLiteColumn } from 'drizzle-orm/sqlite-core';
+import { index, integer, primaryKey, sqliteTable, text, uniqueIndex, type SQLiteColumn } from 'drizzle-orm/sqlite-core';
 import type { Decode } from '../conversion/decode.js';
 import type { ConversionSchema } from '../conversion/schema.js';
 import type { DestinationFilters } from '../forward/destination.js';
@@ -173,6 +173,15 @@ export const ROLLUP_MEASURES = Object.keys(rollupMeasures) as Array<keyof Rollup
 export const keyColumns = (t: { [K in keyof RollupKey]: SQLiteColumn }) => ROLLUP_KEY.map((k) => t[k]) as [SQLiteColumn, ...SQLiteColumn[]];
 
 /**
+ * The rollup key as the primary key, app and arrival time first. The tables are WITHOUT ROWID
+ * (migration 0006; drizzle-kit cannot declare it): rows are stored in this order, so one app's
+ * range of days is read from neighbouring pages, and the key is one B-tree instead of a table
+ * plus a unique index.
+ */
+const clusteredKey = (t: { [K in keyof RollupKey]: SQLiteColumn }) =>
+  [t.appId, t.arrivalBucket, ...keyColumns(t).filter((c) => c !== t.appId && c !== t.arrivalBucket)] as [SQLiteColumn, ...SQLiteColumn[]];
+
+/**
  * Campaign-level aggregates in UTC buckets of 15 minutes (every time-zone offset in use is a
  * multiple of 15 minutes, so any zone's days are exact unions of buckets), by arrival and by
  * estimated install time. Kept up to date in the same atomic write as each postback.
@@ -184,8 +193,7 @@ export const rollups = sqliteTable(
     ...rollupMeasures,
   },
   (t) => [
-    uniqueIndex('rollups_key').on(...keyColumns(t)),
-    index('rollups_app_arrival').on(t.appId, t.arrivalBucket),
+    primaryKey({ name: 'rollups_key', columns: clusteredKey(t) }),
     index('rollups_app_install').on(t.appId, t.installBucket),
     index('rollups_arrival').on(t.arrivalBucket),
     index('rollups_install').on(t.installBucket),
@@ -204,8 +212,7 @@ export const rollupEvents = sqliteTable(
     countMax: count('count_max'),
   },
   (t) => [
-    uniqueIndex('rollup_events_key').on(...keyColumns(t), t.event),
-    index('rollup_events_app_arrival').on(t.appId, t.arrivalBucket),
+    primaryKey({ name: 'rollup_events_key', columns: [...clusteredKey(t), t.event] }),
     index('rollup_events_app_install').on(t.appId, t.installBucket),
   ],
 );
