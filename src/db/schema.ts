@@ -194,9 +194,9 @@ export const rollups = sqliteTable(
   },
   (t) => [
     primaryKey({ name: 'rollups_key', columns: clusteredKey(t) }),
+    // Secondary indexes carry the whole key here: each costs every write. Reports always name
+    // the apps (reports.ts walks them when none is asked for), so app-first indexes suffice.
     index('rollups_app_install').on(t.appId, t.installBucket),
-    index('rollups_arrival').on(t.arrivalBucket),
-    index('rollups_install').on(t.installBucket),
   ],
 );
 

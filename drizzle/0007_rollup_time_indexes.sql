@@ -1,0 +1,2 @@
+DROP INDEX `rollups_arrival`;--> statement-breakpoint
+DROP INDEX `rollups_install`;
