@@ -117,6 +117,7 @@ it('creates the database folder and applies migrations on first start, and /heal
   const metricsPort = /"message":"metrics listening","port":(\d+)/.exec(server.logs())?.[1];
   const scraped = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
   expect(scraped).toContain('# TYPE skanpost_group_commit_units histogram');
+  expect(scraped).toContain('# TYPE skanpost_group_commit_isolated_retries_total counter');
   expect(scraped).toMatch(/skanpost_database_bytes \d+/);
   expect((await fetch(`${server.url}/metrics`)).status).toBe(401);
   expect(storedIds().size).toBe(0);

@@ -36,6 +36,7 @@ it('stores, dedupes and reports its commits like the in-process writer', async (
   expect(await thread.save(row)).toEqual({ id: stored.id, outcome: 'duplicate' });
   expect(main.sqlite.prepare('select count(*) as n from postbacks').get()).toEqual({ n: 1 });
   expect(await thread.metrics()).toMatch(/skanpost_group_commit_units_count 2/);
+  expect(await thread.metrics()).toMatch(/^skanpost_group_commit_isolated_retries_total 0$/m);
   expect(failures).toEqual([]);
 });
 

@@ -34,6 +34,16 @@ export class GroupCommitWriter implements Writer {
   readonly stats: GroupCommitStats = { commits: 0, units: 0, largestBatch: 0, isolatedRetries: 0 };
   readonly batchSizes = new Histogram('skanpost_group_commit_units', 'Atomic units (postbacks, mostly) per SQLite commit', [1, 2, 5, 10, 20, 50, 100, 200, 512]);
 
+  /** The writer's figures in the exposition format: batch sizes, and batches a failing unit made run twice. */
+  metricsText(): string {
+    return [
+      this.batchSizes.text(),
+      '# HELP skanpost_group_commit_isolated_retries_total Batches run again unit by unit because one unit failed',
+      '# TYPE skanpost_group_commit_isolated_retries_total counter',
+      `skanpost_group_commit_isolated_retries_total ${this.stats.isolatedRetries}`,
+    ].join('\n');
+  }
+
   // Run thousands of times a second: prepared once rather than parsed by exec() each time.
   private readonly statements: Record<'begin' | 'commit' | 'rollback' | 'savepoint' | 'release' | 'rollbackTo', Database.Statement>;
 

@@ -98,7 +98,7 @@ function serve(options: IngestThreadOptions): void {
       });
       return;
     }
-    if ('metrics' in request) return reply({ id: request.id, result: writer.batchSizes.text() });
+    if ('metrics' in request) return reply({ id: request.id, result: writer.metricsText() });
     writer.run((db) => savePostback(db, request.row, options.installModel)).then(
       (result) => reply({ id: request.id, result }),
       (error: unknown) =>

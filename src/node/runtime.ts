@@ -69,7 +69,7 @@ export async function createNodeRuntime(config: Config, logger: Logger, now: () 
       const pages = database.sqlite.pragma('page_count', { simple: true }) as number;
       const pageSize = database.sqlite.pragma('page_size', { simple: true }) as number;
       return [
-        ingestThread ? await ingestThread.metrics() : writer.batchSizes.text(),
+        ingestThread ? await ingestThread.metrics() : writer.metricsText(),
         '# HELP skanpost_database_bytes Size of the SQLite database file\n# TYPE skanpost_database_bytes gauge',
         `skanpost_database_bytes ${pages * pageSize}`,
       ].join('\n');
