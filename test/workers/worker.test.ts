@@ -7,6 +7,7 @@ import schema from '../../fixtures/conversion-schema.json' with { type: 'json' }
 import { deliveries, maintenanceJobs, postbacks } from '../../src/db/schema.js';
 import worker, { CRON_BUDGET } from '../../src/worker/index.js';
 import { StorageUnavailableError } from '../../src/db/db.js';
+import { createApp } from '../../src/http/app.js';
 import { createWorkerRuntime, d1Writer } from '../../src/worker/runtime.js';
 import { resetTables } from './reset.js';
 
@@ -178,5 +179,39 @@ describe('D1 failures', () => {
     await expect(fail('D1_ERROR: D1 DB is overloaded. Too many requests queued.')).rejects.toBeInstanceOf(StorageUnavailableError);
     await expect(fail('D1_ERROR: Network connection lost.')).rejects.toBeInstanceOf(StorageUnavailableError);
     await expect(fail('D1_ERROR: too many SQL variables at offset 429: SQLITE_ERROR')).rejects.not.toBeInstanceOf(StorageUnavailableError);
+  });
+});
+
+describe('round trips to D1', () => {
+  /** env.DB wrapped to count the calls that reach the database: one per query, one per batch. */
+  function counting(db: D1Database) {
+    let trips = 0;
+    const real = new WeakMap<object, D1PreparedStatement>();
+    const wrap = (statement: D1PreparedStatement): D1PreparedStatement => {
+      const wrapper = {
+        bind: (...values: unknown[]) => wrap(statement.bind(...values)),
+        first: (column?: string) => (trips++, column === undefined ? statement.first() : statement.first(column)),
+        all: () => (trips++, statement.all()),
+        raw: (options?: { columnNames?: boolean }) => (trips++, statement.raw(options as never)),
+        run: () => (trips++, statement.run()),
+      } as unknown as D1PreparedStatement;
+      real.set(wrapper, statement);
+      return wrapper;
+    };
+    const wrapped = {
+      prepare: (query: string) => wrap(db.prepare(query)),
+      batch: (statements: D1PreparedStatement[]) => (trips++, db.batch(statements.map((s) => real.get(s) ?? s))),
+      exec: (query: string) => (trips++, db.exec(query)),
+    } as unknown as D1Database;
+    return { db: wrapped, trips: () => trips };
+  }
+
+  it('a new postback costs two: the settings in one batch, the write in another', async () => {
+    const d1 = counting(env.DB);
+    const { deps } = await createWorkerRuntime({ ...env, DB: d1.db });
+    const sample = samples.find((s) => s.expect === 'verified')!;
+    const response = await createApp(deps).fetch(new Request(SKAN_PATH, { method: 'POST', body: JSON.stringify(sample.body) }));
+    expect(await response.json()).toMatchObject({ outcome: 'stored' });
+    expect(d1.trips()).toBe(2);
   });
 });
