@@ -32,6 +32,9 @@ export function bumpSettings(db: Db) {
     .onConflictDoUpdate({ target: settingsRevision.id, set: { revision: sql`${settingsRevision.revision} + 1` } });
 }
 
+/** What `loadSettings` last read through this handle, without asking the database again. */
+export const loadedSettings = (db: Db): Settings | undefined => cache.get(db);
+
 const revisionQuery = (db: Db) => db.select({ revision: settingsRevision.revision }).from(settingsRevision).where(eq(settingsRevision.id, 1));
 const enabledDestinations = (db: Db) => db.select().from(destinations).where(eq(destinations.enabled, true));
 

@@ -2,7 +2,7 @@
 // sends due copies to partners, runs re-derive/rebuild chunks and prunes expired rows.
 import { runPendingJobs } from '../db/maintenance.js';
 import { pruneExpired } from '../db/retention.js';
-import { loadSettings } from '../db/settings-cache.js';
+import { loadedSettings } from '../db/settings-cache.js';
 import { sendDue } from '../forward/sender.js';
 import { createApp } from '../http/app.js';
 import { INGEST_PATHS } from '../http/routes/ingest.js';
@@ -47,8 +47,8 @@ export default {
     // A fresh postback's copies go out right after its 200 instead of waiting for the next cron.
     const path = new URL(request.url).pathname;
     if (response.status === 200 && request.method === 'POST' && INGEST_PATHS.some((p) => path.startsWith(p))) {
-      const { destinations } = await loadSettings(runtime.db);
-      if (destinations.length > 0) {
+      // The ingest just read the settings through this handle: no further round trip before answering.
+      if ((loadedSettings(runtime.db)?.destinations.length ?? 0) > 0) {
         ctx.waitUntil(
           drainOutbox(env, Date.now()).catch((error) => runtime.deps.logger.error('forwarding failed', { error: error instanceof Error ? error.message : String(error) })),
         );

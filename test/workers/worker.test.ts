@@ -7,7 +7,6 @@ import schema from '../../fixtures/conversion-schema.json' with { type: 'json' }
 import { deliveries, maintenanceJobs, postbacks } from '../../src/db/schema.js';
 import worker, { CRON_BUDGET } from '../../src/worker/index.js';
 import { StorageUnavailableError } from '../../src/db/db.js';
-import { createApp } from '../../src/http/app.js';
 import { createWorkerRuntime, d1Writer } from '../../src/worker/runtime.js';
 import { resetTables } from './reset.js';
 
@@ -208,9 +207,11 @@ describe('round trips to D1', () => {
 
   it('a new postback costs two: the settings in one batch, the write in another', async () => {
     const d1 = counting(env.DB);
-    const { deps } = await createWorkerRuntime({ ...env, DB: d1.db });
     const sample = samples.find((s) => s.expect === 'verified')!;
-    const response = await createApp(deps).fetch(new Request(SKAN_PATH, { method: 'POST', body: JSON.stringify(sample.body) }));
+    // Through the Worker's own entry, which also decides whether to forward right away.
+    const ctx = createExecutionContext();
+    const response = await worker.fetch(new Request(SKAN_PATH, { method: 'POST', body: JSON.stringify(sample.body) }), { ...env, DB: d1.db }, ctx);
+    await waitOnExecutionContext(ctx);
     expect(await response.json()).toMatchObject({ outcome: 'stored' });
     expect(d1.trips()).toBe(2);
   });
