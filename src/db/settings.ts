@@ -80,9 +80,8 @@ export async function getCampaign(db: Db, id: number): Promise<CampaignRow | und
   return row;
 }
 
-export async function deleteCampaign(db: Db, id: number, now: Date): Promise<CampaignRow | undefined> {
-  const row = await getCampaign(db, id);
-  if (!row) return undefined;
-  const [deleted] = await atomically(db, [db.delete(campaigns).where(eq(campaigns.id, id)).returning(), ...followChange(db, row.appId, now)]);
-  return (deleted as CampaignRow[])[0];
+/** Deletes a mapping the caller has looked up (and checked against its scope). */
+export async function deleteCampaign(db: Db, row: CampaignRow, now: Date): Promise<boolean> {
+  const [deleted] = await atomically(db, [db.delete(campaigns).where(eq(campaigns.id, row.id)).returning(), ...followChange(db, row.appId, now)]);
+  return (deleted as CampaignRow[]).length > 0;
 }

@@ -6,7 +6,7 @@ import { loadedSettings } from '../db/settings-cache.js';
 import { sendDue } from '../forward/sender.js';
 import { createApp } from '../http/app.js';
 import { INGEST_PATHS } from '../http/routes/ingest.js';
-import { createWorkerRuntime, type WorkerEnv } from './runtime.js';
+import { createWorkerRuntime, type WorkerEnv, type WorkerRuntime } from './runtime.js';
 
 export type { WorkerEnv } from './runtime.js';
 
@@ -29,8 +29,7 @@ export const CRON_BUDGET = {
 };
 
 /** Sends due deliveries, a few rounds at most; resolves with how many were attempted. */
-async function drainOutbox(env: WorkerEnv, started: number): Promise<number> {
-  const { db, writer, deps } = await createWorkerRuntime(env);
+async function drainOutbox({ db, writer, deps }: WorkerRuntime, started: number): Promise<number> {
   let attempted = 0;
   for (let round = 0; round < CRON_BUDGET.sendRounds && Date.now() - started < CRON_BUDGET.wallMs; round++) {
     const sent = await sendDue({ db, writer, fetch: (input, init) => fetch(input, init), now: deps.now }, CRON_BUDGET.deliveriesPerRound);
@@ -50,7 +49,7 @@ export default {
       // The ingest just read the settings through this handle: no further round trip before answering.
       if ((loadedSettings(runtime.db)?.destinations.length ?? 0) > 0) {
         ctx.waitUntil(
-          drainOutbox(env, Date.now()).catch((error) => runtime.deps.logger.error('forwarding failed', { error: error instanceof Error ? error.message : String(error) })),
+          drainOutbox(runtime, Date.now()).catch((error) => runtime.deps.logger.error('forwarding failed', { error: error instanceof Error ? error.message : String(error) })),
         );
       }
     }
@@ -59,10 +58,11 @@ export default {
 
   async scheduled(_controller: ScheduledController, env: WorkerEnv): Promise<void> {
     const started = Date.now();
-    const { db, writer, config, deps } = await createWorkerRuntime(env);
+    const runtime = await createWorkerRuntime(env);
+    const { db, writer, config, deps } = runtime;
     const log = (task: string) => (error: unknown) => deps.logger.error(`${task} failed`, { error: error instanceof Error ? error.message : String(error) });
     // Independent tasks: one failing must not starve the others.
-    const sent = await drainOutbox(env, started).catch(log('forwarding'));
+    const sent = await drainOutbox(runtime, started).catch(log('forwarding'));
     const chunks = await runPendingJobs(db, writer, config.installModel, deps.now, CRON_BUDGET.jobChunkSize, CRON_BUDGET.jobChunks).catch(log('maintenance'));
     const pruned = await pruneExpired(
       writer,

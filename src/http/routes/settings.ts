@@ -143,7 +143,7 @@ export function settingsRoutes(app: V1App, deps: V1Deps): void {
       id !== undefined &&
       (await deps.writer.run(async (db) => {
         const row = await getCampaign(db, id);
-        return row !== undefined && insideScope(principal, campaignScope(row)) && Boolean(await deleteCampaign(db, id, deps.now()));
+        return row !== undefined && insideScope(principal, campaignScope(row)) && deleteCampaign(db, row, deps.now());
       }));
     return deleted ? c.body(null, 204) : notFound(ctx(c), `campaign mapping ${c.req.param('id')}`);
   });
