@@ -191,6 +191,28 @@ it('checks the allowlist against the real client address, and refuses a malforme
   await expect(startServer({ ...env(), SKANPOST_ALLOWLIST: '10.0.0.0/99' })).rejects.toThrow(/configuration error: SKANPOST_ALLOWLIST/);
 });
 
+it('refuses an over-limit body by its declared Content-Length, and reads no more than a short one declares', async () => {
+  server = await startServer(env());
+  const { port } = new URL(server.url);
+  const exchange = (head: string, body: string) =>
+    new Promise<string>((resolve, reject) => {
+      let answer = '';
+      const socket = connect(Number(port), '127.0.0.1', () => socket.end(`POST ${PATH} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n${head}\r\n${body}`));
+      socket.on('data', (chunk) => (answer += chunk.toString()));
+      socket.on('close', () => resolve(answer));
+      socket.on('error', reject);
+      setTimeout(() => reject(new Error('no answer after 5 s')), 5000).unref();
+    });
+  const big = JSON.stringify({ ...signSkan(skanBody('4.0'), key, '4.0'), padding: 'x'.repeat(20_000) });
+  expect(await exchange(`Content-Length: ${big.length}\r\n`, big)).toMatch(/^HTTP\/1\.1 413 /);
+  // A client that declares fewer bytes than it sends: the body ends where the declaration says,
+  // so a signed postback cut short is refused as malformed, and the rest is never read as a body.
+  const signed = JSON.stringify(signSkan(skanBody('4.0'), key, '4.0'));
+  expect(await exchange(`Content-Length: 10\r\n`, signed + 'x'.repeat(20_000))).toMatch(/^HTTP\/1\.1 400 /);
+  expect(storedIds().size).toBe(0);
+  expect((await fetch(`${server.url}${PATH}`, { method: 'POST', body: signed })).status).toBe(200);
+});
+
 it('refuses an over-limit body sent without Content-Length (chunked) with 413', async () => {
   server = await startServer(env());
   const chunk = new TextEncoder().encode(`{"padding":"${'x'.repeat(6000)}`);

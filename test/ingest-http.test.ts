@@ -58,6 +58,14 @@ describe('routes', () => {
     expect(await app.rows()).toHaveLength(0);
   });
 
+  it('answers 413 from a declared Content-Length over 16 KiB, before reading the body', async () => {
+    const big = JSON.stringify({ ...verified40(), padding: 'x'.repeat(16 * 1024) });
+    const r = await app.postRaw(big, { headers: { 'Content-Length': String(new TextEncoder().encode(big).byteLength) } });
+    expect(r.status).toBe(413);
+    expect(await r.json()).toMatchObject({ reason: 'body_too_large' });
+    expect(await app.rows()).toHaveLength(0);
+  });
+
   it('takes a body of exactly 16 KiB', async () => {
     const body = verified40();
     const text = JSON.stringify(body);

@@ -40,6 +40,19 @@ export function ingestRoutes(app: V1App, deps: AppDeps, metrics: IngestMetrics):
     },
   });
 
+  // hono's bodyLimit reads `c.req.raw.body`, and on Node that makes @hono/node-server build a
+  // whole fetch Request (a web stream, an AbortController) for each postback. A declared length
+  // is enforced by the HTTP parser itself, so only bodies without one are counted as they stream.
+  const limit = async (c: Context, next: Next) => {
+    const declared = c.req.header('content-length');
+    if (declared === undefined || c.req.header('transfer-encoding') !== undefined) return tooLarge(c, next);
+    if (Number(declared) > MAX_POSTBACK_BYTES) {
+      metrics.rejected.inc({ reason: 'body_too_large' });
+      return tooLargeProblem(c);
+    }
+    return next();
+  };
+
   // Runs before the body is read, so a refused client costs next to nothing.
   const guard = async (c: Context, next: Next) => {
     const g = deps.guard;
@@ -72,7 +85,7 @@ export function ingestRoutes(app: V1App, deps: AppDeps, metrics: IngestMetrics):
     });
   }
   for (const path of INGEST_PATHS.flatMap((p) => [p, `${p}/`])) {
-    app.post(path, guard, tooLarge, async (c) => {
+    app.post(path, guard, limit, async (c) => {
       const started = performance.now();
       const response = await ingest(c);
       metrics.duration.observe((performance.now() - started) / 1000);
