@@ -7,8 +7,11 @@ import Database from 'better-sqlite3';
 import { afterEach, expect, it } from 'vitest';
 import { DEFAULT_INSTALL_MODEL } from '../src/conversion/install-date.js';
 import { StorageUnavailableError } from '../src/db/db.js';
+import { createDestination } from '../src/db/destinations.js';
+import { DestinationInput } from '../src/forward/destination.js';
 import { openDatabase } from '../src/node/database.js';
 import { IngestThread } from '../src/node/ingest-thread.js';
+import { startPartner } from './support/partner.js';
 import { postbackRow } from './support/repository-contract.js';
 
 const cleanup: Array<() => Promise<void> | void> = [];
@@ -16,14 +19,14 @@ afterEach(async () => {
   for (const step of cleanup.splice(0).reverse()) await step();
 });
 
-async function setup() {
+async function setup(logger?: ConstructorParameters<typeof IngestThread>[2]) {
   const dir = mkdtempSync(join(tmpdir(), 'skanpost-thread-'));
   cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
   const dbPath = join(dir, 'db.sqlite');
   const main = openDatabase(dbPath); // migrations, as the server applies them before starting the thread
   cleanup.push(() => void main.sqlite.close());
   const failures: Error[] = [];
-  const thread = new IngestThread({ dbPath, synchronous: 'full', installModel: DEFAULT_INSTALL_MODEL }, (e) => failures.push(e));
+  const thread = new IngestThread({ dbPath, synchronous: 'full', installModel: DEFAULT_INSTALL_MODEL }, (e) => failures.push(e), logger);
   cleanup.push(() => thread.close());
   return { dbPath, main, thread, failures };
 }
@@ -54,4 +57,23 @@ it('refuses work once closed', async () => {
   const { thread } = await setup();
   await thread.close();
   await expect(thread.save(await postbackRow())).rejects.toBeInstanceOf(StorageUnavailableError);
+});
+
+it('sends due deliveries from the thread, after releasing claims a killed run left, and logs through the main thread', async () => {
+  const logged: Array<{ level: string; message: string; fields?: Record<string, unknown> }> = [];
+  const at = (level: string) => (message: string, fields?: Record<string, unknown>) => void logged.push({ level, message, fields });
+  const { main, thread } = await setup({ warn: at('warn'), error: at('error') });
+  const partner = await startPartner();
+  cleanup.push(() => partner.close());
+  await createDestination(main.db, DestinationInput.parse({ name: 'mmp', url: partner.url }), new Date());
+  await thread.save(await postbackRow());
+  // As a process killed mid-send leaves it: claimed for a long while, never settled.
+  main.sqlite.prepare('update deliveries set claimed_until = ?').run(Date.now() + 3_600_000);
+  thread.startForwarding();
+  const delivered = () => (main.sqlite.prepare("select count(*) as n from deliveries where state = 'delivered'").get() as { n: number }).n;
+  for (let i = 0; i < 100 && delivered() === 0; i++) await new Promise((r) => setTimeout(r, 50));
+  expect(delivered()).toBe(1);
+  expect(partner.received).toHaveLength(1);
+  expect(logged).toEqual([{ level: 'warn', message: 'released deliveries claimed by a previous run', fields: { released: 1 } }]);
+  await thread.close(); // settles what is in flight, then ends
 });

@@ -1,14 +1,17 @@
 // The postback writer on a thread of its own. better-sqlite3 is synchronous: on the main thread
 // every statement of every postback's write competes with HTTP parsing and verification for one
 // core. Here the same group commit runs beside it; the main thread only sends rows and receives
-// receipts. One connection, one writer, same transaction: the Node default's guarantees.
+// receipts. One connection, one writer, same transaction: the Node default's guarantees. The
+// forwarding loop runs here too, beside the writer whose connection settles each delivery.
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import type { Synchronous } from '../config.js';
 import type { InstallModel } from '../conversion/install-date.js';
 import { StorageUnavailableError } from '../db/db.js';
+import type { Logger } from '../http/app.js';
 import { savePostback, type SaveResult } from '../db/postbacks.js';
 import type { NewPostbackRow } from '../db/schema.js';
 import { openDatabase } from './database.js';
+import { startForwarding, type ForwardingLoop } from './forwarding-loop.js';
 import { GroupCommitWriter } from './group-commit.js';
 
 export interface IngestThreadOptions {
@@ -17,8 +20,12 @@ export interface IngestThreadOptions {
   installModel: InstallModel;
 }
 
-type Request = { id: number; row: NewPostbackRow } | { id: number; metrics: true } | { close: true };
-type Reply = { id: number; result: SaveResult | string } | { id: number; error: { storage?: string; message: string } };
+type Request = { id: number; row: NewPostbackRow } | { id: number; metrics: true } | { forward: true } | { close: true };
+type LogLevel = 'warn' | 'error';
+type Reply =
+  | { id: number; result: SaveResult | string }
+  | { id: number; error: { storage?: string; message: string } }
+  | { log: { level: LogLevel; message: string; fields?: Record<string, unknown> } };
 
 /** The main thread's side: `save` resolves once the row's commit is done (durable, in `full`). */
 export class IngestThread {
@@ -28,7 +35,7 @@ export class IngestThread {
   private closing: Promise<void> | undefined;
   private failure: Error | undefined;
 
-  constructor(options: IngestThreadOptions, onFailure: (error: Error) => void) {
+  constructor(options: IngestThreadOptions, onFailure: (error: Error) => void, private readonly logger?: Pick<Logger, LogLevel>) {
     // The thread holds only the write path's objects: a small heap keeps the process's memory flat.
     const settings = { workerData: options, resourceLimits: { maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 8 } };
     // Bundled (npm start), the thread is its own file beside main.mjs. From source (tests, tsx),
@@ -56,7 +63,12 @@ export class IngestThread {
     return this.call({ metrics: true });
   }
 
-  /** Answers everything queued, closes the thread's connection, ends the thread. */
+  /** Starts sending due deliveries from the thread (the server does; the CLI does not). */
+  startForwarding(): void {
+    if (!this.failure && !this.closing) this.worker.postMessage({ forward: true } satisfies Request);
+  }
+
+  /** Answers everything queued, settles the sends in flight, closes the connection, ends the thread. */
   close(): Promise<void> {
     this.closing ??= new Promise<void>((resolve) => {
       if (this.failure) return resolve();
@@ -76,6 +88,7 @@ export class IngestThread {
   }
 
   private settle(reply: Reply): void {
+    if ('log' in reply) return this.logger?.[reply.log.level](reply.log.message, reply.log.fields);
     const waiter = this.pending.get(reply.id);
     if (!waiter) return;
     this.pending.delete(reply.id);
@@ -90,9 +103,17 @@ function serve(options: IngestThreadOptions): void {
   const database = openDatabase(options.dbPath, { synchronous: options.synchronous });
   const writer = new GroupCommitWriter(database.sqlite, database.db);
   const reply = (message: Reply) => port.postMessage(message);
+  const log = (level: LogLevel) => (message: string, fields?: Record<string, unknown>) => reply({ log: { level, message, fields } });
+  let forwarding: ForwardingLoop | undefined;
   port.on('message', (request: Request) => {
+    if ('forward' in request) {
+      forwarding ??= startForwarding({ db: database.db, writer, now: () => new Date(), logger: { warn: log('warn'), error: log('error') } });
+      return;
+    }
     if ('close' in request) {
-      void writer.close().then(() => {
+      void Promise.resolve(forwarding?.stop())
+        .then(() => writer.close())
+        .then(() => {
         database.sqlite.close();
         port.close();
       });

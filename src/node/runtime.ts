@@ -7,11 +7,10 @@ import type { Verification } from '../postback/inspect.js';
 import { createNodeVerifier } from './crypto.js';
 import { openDatabase, openReader, type NodeDatabase } from './database.js';
 import { runPendingJobs } from '../db/maintenance.js';
-import { sendDue } from '../forward/sender.js';
-import { releaseClaims } from '../db/outbox.js';
 import { pruneExpired } from '../db/retention.js';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import { parseAllowlist, RateLimiter } from '../http/client-guard.js';
+import { startForwarding, type ForwardingLoop } from './forwarding-loop.js';
 import { GroupCommitWriter } from './group-commit.js';
 import { IngestThread } from './ingest-thread.js';
 import type { NewPostbackRow } from '../db/schema.js';
@@ -34,8 +33,8 @@ export async function createVerification(extraKeys: string, logger?: Logger): Pr
 
 export interface RuntimeOptions {
   /**
-   * Write postbacks on a thread of their own (the server does); settings, forwarding and jobs keep
-   * this thread's connection. Needs a database file.
+   * Write postbacks on a thread of their own (the server does), and send deliveries from there;
+   * settings and maintenance jobs keep this thread's connection. Needs a database file.
    */
   ingestThread?: boolean;
 }
@@ -50,7 +49,7 @@ export async function createNodeRuntime(config: Config, logger: Logger, now: () 
           // Without its writer the server cannot keep postbacks: stop, so a supervisor restarts it.
           logger.error('ingest writer thread failed', { error: error.stack ?? error.message });
           process.exit(1);
-        })
+        }, logger)
       : undefined;
   // Reports read through their own connection: under WAL they see committed data only and never
   // wait for the writer.
@@ -87,23 +86,7 @@ export async function createNodeRuntime(config: Config, logger: Logger, now: () 
   let timer: NodeJS.Timeout | undefined;
   let lastPrune = 0;
   const retention = { unverifiedDays: config.retentionDays, verifiedDays: config.retentionVerifiedDays };
-  let sending: Promise<void> = Promise.resolve();
-  let sendTimer: NodeJS.Timeout | undefined;
-  // Forwarding: due outbox rows are sent from this process; their state is in the database, so
-  // a restart resumes where the last run stopped.
-  const sendLoop = () => {
-    sending = sendDue({ db: database.db, writer, fetch: globalThis.fetch, now })
-      .then(
-        (sent) => sent,
-        (error) => {
-          logger.error('forwarding failed', { error: error instanceof Error ? error.message : String(error) });
-          return 0;
-        },
-      )
-      .then((sent) => {
-        if (!stopped) sendTimer = setTimeout(sendLoop, sent > 0 ? 0 : 500);
-      });
-  };
+  let forwarding: ForwardingLoop | undefined;
   // Re-decoding after schema or campaign changes, and rebuilds, run in the background and
   // resume after a restart (their cursor is in the database).
   const drainJobs = () => {
@@ -130,19 +113,14 @@ export async function createNodeRuntime(config: Config, logger: Logger, now: () 
     deps,
     startJobs() {
       drainJobs();
-      // One server per database file: claims found now were left by a process killed mid-send.
-      sending = writer
-        .run((db) => releaseClaims(db))
-        .then((released) => {
-          if (released) logger.warn('released deliveries claimed by a previous run', { released });
-        });
-      void sending.then(sendLoop);
+      // Deliveries are sent where postbacks are written: the ingest thread when there is one.
+      if (ingestThread) ingestThread.startForwarding();
+      else forwarding = startForwarding({ db: database.db, writer, now, logger });
     },
     async close() {
       stopped = true;
       clearTimeout(timer);
-      clearTimeout(sendTimer);
-      await Promise.all([jobs, sending]);
+      await Promise.all([jobs, forwarding?.stop()]);
       await ingestThread?.close();
       await writer.close();
       reader?.sqlite.close();
