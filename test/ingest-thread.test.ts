@@ -26,7 +26,8 @@ async function setup(logger?: ConstructorParameters<typeof IngestThread>[2]) {
   const main = openDatabase(dbPath); // migrations, as the server applies them before starting the thread
   cleanup.push(() => void main.sqlite.close());
   const failures: Error[] = [];
-  const thread = new IngestThread({ dbPath, synchronous: 'full', installModel: DEFAULT_INSTALL_MODEL }, (e) => failures.push(e), logger);
+  const options = { dbPath, synchronous: 'full' as const, installModel: DEFAULT_INSTALL_MODEL, retention: { unverifiedDays: 90, verifiedDays: undefined } };
+  const thread = new IngestThread(options, (e) => failures.push(e), logger);
   cleanup.push(() => thread.close());
   return { dbPath, main, thread, failures };
 }
@@ -59,21 +60,24 @@ it('refuses work once closed', async () => {
   await expect(thread.save(await postbackRow())).rejects.toBeInstanceOf(StorageUnavailableError);
 });
 
-it('sends due deliveries from the thread, after releasing claims a killed run left, and logs through the main thread', async () => {
+it('runs the background work on the thread: releases claims a killed run left, sends, prunes, and logs through the main thread', async () => {
   const logged: Array<{ level: string; message: string; fields?: Record<string, unknown> }> = [];
   const at = (level: string) => (message: string, fields?: Record<string, unknown>) => void logged.push({ level, message, fields });
-  const { main, thread } = await setup({ warn: at('warn'), error: at('error') });
+  const { main, thread } = await setup({ info: at('info'), warn: at('warn'), error: at('error') });
   const partner = await startPartner();
   cleanup.push(() => partner.close());
   await createDestination(main.db, DestinationInput.parse({ name: 'mmp', url: partner.url }), new Date());
   await thread.save(await postbackRow());
+  await thread.save(await postbackRow({ signature: 'invalid', receivedAt: new Date(Date.now() - 100 * 86_400_000) }));
   // As a process killed mid-send leaves it: claimed for a long while, never settled.
   main.sqlite.prepare('update deliveries set claimed_until = ?').run(Date.now() + 3_600_000);
-  thread.startForwarding();
-  const delivered = () => (main.sqlite.prepare("select count(*) as n from deliveries where state = 'delivered'").get() as { n: number }).n;
-  for (let i = 0; i < 100 && delivered() === 0; i++) await new Promise((r) => setTimeout(r, 50));
-  expect(delivered()).toBe(1);
+  thread.startBackground();
+  const count = (where: string) => (main.sqlite.prepare(`select count(*) as n from ${where}`).get() as { n: number }).n;
+  for (let i = 0; i < 100 && (count("deliveries where state = 'delivered'") === 0 || count('postbacks') > 1); i++) await new Promise((r) => setTimeout(r, 50));
+  expect(count("deliveries where state = 'delivered'")).toBe(1);
   expect(partner.received).toHaveLength(1);
-  expect(logged).toEqual([{ level: 'warn', message: 'released deliveries claimed by a previous run', fields: { released: 1 } }]);
+  expect(count("postbacks where signature = 'invalid'")).toBe(0);
+  expect(logged).toContainEqual({ level: 'warn', message: 'released deliveries claimed by a previous run', fields: { released: 1 } });
+  expect(logged).toContainEqual({ level: 'info', message: 'pruned expired postbacks', fields: { pruned: 1 } });
   await thread.close(); // settles what is in flight, then ends
 });

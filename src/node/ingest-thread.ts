@@ -2,26 +2,29 @@
 // every statement of every postback's write competes with HTTP parsing and verification for one
 // core. Here the same group commit runs beside it; the main thread only sends rows and receives
 // receipts. One connection, one writer, same transaction: the Node default's guarantees. The
-// forwarding loop runs here too, beside the writer whose connection settles each delivery.
+// background work (forwarding, jobs, retention) runs here too, so every write it makes goes
+// through the same connection.
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import type { Synchronous } from '../config.js';
 import type { InstallModel } from '../conversion/install-date.js';
 import { StorageUnavailableError } from '../db/db.js';
+import type { RetentionPolicy } from '../db/retention.js';
 import type { Logger } from '../http/app.js';
 import { savePostback, type SaveResult } from '../db/postbacks.js';
 import type { NewPostbackRow } from '../db/schema.js';
 import { openDatabase } from './database.js';
-import { startForwarding, type ForwardingLoop } from './forwarding-loop.js';
+import { startBackground, type Background } from './background.js';
 import { GroupCommitWriter } from './group-commit.js';
 
 export interface IngestThreadOptions {
   dbPath: string;
   synchronous: Synchronous;
   installModel: InstallModel;
+  retention: RetentionPolicy;
 }
 
-type Request = { id: number; row: NewPostbackRow } | { id: number; metrics: true } | { forward: true } | { close: true };
-type LogLevel = 'warn' | 'error';
+type Request = { id: number; row: NewPostbackRow } | { id: number; metrics: true } | { background: true } | { close: true };
+type LogLevel = 'info' | 'warn' | 'error';
 type Reply =
   | { id: number; result: SaveResult | string }
   | { id: number; error: { storage?: string; message: string } }
@@ -35,7 +38,7 @@ export class IngestThread {
   private closing: Promise<void> | undefined;
   private failure: Error | undefined;
 
-  constructor(options: IngestThreadOptions, onFailure: (error: Error) => void, private readonly logger?: Pick<Logger, LogLevel>) {
+  constructor(options: IngestThreadOptions, onFailure: (error: Error) => void, private readonly logger?: Logger) {
     // The thread holds only the write path's objects: a small heap keeps the process's memory flat.
     const settings = { workerData: options, resourceLimits: { maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 8 } };
     // Bundled (npm start), the thread is its own file beside main.mjs. From source (tests, tsx),
@@ -63,9 +66,9 @@ export class IngestThread {
     return this.call({ metrics: true });
   }
 
-  /** Starts sending due deliveries from the thread (the server does; the CLI does not). */
-  startForwarding(): void {
-    if (!this.failure && !this.closing) this.worker.postMessage({ forward: true } satisfies Request);
+  /** Starts forwarding, jobs and retention on the thread (the server does; the CLI does not). */
+  startBackground(): void {
+    if (!this.failure && !this.closing) this.worker.postMessage({ background: true } satisfies Request);
   }
 
   /** Answers everything queued, settles the sends in flight, closes the connection, ends the thread. */
@@ -104,14 +107,15 @@ function serve(options: IngestThreadOptions): void {
   const writer = new GroupCommitWriter(database.sqlite, database.db);
   const reply = (message: Reply) => port.postMessage(message);
   const log = (level: LogLevel) => (message: string, fields?: Record<string, unknown>) => reply({ log: { level, message, fields } });
-  let forwarding: ForwardingLoop | undefined;
+  let background: Background | undefined;
   port.on('message', (request: Request) => {
-    if ('forward' in request) {
-      forwarding ??= startForwarding({ db: database.db, writer, now: () => new Date(), logger: { warn: log('warn'), error: log('error') } });
+    if ('background' in request) {
+      const logger = { info: log('info'), warn: log('warn'), error: log('error') };
+      background ??= startBackground({ db: database.db, writer, now: () => new Date(), logger, installModel: options.installModel, retention: options.retention });
       return;
     }
     if ('close' in request) {
-      void Promise.resolve(forwarding?.stop())
+      void Promise.resolve(background?.stop())
         .then(() => writer.close())
         .then(() => {
         database.sqlite.close();

@@ -6,11 +6,9 @@ import { buildKeyRing } from '../postback/keys.js';
 import type { Verification } from '../postback/inspect.js';
 import { createNodeVerifier } from './crypto.js';
 import { openDatabase, openReader, type NodeDatabase } from './database.js';
-import { runPendingJobs } from '../db/maintenance.js';
-import { pruneExpired } from '../db/retention.js';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import { parseAllowlist, RateLimiter } from '../http/client-guard.js';
-import { startForwarding, type ForwardingLoop } from './forwarding-loop.js';
+import { startBackground, type Background } from './background.js';
 import { GroupCommitWriter } from './group-commit.js';
 import { IngestThread } from './ingest-thread.js';
 import type { NewPostbackRow } from '../db/schema.js';
@@ -33,8 +31,8 @@ export async function createVerification(extraKeys: string, logger?: Logger): Pr
 
 export interface RuntimeOptions {
   /**
-   * Write postbacks on a thread of their own (the server does), and send deliveries from there;
-   * settings and maintenance jobs keep this thread's connection. Needs a database file.
+   * Write postbacks on a thread of their own (the server does), and run the background work
+   * there; the admin API's writes keep this thread's connection. Needs a database file.
    */
   ingestThread?: boolean;
 }
@@ -43,9 +41,10 @@ export async function createNodeRuntime(config: Config, logger: Logger, now: () 
   const verification = await createVerification(config.extraKeys, logger);
   const database = openDatabase(config.dbPath, { synchronous: config.synchronous });
   const writer = new GroupCommitWriter(database.sqlite, database.db);
+  const retention = { unverifiedDays: config.retentionDays, verifiedDays: config.retentionVerifiedDays };
   const ingestThread =
     options.ingestThread && config.dbPath !== ':memory:'
-      ? new IngestThread({ dbPath: config.dbPath, synchronous: config.synchronous, installModel: config.installModel }, (error) => {
+      ? new IngestThread({ dbPath: config.dbPath, synchronous: config.synchronous, installModel: config.installModel, retention }, (error) => {
           // Without its writer the server cannot keep postbacks: stop, so a supervisor restarts it.
           logger.error('ingest writer thread failed', { error: error.stack ?? error.message });
           process.exit(1);
@@ -81,46 +80,17 @@ export async function createNodeRuntime(config: Config, logger: Logger, now: () 
     logger,
     health: async () => (await database.db.get<{ ok: number }>(sql`select 1 as ok`))?.ok === 1,
   };
-  let stopped = false;
-  let jobs: Promise<void> = Promise.resolve();
-  let timer: NodeJS.Timeout | undefined;
-  let lastPrune = 0;
-  const retention = { unverifiedDays: config.retentionDays, verifiedDays: config.retentionVerifiedDays };
-  let forwarding: ForwardingLoop | undefined;
-  // Re-decoding after schema or campaign changes, and rebuilds, run in the background and
-  // resume after a restart (their cursor is in the database).
-  const drainJobs = () => {
-    jobs = jobs
-      .then(() => runPendingJobs(database.db, writer, config.installModel, now))
-      .then(async () => {
-        // Retention runs hourly, in chunks, between other work.
-        if (now().getTime() - lastPrune < 3_600_000) return;
-        lastPrune = now().getTime();
-        const pruned = await pruneExpired(writer, retention, now());
-        if (pruned) logger.info('pruned expired postbacks', { pruned });
-      })
-      .then(
-        () => undefined,
-        (error) => logger.error('background job failed', { error: error instanceof Error ? error.message : String(error) }),
-      )
-      .finally(() => {
-        if (!stopped) timer = setTimeout(drainJobs, 2000);
-      });
-  };
+  let background: Background | undefined;
   return {
     ...database,
     writer,
     deps,
     startJobs() {
-      drainJobs();
-      // Deliveries are sent where postbacks are written: the ingest thread when there is one.
-      if (ingestThread) ingestThread.startForwarding();
-      else forwarding = startForwarding({ db: database.db, writer, now, logger });
+      if (ingestThread) ingestThread.startBackground();
+      else background = startBackground({ db: database.db, writer, now, logger, installModel: config.installModel, retention });
     },
     async close() {
-      stopped = true;
-      clearTimeout(timer);
-      await Promise.all([jobs, forwarding?.stop()]);
+      await background?.stop();
       await ingestThread?.close();
       await writer.close();
       reader?.sqlite.close();
