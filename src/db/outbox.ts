@@ -4,6 +4,7 @@ import type { BatchItem } from 'drizzle-orm/batch';
 import { atomically, guardedValues, partsFor } from './batch.js';
 import { wants } from '../forward/route.js';
 import type { Db } from './db.js';
+import { prepared } from './prepared.js';
 import { deliveries, destinations, type DeliveryRow, type DestinationRow, type PostbackRow } from './schema.js';
 
 type Routed = Omit<PostbackRow, 'id'>;
@@ -69,22 +70,38 @@ export interface AttemptResult {
   nextAttemptAt: Date;
 }
 
-/** Records an attempt, only if this sender still holds the lease it claimed. */
-export async function settleAttempt(db: Db, claimed: DeliveryRow, result: AttemptResult, now: Date): Promise<boolean> {
-  const updated = await db
+// Prepared once per handle: the sender settles every delivery it attempts. drizzle's SET takes no
+// placeholder, so values are bound through raw SQL, as the driver stores them (timestamps in ms).
+const bound = (name: string) => sql`${sql.placeholder(name)}`;
+const settle = (db: Db) =>
+  db
     .update(deliveries)
     .set({
-      state: result.state,
+      state: bound('state'),
       attempts: sql`${deliveries.attempts} + 1`,
-      lastStatus: result.status,
-      lastError: result.error,
-      lastLatencyMs: Math.round(result.latencyMs),
-      nextAttemptAt: result.nextAttemptAt,
+      lastStatus: bound('lastStatus'),
+      lastError: bound('lastError'),
+      lastLatencyMs: bound('lastLatencyMs'),
+      nextAttemptAt: bound('nextAttemptAt'),
       claimedUntil: null,
-      deliveredAt: result.state === 'delivered' ? now : null,
+      deliveredAt: bound('deliveredAt'),
     })
-    .where(and(eq(deliveries.id, claimed.id), eq(deliveries.claimedUntil, claimed.claimedUntil!)))
-    .returning({ id: deliveries.id });
+    .where(and(eq(deliveries.id, sql.placeholder('id')), eq(deliveries.claimedUntil, sql.placeholder('claimedUntil'))))
+    .returning({ id: deliveries.id })
+    .prepare();
+
+/** Records an attempt, only if this sender still holds the lease it claimed. */
+export async function settleAttempt(db: Db, claimed: DeliveryRow, result: AttemptResult, now: Date): Promise<boolean> {
+  const updated = await prepared(db, 'settleAttempt', settle).all({
+    state: result.state,
+    lastStatus: result.status,
+    lastError: result.error,
+    lastLatencyMs: Math.round(result.latencyMs),
+    nextAttemptAt: result.nextAttemptAt.getTime(),
+    deliveredAt: result.state === 'delivered' ? now.getTime() : null,
+    id: claimed.id,
+    claimedUntil: claimed.claimedUntil!.getTime(),
+  });
   return updated.length > 0;
 }
 
