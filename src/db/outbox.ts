@@ -12,14 +12,19 @@ type Routed = Omit<PostbackRow, 'id'>;
 /** The destinations that get a copy of `postback` (duplicates and conflicts: none). */
 const targetsOf = (postback: Routed, enabled: DestinationRow[]) => (postback.outcome === 'stored' ? enabled.filter((d) => wants(d, postback as PostbackRow)) : []);
 
+// One prepared row per copy rather than a multi-row insert built per postback: on the write
+// path, building the statement cost more than running it.
+const enqueueOne = (db: Db) =>
+  db
+    .insert(deliveries)
+    .values({ postbackId: sql.placeholder('postbackId'), destinationId: sql.placeholder('destinationId'), state: 'pending', nextAttemptAt: sql.placeholder('now'), createdAt: sql.placeholder('now') })
+    .onConflictDoNothing()
+    .prepare();
+
 /** Queues a copy of `postback` for every destination that wants it. */
 export async function enqueueDeliveries(db: Db, postback: PostbackRow, now: Date, enabled: DestinationRow[]): Promise<number> {
   const targets = targetsOf(postback, enabled);
-  if (targets.length === 0) return 0;
-  await db
-    .insert(deliveries)
-    .values(targets.map((d) => ({ postbackId: postback.id, destinationId: d.id, state: 'pending' as const, nextAttemptAt: now, createdAt: now })))
-    .onConflictDoNothing();
+  for (const d of targets) await prepared(db, 'enqueueDelivery', enqueueOne).run({ postbackId: postback.id, destinationId: d.id, now });
   return targets.length;
 }
 
