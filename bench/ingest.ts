@@ -1,10 +1,11 @@
 // `npm run bench`: skanpost's durable ingest against a naive baseline server, alternating
 // A B A B in one run on this machine, driven by autocannon with unique pre-signed SKAN 4.0
-// postbacks. Prints req/s at saturation, p50/p99, errors, peak RSS, the ratio, p99 at 60 % of
-// the baseline's saturated rate, and the same with duplicates, invalid signatures and forwarding.
+// postbacks. Prints req/s at saturation, p50/p99, errors, peak RSS, server CPU per request (main
+// thread and the others), the ratio, p99 at 60 % of the baseline's saturated rate, and the same
+// with duplicates, invalid signatures and forwarding.
 import { generateKeyPairSync, sign } from 'node:crypto';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -81,8 +82,24 @@ async function start(kind: 'baseline' | 'skanpost', dir: string): Promise<Server
 /** Peak resident memory of a process so far (VmHWM), in MB. */
 const peakRssMb = (pid: number) => Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
 
-async function load(url: string, bodies: string[], rate?: number) {
+/** CPU time used so far (user + system, in clock ticks of 10 ms) by the main thread and by all others. */
+function cpuTicks(pid: number): { main: number; others: number } {
+  const ticks = { main: 0, others: 0 };
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks[tid === String(pid) ? 'main' : 'others'] += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      // a thread that ended between the listing and the read
+    }
+  }
+  return ticks;
+}
+
+async function load(url: string, bodies: string[], pid: number, rate?: number) {
   let next = 0;
+  const before = cpuTicks(pid);
   const result = await autocannon({
     url: `${url}${PATH}`,
     connections: 64,
@@ -90,7 +107,11 @@ async function load(url: string, bodies: string[], rate?: number) {
     ...(rate ? { overallRate: rate } : {}),
     requests: [{ method: 'POST', setupRequest: (req) => ({ ...req, body: bodies[next++ % bodies.length] }) }],
   });
-  return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, errors: result.errors + result.non2xx + result.timeouts, sent: next };
+  const after = cpuTicks(pid);
+  // Server CPU per answered request, in µs: where the time goes when the machine is saturated.
+  const perRequest = (ticks: number) => (ticks * 10_000) / Math.max(1, result.requests.total);
+  const cpu = { main: perRequest(after.main - before.main), others: perRequest(after.others - before.others) };
+  return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, errors: result.errors + result.non2xx + result.timeouts, sent: next, cpu };
 }
 
 async function partner(): Promise<{ url: string; close(): void }> {
@@ -104,8 +125,8 @@ const median = (xs: number[]) => {
   const mid = Math.floor(sorted.length / 2);
   return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 };
-const fmt = (r: { rps: number; p50: number; p99: number; errors: number }, rss: number) =>
-  `${r.rps.toFixed(0).padStart(6)} req/s  p50 ${String(r.p50).padStart(3)} ms  p99 ${String(r.p99).padStart(4)} ms  errors ${r.errors}  peak RSS ${rss.toFixed(0)} MB`;
+const fmt = (r: { rps: number; p50: number; p99: number; errors: number; cpu: { main: number; others: number } }, rss: number) =>
+  `${r.rps.toFixed(0).padStart(6)} req/s  p50 ${String(r.p50).padStart(3)} ms  p99 ${String(r.p99).padStart(4)} ms  errors ${r.errors}  peak RSS ${rss.toFixed(0)} MB  CPU/request: main ${r.cpu.main.toFixed(0)} µs, other threads ${r.cpu.others.toFixed(0)} µs`;
 
 async function main() {
   const dir = mkdtempSync(join(tmpdir(), 'skanpost-bench-ingest-'));
@@ -116,7 +137,7 @@ async function main() {
   for (let round = 0; round < ROUNDS; round++) {
     for (const kind of ['baseline', 'skanpost'] as const) {
       const server = await start(kind, dir);
-      const result = await load(server.url, postbacks(perRun));
+      const result = await load(server.url, postbacks(perRun), server.child.pid!);
       const rss = peakRssMb(server.child.pid!);
       await server.stop();
       saturated[kind].push(result.rps);
@@ -131,14 +152,14 @@ async function main() {
   const rate = Math.round(base * 0.6);
   for (const kind of ['baseline', 'skanpost'] as const) {
     const server = await start(kind, dir);
-    const result = await load(server.url, postbacks(perRun), rate);
+    const result = await load(server.url, postbacks(perRun), server.child.pid!, rate);
     const rss = peakRssMb(server.child.pid!);
     await server.stop();
     console.log(`fixed ${rate} req/s ${kind.padEnd(8)} ${fmt(result, rss)}`);
   }
 
   const server = await start('skanpost', dir);
-  const mixed = await load(server.url, postbacks(perRun, { duplicates: 0.1, invalid: 0.05 }));
+  const mixed = await load(server.url, postbacks(perRun, { duplicates: 0.1, invalid: 0.05 }), server.child.pid!);
   console.log(`skanpost, 10 % duplicates + 5 % invalid: ${fmt(mixed, peakRssMb(server.child.pid!))}`);
   await server.stop();
 
@@ -147,7 +168,7 @@ async function main() {
   for (const p of partners) {
     await fetch(`${forwarding.url}/v1/destinations`, { method: 'POST', headers: { Authorization: `Bearer ${ADMIN}` }, body: JSON.stringify({ name: p.url, url: p.url }) });
   }
-  const forwarded = await load(forwarding.url, postbacks(perRun));
+  const forwarded = await load(forwarding.url, postbacks(perRun), forwarding.child.pid!);
   console.log(`skanpost, aggregates + 2 forwarding destinations: ${fmt(forwarded, peakRssMb(forwarding.child.pid!))}`);
   await forwarding.stop();
   partners.forEach((p) => p.close());
