@@ -5,7 +5,9 @@ import type { Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { secureHeaders } from 'hono/secure-headers';
 import { StorageUnavailableError, type Db } from '../db/db.js';
+import type { ReportPart } from '../db/reports.js';
 import type { IngestDeps } from '../ingest/ingest.js';
+import type { ReportQuery } from '../rollup/report-query.js';
 import { INGEST_PATHS } from './routes/ingest.js';
 import { requireRole, type AuthEnv } from './auth.js';
 import type { RateLimiter, parseAllowlist } from './client-guard.js';
@@ -44,6 +46,11 @@ export interface AppDeps extends IngestDeps {
   };
   /** Counters shared with a separate metrics listener, if the runtime has one. */
   metrics?: IngestMetrics;
+  /**
+   * Runs a report away from the thread that serves requests (Node: reader threads, the days split
+   * among them); without it, reports run on `db` in process.
+   */
+  reports?: (query: ReportQuery, now: Date, fillingHorizonMs: number) => Promise<ReportPart[]>;
   /** Figures only the runtime knows (group commit, database size), as exposition text. */
   runtimeMetrics?: () => Promise<string>;
   logger: Logger;
@@ -85,7 +92,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AuthEnv> {
   ingestRoutes(app, deps, metrics);
 
   app.use('/v1/*', bodyLimit({ maxSize: MAX_API_BODY_BYTES, onError: (c) => problem(c, 413, 'body_too_large', 'Payload Too Large', { detail: `request bodies are limited to ${MAX_API_BODY_BYTES} bytes` }) }));
-  const v1 = { db: deps.db, writer: deps.writer, now: deps.now, installModel: deps.installModel, adminKey: deps.adminKey };
+  const v1 = { db: deps.db, writer: deps.writer, now: deps.now, installModel: deps.installModel, adminKey: deps.adminKey, ...(deps.reports ? { reports: deps.reports } : {}) };
   reportRoutes(app, v1);
   postbackRoutes(app, v1);
   settingsRoutes(app, v1);

@@ -6,6 +6,7 @@ import type { InstallModel } from '../../conversion/install-date.js';
 import type { Db, Writer } from '../../db/db.js';
 import { parseStrictJson, JsonSyntaxError, toPlain } from '../../postback/json.js';
 import { sql } from 'drizzle-orm';
+import type { AppDeps } from '../app.js';
 import type { AuthEnv } from '../auth.js';
 import type { Gauge } from '../metrics.js';
 import { problem } from '../problem.js';
@@ -16,6 +17,7 @@ export interface V1Deps {
   now: () => Date;
   installModel: InstallModel;
   adminKey: string | undefined;
+  reports?: AppDeps['reports'];
 }
 
 export type V1App = OpenAPIHono<AuthEnv>;

@@ -2,7 +2,7 @@
 import type { Context } from 'hono';
 import { z } from '@hono/zod-openapi';
 import { fillingHorizonMs } from '../../conversion/install-date.js';
-import { reportMeta, ReportTooLargeError, runReport, toCsv, toJsonRows } from '../../db/reports.js';
+import { renderReportPart, reportBody, ReportTooLargeError } from '../../db/reports.js';
 import { CAMPAIGN_METRICS, DIMENSIONS, EVENT_METRICS } from '../../rollup/dimensions.js';
 import { parseReportQuery, ReportParamError, type ReportQuery } from '../../rollup/report-query.js';
 import { requireRole, ScopeError, withinScope, type AuthEnv } from '../auth.js';
@@ -69,21 +69,22 @@ export function reportRoutes(app: V1App, deps: V1Deps): void {
         throw error;
       }
       const now = deps.now();
-      let result;
+      const horizonMs = fillingHorizonMs(deps.installModel);
+      let body: string;
       try {
-        result = await runReport(deps.db, query, now, fillingHorizonMs(deps.installModel));
+        const parts = deps.reports ? await deps.reports(query, now, horizonMs) : [await renderReportPart(deps.db, query, now, horizonMs)];
+        body = reportBody(query, now, parts);
       } catch (error) {
         if (error instanceof ReportTooLargeError) return problem(c as unknown as Context, 400, 'too_many_rows', 'Bad Request', { detail: error.message });
         throw error;
       }
       if (query.format === 'csv') {
-        return c.body(toCsv(result.columns, result.rows), 200, {
+        return c.body(body, 200, {
           'Content-Type': 'text/csv; charset=utf-8; header=present',
           'Content-Disposition': `attachment; filename="skanpost-${kind}-${query.from}-${query.to}.csv"`,
         });
       }
-      const meta = reportMeta(query, now, result);
-      return c.body(`{"rows":${toJsonRows(result.columns, result.rows)},"meta":${JSON.stringify(meta)}}`, 200, { 'Content-Type': 'application/json' });
+      return c.body(body, 200, { 'Content-Type': 'application/json' });
     });
   }
 }

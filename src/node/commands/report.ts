@@ -1,7 +1,7 @@
 // `skanpost report`: the campaign report from the command line, as a table, CSV or JSON.
 import { fillingHorizonMs } from '../../conversion/install-date.js';
 import type { Db } from '../../db/db.js';
-import { reportMeta, runReport, toCsv, toJsonRows, type ReportValue } from '../../db/reports.js';
+import { renderReportPart, reportBody, runReport, type ReportValue } from '../../db/reports.js';
 import type { InstallModel } from '../../conversion/install-date.js';
 import { DIMENSIONS } from '../../rollup/dimensions.js';
 import { parseReportQuery } from '../../rollup/report-query.js';
@@ -36,8 +36,11 @@ function table(columns: string[], rows: ReportValue[][]): string {
 export async function reportCommand(db: Db, options: Record<string, string | undefined>, now: Date, model: InstallModel): Promise<string> {
   const { params, format } = reportParams(options);
   const query = parseReportQuery(params, 'campaigns', now);
+  if (format !== 'table') {
+    // The API's body, byte for byte (CSV without its last line end: the CLI prints a newline).
+    const asked = { ...query, format };
+    return reportBody(asked, now, [await renderReportPart(db, asked, now, fillingHorizonMs(model))]).trimEnd();
+  }
   const result = await runReport(db, query, now, fillingHorizonMs(model));
-  if (format === 'csv') return toCsv(result.columns, result.rows).trimEnd();
-  if (format === 'json') return `{"rows":${toJsonRows(result.columns, result.rows)},"meta":${JSON.stringify(reportMeta(query, now, result))}}`;
   return table(result.columns, result.rows);
 }
