@@ -1,9 +1,10 @@
 // `npm run bench:reports [-- --postbacks N --runs R]`: load N postbacks' aggregates over 365 days
 // (5 networks, 20 apps, 100 campaigns each, all windows), then time the real report path
-// (HTTP route → query → JSON / CSV) for one app, 90 days, group_by=date,campaign,window, in
-// America/Los_Angeles. The loader writes the rollups exactly as ingest would (the same
+// (HTTP route → reader threads → query → JSON / CSV, as the server runs it) for one app, 90 days,
+// group_by=date,campaign,window, in America/Los_Angeles. `--keep` keeps the database and
+// `--db PATH` times one kept before, without loading again. The loader writes the rollups exactly as ingest would (the same
 // contributionOf), without raw bodies or signature checks: the report never reads those.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -13,10 +14,11 @@ import { ROLLUP_KEY, ROLLUP_MEASURES, rollups } from '../src/db/schema.js';
 import { createApp } from '../src/http/app.js';
 import { openDatabase, openReader } from '../src/node/database.js';
 import { GroupCommitWriter } from '../src/node/group-commit.js';
+import { ReportThreads } from '../src/node/report-threads.js';
 import { createVerification } from '../src/node/runtime.js';
 import { contributionOf, type Contributor } from '../src/rollup/contribution.js';
 
-const { values } = parseArgs({ options: { postbacks: { type: 'string', default: '1000000' }, runs: { type: 'string', default: '30' }, keep: { type: 'boolean', default: false } } });
+const { values } = parseArgs({ options: { postbacks: { type: 'string', default: '1000000' }, runs: { type: 'string', default: '30' }, keep: { type: 'boolean', default: false }, db: { type: 'string' } } });
 const N = Number(values.postbacks);
 const RUNS = Number(values.runs);
 const DAY = 86_400_000;
@@ -92,16 +94,21 @@ function load(path: string): { seconds: number; rollupRows: number } {
 const quantile = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))]!;
 
 async function main() {
-  const dir = mkdtempSync(join(tmpdir(), 'skanpost-bench-'));
-  const path = join(dir, 'bench.db');
-  console.log(`bench:reports — ${N.toLocaleString()} postbacks, ${RUNS} timed runs per format (node ${process.version})`);
-  const loaded = load(path);
-  console.log(`loaded in ${loaded.seconds.toFixed(1)} s: ${loaded.rollupRows.toLocaleString()} rollup rows`);
+  const dir = values.db ? undefined : mkdtempSync(join(tmpdir(), 'skanpost-bench-'));
+  const path = values.db ?? join(dir!, 'bench.db');
+  if (values.db && !existsSync(values.db)) throw new Error(`--db ${values.db}: no such file`);
+  console.log(`bench:reports — ${values.db ? `the database at ${values.db}` : `${N.toLocaleString()} postbacks`}, ${RUNS} timed runs per format (node ${process.version})`);
+  if (!values.db) {
+    const loaded = load(path);
+    console.log(`loaded in ${loaded.seconds.toFixed(1)} s: ${loaded.rollupRows.toLocaleString()} rollup rows`);
+  }
 
   const reader = openReader(path);
   const writerDb = openDatabase(path);
   const ADMIN = 'bench-admin-key-0123456789';
+  const threads = new ReportThreads(path);
   const app = createApp({
+    reports: threads.run,
     db: reader.db, adminKey: ADMIN, verification: await createVerification(''), writer: new GroupCommitWriter(writerDb.sqlite, writerDb.db),
     now: () => new Date(END), installModel: DEFAULT_INSTALL_MODEL, logger: { info() {}, warn() {}, error() {} }, health: async () => true,
   });
@@ -119,10 +126,11 @@ async function main() {
     }
     console.log(`${format.padEnd(4)} p50 ${quantile(times, 0.5).toFixed(1)} ms  p95 ${quantile(times, 0.95).toFixed(1)} ms  (${(size / 1024).toFixed(0)} KiB)`);
   }
+  await threads.close();
   reader.sqlite.close();
   writerDb.sqlite.close();
-  if (!values.keep) rmSync(dir, { recursive: true, force: true });
-  else console.log(`database kept at ${path}`);
+  if (dir && !values.keep) rmSync(dir, { recursive: true, force: true });
+  else if (dir) console.log(`database kept at ${path}`);
 }
 
 await main();

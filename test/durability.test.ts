@@ -101,9 +101,16 @@ it('SIGTERM stops accepting, finishes in-flight writes, closes the database and 
   expect(storedIds().size).toBe(ok + 1);
 });
 
-it('npm start passes SIGTERM on to the server, which shuts down cleanly', async () => {
-  server = await startServer(env(), { viaNpm: true });
+it('npm start serves reports from its reader threads, and passes SIGTERM on to the server, which shuts down cleanly', async () => {
+  const ADMIN = 'npm-start-admin-key-000000000';
+  server = await startServer({ ...env(), SKANPOST_ADMIN_KEY: ADMIN }, { viaNpm: true });
   expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+  expect((await fetch(`${server.url}${PATH}`, { method: 'POST', body: JSON.stringify(signSkan(skanBody('4.0'), key, '4.0')) })).status).toBe(200);
+  const today = new Date().toISOString().slice(0, 10);
+  const yesterday = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
+  const report = await fetch(`${server.url}/v1/reports/campaigns?from=${yesterday}&to=${today}&group_by=date`, { headers: { Authorization: `Bearer ${ADMIN}` } });
+  expect(report.status).toBe(200);
+  expect(((await report.json()) as { rows: Array<{ date: string; postbacks: number }> }).rows).toEqual([expect.objectContaining({ date: today, postbacks: 1 })]);
   server.child.kill('SIGTERM');
   await server.exited;
   expect(server.logs()).toContain('"message":"stopped"');

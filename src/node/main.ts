@@ -14,7 +14,7 @@ let logger = jsonLogger();
 async function main(): Promise<void> {
   const config = readConfig(process.env);
   logger = jsonLogger(batchedStderr(), config.logLevel);
-  const runtime = await createNodeRuntime(config, logger, undefined, { ingestThread: true });
+  const runtime = await createNodeRuntime(config, logger, undefined, { ingestThread: true, reportThreads: true });
   const metrics = new IngestMetrics();
   const deps = { ...runtime.deps, metrics };
   const app = createApp(deps);

@@ -11,6 +11,7 @@ import { parseAllowlist, RateLimiter } from '../http/client-guard.js';
 import { startBackground, type Background } from './background.js';
 import { GroupCommitWriter } from './group-commit.js';
 import { IngestThread } from './ingest-thread.js';
+import { ReportThreads } from './report-threads.js';
 import type { NewPostbackRow } from '../db/schema.js';
 
 export interface NodeRuntime extends NodeDatabase {
@@ -35,6 +36,8 @@ export interface RuntimeOptions {
    * there; the admin API's writes keep this thread's connection. Needs a database file.
    */
   ingestThread?: boolean;
+  /** Run reports on reader threads (the server does). Needs a database file. */
+  reportThreads?: boolean;
 }
 
 export async function createNodeRuntime(config: Config, logger: Logger, now: () => Date = () => new Date(), options: RuntimeOptions = {}): Promise<NodeRuntime> {
@@ -53,6 +56,7 @@ export async function createNodeRuntime(config: Config, logger: Logger, now: () 
   // Reports read through their own connection: under WAL they see committed data only and never
   // wait for the writer.
   const reader = config.dbPath === ':memory:' ? undefined : openReader(config.dbPath);
+  const reportThreads = options.reportThreads && config.dbPath !== ':memory:' ? new ReportThreads(config.dbPath) : undefined;
   const deps: AppDeps = {
     db: reader?.db ?? database.db,
     adminKey: config.adminKey,
@@ -78,6 +82,7 @@ export async function createNodeRuntime(config: Config, logger: Logger, now: () 
     now,
     installModel: config.installModel,
     logger,
+    ...(reportThreads ? { reports: reportThreads.run } : {}),
     health: async () => (await database.db.get<{ ok: number }>(sql`select 1 as ok`))?.ok === 1,
   };
   let background: Background | undefined;
@@ -91,6 +96,7 @@ export async function createNodeRuntime(config: Config, logger: Logger, now: () 
     },
     async close() {
       await background?.stop();
+      await reportThreads?.close();
       await ingestThread?.close();
       await writer.close();
       reader?.sqlite.close();
