@@ -2,6 +2,9 @@
 // the levels below it (one line per request is `info`).
 import type { Logger } from './app.js';
 
+/** What to say of anything thrown (an Error's message, or the value itself). */
+export const errorMessage = (error: unknown): string => (error instanceof Error ? error.message : String(error));
+
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 

@@ -10,6 +10,7 @@ import { releaseClaims } from '../db/outbox.js';
 import { pruneExpired, type RetentionPolicy } from '../db/retention.js';
 import { sendDue } from '../forward/sender.js';
 import type { Logger } from '../http/app.js';
+import { errorMessage } from '../http/logger.js';
 
 export interface BackgroundDeps {
   db: Db;
@@ -28,8 +29,6 @@ export interface Background {
 const IDLE_POLL_MS = 500;
 const JOBS_POLL_MS = 2_000;
 const RETENTION_EVERY_MS = 3_600_000;
-
-const message = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
 /** Runs `step` again and again, `pause(result)` ms apart, until stopped. */
 function loop<T>(first: Promise<unknown>, step: () => Promise<T>, pause: (result: T) => number): Background {
@@ -54,13 +53,13 @@ export function startBackground(deps: BackgroundDeps): Background {
   // One server per database file: claims found now were left by a process killed mid-send.
   const released = writer.run((db) => releaseClaims(db)).then(
     (count) => count && logger.warn('released deliveries claimed by a previous run', { released: count }),
-    (error: unknown) => logger.error('forwarding failed', { error: message(error) }),
+    (error: unknown) => logger.error('forwarding failed', { error: errorMessage(error) }),
   );
   const forwarding = loop(
     released,
     () =>
       sendDue({ db, writer, fetch: globalThis.fetch, now }).catch((error: unknown) => {
-        logger.error('forwarding failed', { error: message(error) });
+        logger.error('forwarding failed', { error: errorMessage(error) });
         return 0;
       }),
     (sent) => (sent > 0 ? 0 : IDLE_POLL_MS),
@@ -78,7 +77,7 @@ export function startBackground(deps: BackgroundDeps): Background {
         const pruned = await pruneExpired(writer, deps.retention, now());
         if (pruned) logger.info('pruned expired postbacks', { pruned });
       } catch (error) {
-        logger.error('background job failed', { error: message(error) });
+        logger.error('background job failed', { error: errorMessage(error) });
       }
     },
     () => JOBS_POLL_MS,

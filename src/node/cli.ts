@@ -16,7 +16,7 @@ import { CommandError, deliveriesCommand, destinationsCommand } from './commands
 import { importFile } from './commands/import.js';
 import { pruneExpired } from '../db/retention.js';
 import { REPORT_OPTIONS, reportCommand } from './commands/report.js';
-import { jsonLogger } from '../http/logger.js';
+import { errorMessage, jsonLogger } from '../http/logger.js';
 import { reverify } from './reverify.js';
 import { createNodeRuntime, createVerification, type NodeRuntime } from './runtime.js';
 
@@ -267,7 +267,7 @@ export async function runCli(argv: string[], io: Io): Promise<number> {
       io.stderr(`skanpost: ${(error as Error).message}\n\n${USAGE}`);
       return EXIT.usage;
     }
-    io.stderr(`skanpost: ${error instanceof Error ? error.message : String(error)}`);
+    io.stderr(`skanpost: ${errorMessage(error)}`);
     return EXIT.failure;
   }
 }

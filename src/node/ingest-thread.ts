@@ -4,17 +4,19 @@
 // receipts. One connection, one writer, same transaction: the Node default's guarantees. The
 // background work (forwarding, jobs, retention) runs here too, so every write it makes goes
 // through the same connection.
-import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import { isMainThread, parentPort, workerData, type Worker } from 'node:worker_threads';
 import type { Synchronous } from '../config.js';
 import type { InstallModel } from '../conversion/install-date.js';
 import { StorageUnavailableError } from '../db/db.js';
 import type { RetentionPolicy } from '../db/retention.js';
 import type { Logger } from '../http/app.js';
+import { errorMessage } from '../http/logger.js';
 import { savePostback, type SaveResult } from '../db/postbacks.js';
 import type { NewPostbackRow } from '../db/schema.js';
 import { openDatabase } from './database.js';
 import { startBackground, type Background } from './background.js';
 import { GroupCommitWriter } from './group-commit.js';
+import { startThread } from './thread.js';
 
 export interface IngestThreadOptions {
   dbPath: string;
@@ -41,11 +43,7 @@ export class IngestThread {
   constructor(options: IngestThreadOptions, onFailure: (error: Error) => void, private readonly logger?: Logger) {
     // The thread holds only the write path's objects: a small heap keeps the process's memory flat.
     const settings = { workerData: options, resourceLimits: { maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 8 } };
-    // Bundled (npm start), the thread is its own file beside main.mjs. From source (tests, tsx),
-    // Node 20 does not carry `--import tsx` into workers: the thread registers tsx itself first.
-    this.worker = import.meta.url.endsWith('.mjs')
-      ? new Worker(new URL('./ingest-thread.mjs', import.meta.url), settings)
-      : new Worker(`import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(import.meta.url)}); })`, { ...settings, eval: true });
+    this.worker = startThread(import.meta.url, 'ingest-thread.mjs', settings);
     this.worker.on('message', (reply: Reply) => this.settle(reply));
     const fail = (error: Error) => {
       this.failure ??= error;
@@ -118,9 +116,9 @@ function serve(options: IngestThreadOptions): void {
       void Promise.resolve(background?.stop())
         .then(() => writer.close())
         .then(() => {
-        database.sqlite.close();
-        port.close();
-      });
+          database.sqlite.close();
+          port.close();
+        });
       return;
     }
     if ('metrics' in request) return reply({ id: request.id, result: writer.metricsText() });
@@ -129,7 +127,7 @@ function serve(options: IngestThreadOptions): void {
       (error: unknown) =>
         reply({
           id: request.id,
-          error: error instanceof StorageUnavailableError ? { storage: error.code, message: error.message } : { message: error instanceof Error ? error.message : String(error) },
+          error: error instanceof StorageUnavailableError ? { storage: error.code, message: error.message } : { message: errorMessage(error) },
         }),
     );
   });

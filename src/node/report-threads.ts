@@ -4,10 +4,12 @@
 // writer), and a report grouped by date first is split into runs of days, one per thread, so a
 // large one uses both cores. Threads start with the first report and end after a quiet minute:
 // a server that only ingests keeps its memory.
-import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import { isMainThread, parentPort, workerData, type Worker } from 'node:worker_threads';
 import { renderReportPart, ReportTooLargeError, splitByDays, type ReportPart } from '../db/reports.js';
 import type { ReportQuery } from '../rollup/report-query.js';
+import { errorMessage } from '../http/logger.js';
 import { openReader } from './database.js';
+import { startThread } from './thread.js';
 
 interface ThreadOptions {
   reportThread: { dbPath: string };
@@ -71,10 +73,7 @@ export class ReportThreads {
 
   private spawn(): ReaderThread {
     const options = { workerData: { reportThread: { dbPath: this.dbPath } } satisfies ThreadOptions };
-    // As for the ingest thread: bundled, a file of its own; from source, tsx registered first.
-    const worker = import.meta.url.endsWith('.mjs')
-      ? new Worker(new URL('./report-threads.mjs', import.meta.url), options)
-      : new Worker(`import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(import.meta.url)}); })`, { ...options, eval: true });
+    const worker = startThread(import.meta.url, 'report-threads.mjs', options);
     const thread: ReaderThread = { worker, busy: 0 };
     worker.on('message', (reply: Reply) => this.settle(reply));
     const fail = (error: Error) => {
@@ -115,7 +114,7 @@ function serve({ dbPath }: ThreadOptions['reportThread']): void {
       (error: unknown) =>
         port.postMessage({
           id: job.id,
-          error: error instanceof ReportTooLargeError ? { tooLarge: true, message: error.message } : { message: error instanceof Error ? error.message : String(error) },
+          error: error instanceof ReportTooLargeError ? { tooLarge: true, message: error.message } : { message: errorMessage(error) },
         } satisfies Reply),
     );
   });

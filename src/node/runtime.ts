@@ -45,8 +45,10 @@ export async function createNodeRuntime(config: Config, logger: Logger, now: () 
   const database = openDatabase(config.dbPath, { synchronous: config.synchronous });
   const writer = new GroupCommitWriter(database.sqlite, database.db);
   const retention = { unverifiedDays: config.retentionDays, verifiedDays: config.retentionVerifiedDays };
+  // Threads and a second connection need a database file; `:memory:` lives in this connection only.
+  const onFile = config.dbPath !== ':memory:';
   const ingestThread =
-    options.ingestThread && config.dbPath !== ':memory:'
+    options.ingestThread && onFile
       ? new IngestThread({ dbPath: config.dbPath, synchronous: config.synchronous, installModel: config.installModel, retention }, (error) => {
           // Without its writer the server cannot keep postbacks: stop, so a supervisor restarts it.
           logger.error('ingest writer thread failed', { error: error.stack ?? error.message });
@@ -55,8 +57,8 @@ export async function createNodeRuntime(config: Config, logger: Logger, now: () 
       : undefined;
   // Reports read through their own connection: under WAL they see committed data only and never
   // wait for the writer.
-  const reader = config.dbPath === ':memory:' ? undefined : openReader(config.dbPath);
-  const reportThreads = options.reportThreads && config.dbPath !== ':memory:' ? new ReportThreads(config.dbPath) : undefined;
+  const reader = onFile ? openReader(config.dbPath) : undefined;
+  const reportThreads = options.reportThreads && onFile ? new ReportThreads(config.dbPath) : undefined;
   const deps: AppDeps = {
     db: reader?.db ?? database.db,
     adminKey: config.adminKey,

@@ -5,6 +5,7 @@ import { pruneExpired } from '../db/retention.js';
 import { loadedSettings } from '../db/settings-cache.js';
 import { sendDue } from '../forward/sender.js';
 import { createApp } from '../http/app.js';
+import { errorMessage } from '../http/logger.js';
 import { INGEST_PATHS } from '../http/routes/ingest.js';
 import { createWorkerRuntime, type WorkerEnv, type WorkerRuntime } from './runtime.js';
 
@@ -49,7 +50,7 @@ export default {
       // The ingest just read the settings through this handle: no further round trip before answering.
       if ((loadedSettings(runtime.db)?.destinations.length ?? 0) > 0) {
         ctx.waitUntil(
-          drainOutbox(runtime, Date.now()).catch((error) => runtime.deps.logger.error('forwarding failed', { error: error instanceof Error ? error.message : String(error) })),
+          drainOutbox(runtime, Date.now()).catch((error) => runtime.deps.logger.error('forwarding failed', { error: errorMessage(error) })),
         );
       }
     }
@@ -60,7 +61,7 @@ export default {
     const started = Date.now();
     const runtime = await createWorkerRuntime(env);
     const { db, writer, config, deps } = runtime;
-    const log = (task: string) => (error: unknown) => deps.logger.error(`${task} failed`, { error: error instanceof Error ? error.message : String(error) });
+    const log = (task: string) => (error: unknown) => deps.logger.error(`${task} failed`, { error: errorMessage(error) });
     // Independent tasks: one failing must not starve the others.
     const sent = await drainOutbox(runtime, started).catch(log('forwarding'));
     const chunks = await runPendingJobs(db, writer, config.installModel, deps.now, CRON_BUDGET.jobChunkSize, CRON_BUDGET.jobChunks).catch(log('maintenance'));
