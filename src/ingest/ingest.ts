@@ -1,11 +1,12 @@
-// One postback from bytes to a stored row: read, verify, then one atomic write.
+// One postback from bytes to a stored row: read, verify, then one atomic write. The two halves
+// are separate so that bulk paths can verify many at once yet store them in their own order.
 import { buildPostbackRow, savePostback, type Outcome, type SaveResult } from '../db/postbacks.js';
 import type { NewPostbackRow } from '../db/schema.js';
 import type { Writer } from '../db/db.js';
 import type { InstallModel } from '../conversion/install-date.js';
 import { inspectPostback, type Verification } from '../postback/inspect.js';
 import { readPostback } from '../postback/read.js';
-import type { Problem, SignatureVerdict } from '../postback/types.js';
+import type { Inspection, Problem, SignatureVerdict } from '../postback/types.js';
 
 export interface IngestDeps {
   verification: Verification;
@@ -25,11 +26,29 @@ export interface Receipt {
 
 export type IngestResult = { ok: true; receipt: Receipt } | { ok: false; problems: Problem[] };
 
-export async function ingestPostback(bytes: Uint8Array, deps: IngestDeps, receivedAt = deps.now()): Promise<IngestResult> {
+/** A postback read and verified, not yet stored. */
+export type Prepared = { ok: true; row: NewPostbackRow; inspection: Inspection } | { ok: false; problems: Problem[] };
+
+export async function preparePostback(bytes: Uint8Array, verification: Verification, receivedAt: Date): Promise<Prepared> {
   const read = readPostback(bytes);
   if (!read.ok) return read;
-  const inspection = await inspectPostback(read.postback, deps.verification);
-  const row = await buildPostbackRow(read.postback, inspection, receivedAt);
-  const saved = await (deps.save ? deps.save(row) : deps.writer.run((db) => savePostback(db, row, deps.installModel)));
-  return { ok: true, receipt: { ...saved, signature: inspection.signature, reasons: inspection.reasons } };
+  const inspection = await inspectPostback(read.postback, verification);
+  return { ok: true, row: await buildPostbackRow(read.postback, inspection, receivedAt), inspection };
+}
+
+/**
+ * Stores a prepared postback. The write is queued before this returns (the writer and the
+ * writer thread take units in the order they are handed over), so callers that call it in a
+ * given order have their postbacks claim dedupe keys in that order.
+ */
+export function storePrepared(prepared: Extract<Prepared, { ok: true }>, deps: IngestDeps): Promise<Receipt> {
+  const { row, inspection } = prepared;
+  const saving = deps.save ? deps.save(row) : deps.writer.run((db) => savePostback(db, row, deps.installModel));
+  return saving.then((saved) => ({ ...saved, signature: inspection.signature, reasons: inspection.reasons }));
+}
+
+export async function ingestPostback(bytes: Uint8Array, deps: IngestDeps, receivedAt = deps.now()): Promise<IngestResult> {
+  const prepared = await preparePostback(bytes, deps.verification, receivedAt);
+  if (!prepared.ok) return prepared;
+  return { ok: true, receipt: await storePrepared(prepared, deps) };
 }

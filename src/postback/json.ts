@@ -24,7 +24,8 @@ export class JsonSyntaxError extends Error {
   }
 }
 
-const MAX_DEPTH = 64;
+/** Nesting deeper than this is refused (a postback is two levels deep). */
+export const MAX_JSON_DEPTH = 64;
 const PLAIN_INTEGER = /^-?(?:0|[1-9]\d*)$/;
 const NUMBER = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
 const ESCAPES: Record<string, string> = { '"': '"', '\\': '\\', '/': '/', b: '\b', f: '\f', n: '\n', r: '\r', t: '\t' };
@@ -33,7 +34,7 @@ export function isJsonObject(value: JsonValue | undefined): value is JsonObject 
   return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof JsonNumber);
 }
 
-export function parseStrictJson(text: string): JsonValue {
+export function parseStrictJson(text: string, maxDepth = MAX_JSON_DEPTH): JsonValue {
   let pos = 0;
 
   const fail = (message: string, duplicateKey?: string): never => {
@@ -101,7 +102,7 @@ export function parseStrictJson(text: string): JsonValue {
     skipWhitespace();
     const c = text[pos];
     if (c === '{' || c === '[') {
-      if (depth >= MAX_DEPTH) fail(`nesting deeper than ${MAX_DEPTH}`);
+      if (depth >= maxDepth) fail(`nesting deeper than ${maxDepth}`);
       return c === '{' ? parseObject(depth + 1) : parseArray(depth + 1);
     }
     if (c === '"') return parseString();
@@ -158,6 +159,17 @@ export function parseStrictJson(text: string): JsonValue {
   skipWhitespace();
   if (pos < text.length) fail('unexpected data after the JSON value');
   return value;
+}
+
+/**
+ * JSON text of a parsed value with every number written as it was received (`5.0` stays `5.0`),
+ * so a value can be re-serialized without changing what it means.
+ */
+export function stringifyJson(value: JsonValue): string {
+  if (value instanceof JsonNumber) return value.lexeme;
+  if (Array.isArray(value)) return `[${value.map(stringifyJson).join(',')}]`;
+  if (isJsonObject(value)) return `{${Object.entries(value).map(([k, v]) => `${JSON.stringify(k)}:${stringifyJson(v)}`).join(',')}}`;
+  return JSON.stringify(value);
 }
 
 /** Plain JavaScript data: every JsonNumber as a number (for bodies that are not postbacks). */
