@@ -51,7 +51,7 @@ function postbackAt(receivedAt: Date): Contributor {
     installedAt: estimateInstall(receivedAt, { protocol: 'skan', version: '4.0', window }, DEFAULT_INSTALL_MODEL),
     adNetworkId: pick(NETWORKS), appId: pick(APPS), campaign: campaignOf({ sourceIdentifier, campaignId: null }), campaignName: null,
     sourceIdentifier, postbackSequenceIndex: window, fidelityType: rand() < 0.8 ? 1 : 0, redownload: rand() < 0.1, didWin,
-    version: '4.0', conversionType: null, countryCode: pick(COUNTRIES), conversionValue: fine, coarseConversionValue: coarse,
+    version: '4.0', conversionType: null, adInteractionType: null, countryCode: pick(COUNTRIES), conversionValue: fine, coarseConversionValue: coarse,
     sourceAppId: tier > 0.8 && window === 0 ? 500_000_000 + Math.floor(rand() * 500) : null, sourceDomain: null, decode: null,
   };
 }

@@ -27,7 +27,7 @@ afterEach(async () => {
 });
 
 async function snapshot(db: Db) {
-  const rollups = await db.all(sql`select * from rollups where postbacks != 0 or conflicts != 0 or revenue_min_micros != 0 or revenue_max_micros != 0 order by 1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22`);
+  const rollups = await db.all(sql`select * from rollups where postbacks != 0 or conflicts != 0 or revenue_min_cents != 0 or revenue_max_cents != 0 order by 1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23`);
   const events = await db.all(sql`select * from rollup_events where postbacks != 0 or count_min != 0 or count_max != 0 order by 1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23`);
   return { rollups, events };
 }
@@ -112,18 +112,18 @@ describe('aggregates', () => {
   it('a new schema version re-decodes the affected postbacks, and deleting it undoes that', async () => {
     const body = signSkan(skanBody('4.0', { 'app-id': 333, 'conversion-value': 12 }), key, '4.0');
     await app.post(body);
-    const revenue = async () => (await app.database.db.get<{ r: number }>(sql`select sum(revenue_max_micros) as r from rollups where app_id = 333`))!.r;
+    const revenue = async () => (await app.database.db.get<{ r: number }>(sql`select sum(revenue_max_cents) as r from rollups where app_id = 333`))!.r;
     expect(await revenue()).toBe(0);
 
     const schema = await app.writer.run((db) => addSchema(db, 333, { ...example, effective_from: '2026-01-01T00:00:00Z' }, new Date(clock)));
     await runPendingJobs(app.database.db, app.writer, DEFAULT_INSTALL_MODEL, () => new Date(clock));
-    expect(await revenue()).toBe(9_990_000);
+    expect(await revenue()).toBe(999);
     expect((await app.rows()).at(-1)!.decode).toMatchObject({ schemaVersion: schema.version, currency: 'USD' });
 
     // A schema that starts after the install does not apply.
     await app.writer.run((db) => addSchema(db, 333, { ...example, effective_from: new Date(clock + 86_400_000).toISOString(), fine: [] }, new Date(clock)));
     await runPendingJobs(app.database.db, app.writer, DEFAULT_INSTALL_MODEL, () => new Date(clock));
-    expect(await revenue()).toBe(9_990_000);
+    expect(await revenue()).toBe(999);
 
     const { deleteSchema } = await import('../src/db/settings.js');
     await app.writer.run((db) => deleteSchema(db, 333, schema.version, new Date(clock)));

@@ -155,10 +155,14 @@ describe('keys', () => {
     [{ name: 'x', role: 'owner' }, 'role'],
     [{ name: 'x', role: 'analyst', app_ids: ['100'] }, 'app_ids.0'],
     [{ name: 'x', role: 'analyst', extra: 1 }, '(body)'],
+    // An empty scope is no scope: refused, never stored as "every app".
+    [{ name: 'x', role: 'analyst', app_ids: [] }, 'app_ids'],
+    [{ name: 'x', role: 'admin', ad_network_ids: [] }, 'ad_network_ids'],
   ])('refuses %j', async (body, field) => {
     const r = await call('POST', '/v1/keys', ADMIN, body);
     expect(r.status).toBe(400);
     expect((await r.json()).problems.map((p: { field: string }) => p.field)).toContain(field);
+    expect(app.database.sqlite.prepare('select count(*) as n from api_keys').get()).toEqual({ n: 4 });
   });
 });
 

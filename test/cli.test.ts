@@ -52,7 +52,7 @@ describe('import, report, rebuild', () => {
     expect(imported.code).toBe(1); // two lines refused
     const summary = JSON.parse(imported.out);
     expect(summary).toMatchObject({ lines: 5, rejected: 2, outcomes: { stored: 3 }, signatures: { verified: 3 } });
-    expect(summary.errors.map((e: { line: number }) => e.line)).toEqual([4, 5]);
+    expect(summary.errors.map((e: { line: number }) => e.line)).toEqual([5, 6]); // the file's lines, the blank one counted
 
     const report = await cli(['report', '--from', '2026-06-10', '--to', '2026-06-11', '--group-by', 'date,campaign', '--app-id', '100', '--format', 'csv']);
     expect(report.code, report.err).toBe(0);
@@ -113,6 +113,8 @@ describe('usage errors exit 2', () => {
     [['report', '--format', 'xml']],
     [['keys', 'create', '--role', 'owner']],
     [['keys', 'create', '--role', 'analyst', '--apps', 'abc']],
+    [['keys', 'create', '--role', 'analyst', '--apps', '']],
+    [['keys', 'create', '--role', 'admin', '--networks', ' , ']],
     [['import']],
     [['import', '/nonexistent.ndjson']],
     [['schema', 'check', 'x']],

@@ -1,9 +1,9 @@
-// Data migrations: 0005 repairs rows an older writer stored with absent booleans as false, and
-// rebuilds the aggregates from the repaired rows.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+// Data migrations, each applied to a database file as the release before it left it.
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { eq, sql } from 'drizzle-orm';
+import { drizzle } from 'drizzle-orm/better-sqlite3';
 import { afterEach, expect, it } from 'vitest';
 import { runPendingJobs } from '../src/db/maintenance.js';
 import { postbacks, rollups } from '../src/db/schema.js';
@@ -11,45 +11,85 @@ import { DEFAULT_INSTALL_MODEL } from '../src/conversion/install-date.js';
 import { openDatabase } from '../src/node/database.js';
 import { GroupCommitWriter } from '../src/node/group-commit.js';
 import { createTestApp } from './support/app.js';
-import { generateKey, signSkan, skanBody } from './support/signing.js';
+import { databaseAt } from './support/old-database.js';
+import { aakPayload, generateKey, signJws, signSkan, skanBody } from './support/signing.js';
 
 const dirs: string[] = [];
 afterEach(() => dirs.splice(0).forEach((d) => rmSync(d, { recursive: true, force: true })));
+const key = generateKey('P-256');
 
-it('0005 gives absent did-win and redownload back their NULL and rebuilds the aggregates', async () => {
+function tempPath() {
   const dir = mkdtempSync(join(tmpdir(), 'skanpost-migrate-'));
   dirs.push(dir);
-  const path = join(dir, 'db.sqlite');
-  const key = generateKey('P-256');
-  const app = await createTestApp({ path, extraKeys: key.spkiBase64 });
-  expect((await app.post(signSkan(skanBody('2.1'), key, '2.1'))).status).toBe(200);
-  expect((await app.rows())[0]!.didWin).toBeNull(); // the writer itself keeps absent absent
-  const winner = signSkan(skanBody('3.0', { 'did-win': false }), key, '3.0');
-  expect((await app.post(winner)).status).toBe(200);
-  // What the old writer left behind: did_win 0 where the body has none, its rollup counted as lost.
-  app.database.sqlite.exec(`UPDATE postbacks SET did_win = 0, decode = 'null' WHERE version = '2.1'; UPDATE rollups SET installs = 0, non_winning = 1 WHERE version = '2.1'`);
-  // Forget 0005 and everything after it, so that opening the file applies them again.
-  const journal = JSON.parse(readFileSync(new URL('../drizzle/meta/_journal.json', import.meta.url), 'utf8')) as { entries: Array<{ tag: string; when: number }> };
-  const since = journal.entries.find((e) => e.tag.startsWith('0005_'))!.when;
-  app.database.sqlite.prepare('DELETE FROM __drizzle_migrations WHERE created_at >= ?').run(since);
-  await app.close();
+  return join(dir, 'db.sqlite');
+}
 
-  const reopened = openDatabase(path); // applies 0005 again
+/** Postback rows as today's pipeline builds them, for writing into an older database. */
+async function ingestedRows(bodies: Array<Record<string, unknown>>, aak = false) {
+  const app = await createTestApp({ extraKeys: `${key.spkiBase64},aak:test-kid=${key.spkiBase64}` });
+  for (const body of bodies) expect((await app.post(body, aak ? { path: '/.well-known/appattribution/report-attribution/' } : {})).status).toBe(200);
+  const rows = await app.rows();
+  await app.close();
+  return rows;
+}
+
+/** Opens the file with every migration and runs the jobs they queued, then hands it to `check`. */
+async function upgrade(path: string, check: (db: ReturnType<typeof openDatabase>, jobs: () => Promise<number>) => Promise<void>) {
+  const reopened = openDatabase(path);
   const writer = new GroupCommitWriter(reopened.sqlite, reopened.db);
-  const rows = await reopened.db.select().from(postbacks);
-  expect(rows.map((r) => [r.version, r.didWin])).toEqual([['2.1', null], ['3.0', false]]);
-  expect(reopened.sqlite.prepare(`SELECT count(*) AS n FROM postbacks WHERE decode = 'null'`).get()).toEqual({ n: 0 });
-  expect(await reopened.db.select().from(rollups)).toEqual([]);
-  await runPendingJobs(reopened.db, writer, DEFAULT_INSTALL_MODEL, () => new Date());
-  const [v21] = await reopened.db.select({ installs: sql<number>`sum(${rollups.installs})`, nonWinning: sql<number>`sum(${rollups.nonWinning})` }).from(rollups).where(eq(rollups.version, '2.1'));
-  expect(v21).toEqual({ installs: 1, nonWinning: 0 });
-  const [v30] = await reopened.db.select({ nonWinning: sql<number>`sum(${rollups.nonWinning})` }).from(rollups).where(eq(rollups.version, '3.0'));
-  expect(v30).toEqual({ nonWinning: 1 });
-  await writer.close();
-  reopened.sqlite.close();
+  try {
+    await check(reopened, () => runPendingJobs(reopened.db, writer, DEFAULT_INSTALL_MODEL, () => new Date()));
+  } finally {
+    await writer.close();
+    reopened.sqlite.close();
+  }
+}
+
+it('0005 gives absent did-win and redownload back their NULL and rebuilds the aggregates', async () => {
+  const path = tempPath();
+  const rows = await ingestedRows([signSkan(skanBody('2.1'), key, '2.1'), signSkan(skanBody('3.0', { 'did-win': false }), key, '3.0')]);
+  const old = databaseAt(path, '0004_');
+  // What the old writer left behind: did_win 0 where the body has none, an absent decode as 'null'.
+  await drizzle(old).insert(postbacks).values(rows.map(({ id: _, ...row }) => row));
+  old.exec(`UPDATE postbacks SET did_win = 0, decode = 'null' WHERE version = '2.1'`);
+  old.close();
+
+  await upgrade(path, async (reopened, jobs) => {
+    const stored = await reopened.db.select().from(postbacks);
+    expect(stored.map((r) => [r.version, r.didWin])).toEqual([['2.1', null], ['3.0', false]]);
+    expect(reopened.sqlite.prepare(`SELECT count(*) AS n FROM postbacks WHERE decode = 'null'`).get()).toEqual({ n: 0 });
+    expect(await reopened.db.select().from(rollups)).toEqual([]);
+    await jobs();
+    const [v21] = await reopened.db.select({ installs: sql<number>`sum(${rollups.installs})`, nonWinning: sql<number>`sum(${rollups.nonWinning})` }).from(rollups).where(eq(rollups.version, '2.1'));
+    expect(v21).toEqual({ installs: 1, nonWinning: 0 });
+    const [v30] = await reopened.db.select({ nonWinning: sql<number>`sum(${rollups.nonWinning})` }).from(rollups).where(eq(rollups.version, '3.0'));
+    expect(v30).toEqual({ nonWinning: 1 });
+  });
 });
 
-it('a fresh database gets no rebuild job from 0005', async () => {
+it('0008 fills fidelity_type of AdAttributionKit rows and rebuilds the aggregates with ad_interaction_type and revenue in cents', async () => {
+  const path = tempPath();
+  const jws = signJws({ kid: 'test-kid', alg: 'ES256' }, aakPayload(), key);
+  const rows = await ingestedRows([{ 'jws-string': jws, 'ad-interaction-type': 'view' }], true);
+  const old = databaseAt(path, '0007_');
+  // The old pipeline left fidelity_type empty for AdAttributionKit, and counted revenue in micros.
+  await drizzle(old).insert(postbacks).values(rows.map(({ id: _, ...row }) => ({ ...row, fidelityType: null })));
+  old.exec(`INSERT INTO rollups (arrival_bucket, install_bucket, protocol, environment, signature, ad_network_id, app_id, campaign, campaign_name,
+    source_identifier, window, fidelity_type, redownload, did_win, version, conversion_type, country_code, conversion_value,
+    coarse_conversion_value, source_app_id, source_domain, currency, postbacks, verified, revenue_max_micros)
+    VALUES (1, 1, 'aak', 'production', 'verified', 'x', 1, '', '', '', 0, -1, -1, -1, '', '', '', -1, '', -1, '', '', 1, 1, 9223372036854775807)`);
+  old.close();
+
+  await upgrade(path, async (reopened, jobs) => {
+    expect((await reopened.db.select().from(postbacks)).map((r) => [r.protocol, r.adInteractionType, r.fidelityType])).toEqual([['aak', 'view', 0]]);
+    expect(await reopened.db.select().from(rollups)).toEqual([]);
+    await jobs();
+    const rebuilt = await reopened.db.select().from(rollups);
+    expect(rebuilt.map((r) => [r.adInteractionType, r.fidelityType, r.installs])).toEqual([['view', 0, 1]]);
+  });
+});
+
+it('a fresh database gets no rebuild job from its migrations', async () => {
   const app = await createTestApp();
   expect(app.database.sqlite.prepare('SELECT count(*) AS n FROM maintenance_jobs').get()).toEqual({ n: 0 });
   await app.close();

@@ -85,6 +85,31 @@ describe('metrics', () => {
   });
 });
 
+describe('large revenue', () => {
+  // 10^13 rupiah per postback is possible; three of them would overflow revenue kept in micros.
+  const rupiah = { effective_from: '2026-01-01T00:00:00Z', currency: 'IDR', fine: [{ from: 0, to: 63, revenue: { min: 4_999_999_999_999.99, max: 5e12 } }] };
+
+  it('sums exactly to the cent instead of failing, in JSON and CSV', async () => {
+    const saved = await app.app.request('/v1/apps/100/schemas', { method: 'POST', headers: { Authorization: `Bearer ${ADMIN}` }, body: JSON.stringify(rupiah) });
+    expect(saved.status).toBe(201);
+    await runPendingJobs(app.database.db, app.writer, DEFAULT_INSTALL_MODEL, () => now);
+    for (let i = 0; i < 3; i++) await postAt('2026-06-10T10:00:00Z', s4({ 'conversion-value': 12 }));
+    const json = await report('from=2026-06-10&to=2026-06-10');
+    expect(json.status).toBe(200);
+    expect(json.body.rows[0]).toMatchObject({ revenue_min: 14_999_999_999_999.97, revenue_max: 15e12, currency: 'IDR' });
+    const csv = await report('from=2026-06-10&to=2026-06-10&format=csv');
+    expect(csv.status).toBe(200);
+    expect(csv.body).toContain(',14999999999999.97,15000000000000,IDR,');
+  });
+
+  it.each([[1e308], [1e13 + 1], [-1]])('refuses a schema whose revenue bound is %d, naming the field', async (max) => {
+    const body = JSON.stringify({ ...rupiah, fine: [{ from: 0, to: 63, revenue: { min: 0, max } }] });
+    const r = await app.app.request('/v1/apps/100/schemas', { method: 'POST', headers: { Authorization: `Bearer ${ADMIN}` }, body });
+    expect(r.status).toBe(400);
+    expect((await r.json()).problems).toContainEqual({ field: 'fine.0.revenue.max', reason: expect.any(String) });
+  });
+});
+
 describe('time zones', () => {
   it('days are exact for +05:30, +05:45 and a DST change', () => {
     const [kolkata] = daysInZone(new Date(2026, 5, 10), new Date(2026, 5, 10), 'Asia/Kolkata');
@@ -189,9 +214,9 @@ describe('size limit', () => {
     app.database.sqlite.exec(`
       WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 100000)
       INSERT INTO rollups (arrival_bucket, install_bucket, protocol, environment, signature, ad_network_id, app_id, campaign, campaign_name,
-        source_identifier, window, fidelity_type, redownload, did_win, version, conversion_type, country_code, conversion_value,
+        source_identifier, window, fidelity_type, redownload, did_win, version, conversion_type, ad_interaction_type, country_code, conversion_value,
         coarse_conversion_value, source_app_id, source_domain, currency, postbacks, verified)
-      SELECT ${Math.floor(Date.parse('2026-06-01T12:00:00Z') / 900_000)}, 0, 'skan', 'production', 'verified', 'n', 100, '', '', 's' || i, 0, -1, -1, -1, '4.0', '', '', -1, '', -1, '', '', 1, 1 FROM n`);
+      SELECT ${Math.floor(Date.parse('2026-06-01T12:00:00Z') / 900_000)}, 0, 'skan', 'production', 'verified', 'n', 100, '', '', 's' || i, 0, -1, -1, -1, '4.0', '', '', '', -1, '', -1, '', '', 1, 1 FROM n`);
     const tooMany = await report('from=2026-06-01&to=2026-06-01&group_by=source_identifier');
     expect(tooMany.status).toBe(400);
     expect(tooMany.body).toMatchObject({ type: expect.stringContaining('too_many_rows'), detail: expect.stringContaining('narrow') });

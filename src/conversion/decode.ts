@@ -1,6 +1,6 @@
 // Decoding a postback's conversion value with its app's schema, per window.
 import type { CoarseConversionValue } from '../postback/fields.js';
-import type { SchemaEntry, SchemaVersion } from './schema.js';
+import { MAX_REVENUE, type SchemaEntry, type SchemaVersion } from './schema.js';
 
 export interface DecodedEvent {
   name: string;
@@ -23,7 +23,9 @@ export interface DecodeInput {
   window: number;
 }
 
-const micros = (amount: number) => Math.round(amount * 1_000_000);
+// Schemas saved before revenue was bounded may hold larger (even infinite) bounds: clamped here,
+// so no sum built from them can overflow.
+const micros = (amount: number) => Math.round(Math.min(Math.max(amount, 0), MAX_REVENUE) * 1_000_000);
 
 function fromEntry(entry: SchemaEntry, schema: SchemaVersion): Decode {
   return {

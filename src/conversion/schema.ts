@@ -2,8 +2,14 @@
 // for one app, as events and a revenue range in one currency. Versioned by effective start.
 import { z } from 'zod';
 
+/**
+ * The largest revenue bound of one postback, in currency units: room for any currency at any
+ * price (10^13 IDR is about 600 million USD), small enough that a report's sums stay exact to the cent.
+ */
+export const MAX_REVENUE = 1e13;
+
 const count = z.number().int().min(0);
-const amount = z.number().min(0).finite();
+const amount = z.number().min(0).max(MAX_REVENUE, `at most ${MAX_REVENUE} (10^13) currency units`);
 
 export const SchemaEvent = z
   .object({ name: z.string().min(1).max(100), min: count, max: count })

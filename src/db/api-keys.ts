@@ -20,15 +20,19 @@ function newSecret(): string {
   return `skp_${btoa(String.fromCharCode(...bytes)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')}`;
 }
 
+export class EmptyScopeError extends Error {}
+
 export async function createApiKey(db: Db, input: NewApiKey, now: Date): Promise<{ key: ApiKeyRow; secret: string }> {
+  // null means every app or network; an empty list must never be taken for it.
+  if (input.app_ids?.length === 0 || input.ad_network_ids?.length === 0) throw new EmptyScopeError('an empty scope is refused: omit it for a key without one');
   const secret = newSecret();
   const [key] = await db
     .insert(apiKeys)
     .values({
       name: input.name,
       role: input.role,
-      appIds: input.app_ids?.length ? input.app_ids : null,
-      adNetworkIds: input.ad_network_ids?.length ? input.ad_network_ids : null,
+      appIds: input.app_ids ?? null,
+      adNetworkIds: input.ad_network_ids ?? null,
       secretSha256: await sha256Hex(secret),
       prefix: secret.slice(0, 8),
       createdAt: now,

@@ -30,14 +30,14 @@ export interface ReportResult {
 // query only adds stored counts up, and the few derived figures are computed here per row.
 const CAMPAIGN_SUMS = [
   'postbacks', 'verified', 'installs', 'redownloads', 'reengagements', 'non_winning', 'window_0', 'window_1', 'window_2',
-  'null_values', 'coarse_low', 'coarse_medium', 'coarse_high', 'conflicts', 'invalid', 'unverifiable', 'revenue_min_micros', 'revenue_max_micros',
+  'null_values', 'coarse_low', 'coarse_medium', 'coarse_high', 'conflicts', 'invalid', 'unverifiable', 'revenue_min_cents', 'revenue_max_cents',
 ] as const;
 const EVENT_SUMS = ['postbacks', 'count_min', 'count_max'] as const;
 
 // Positions in CAMPAIGN_SUMS of the figures the derived metrics need.
 const VERIFIED = CAMPAIGN_SUMS.indexOf('verified');
 const NULL_VALUES = CAMPAIGN_SUMS.indexOf('null_values');
-const REVENUE_MIN = CAMPAIGN_SUMS.indexOf('revenue_min_micros');
+const REVENUE_MIN = CAMPAIGN_SUMS.indexOf('revenue_min_cents');
 
 /**
  * The campaign metrics in their public order from the summed counts. Revenue adds up only within
@@ -48,7 +48,7 @@ function pushCampaignMetrics(out: ReportValue[], sums: number[], minCurrency: st
   for (let i = 0; i < NULL_VALUES + 1; i++) out.push(sums[i]!);
   out.push(sums[VERIFIED] ? Math.round((sums[NULL_VALUES]! / sums[VERIFIED]!) * 1e6) / 1e6 : null);
   for (let i = NULL_VALUES + 1; i < REVENUE_MIN - 3; i++) out.push(sums[i]!); // coarse_low … coarse_high
-  out.push(oneCurrency ? sums[REVENUE_MIN]! / 1e6 : null, oneCurrency ? sums[REVENUE_MIN + 1]! / 1e6 : null, oneCurrency ? minCurrency : 'MIXED');
+  out.push(oneCurrency ? sums[REVENUE_MIN]! / 100 : null, oneCurrency ? sums[REVENUE_MIN + 1]! / 100 : null, oneCurrency ? minCurrency : 'MIXED');
   for (let i = REVENUE_MIN - 3; i < REVENUE_MIN; i++) out.push(sums[i]!); // conflicts, invalid, unverifiable
 }
 
@@ -98,7 +98,8 @@ export async function runReport(db: Db, query: ReportQuery, now: Date, fillingHo
   const byCampaign = groupDims.some((g) => g.name === 'campaign');
   const select = [
     ...selectDims,
-    ...sums.map((m) => `coalesce(sum(${m}), 0)`),
+    // total() never fails: sum() raises an error when integers overflow 64 bits.
+    ...sums.map((m) => `total(${m})`),
     ...(query.kind === 'campaigns' ? [`min(case when verified != 0 then nullif(currency, '') end)`, `max(case when verified != 0 then nullif(currency, '') end)`] : []),
     // The name in force at install time was resolved per postback; a group shows it when it is one.
     ...(byCampaign ? ['min(campaign_name)', 'max(campaign_name)'] : []),

@@ -134,6 +134,7 @@ const rollupKey = {
   didWin: integer('did_win').notNull(),
   version: text('version').notNull(),
   conversionType: text('conversion_type').notNull(),
+  adInteractionType: text('ad_interaction_type').notNull(),
   countryCode: text('country_code').notNull(),
   conversionValue: integer('conversion_value').notNull(),
   coarseConversionValue: text('coarse_conversion_value').notNull(),
@@ -164,8 +165,10 @@ const rollupMeasures = {
   conflicts: count('conflicts'),
   invalid: count('invalid'),
   unverifiable: count('unverifiable'),
-  revenueMinMicros: count('revenue_min_micros'),
-  revenueMaxMicros: count('revenue_max_micros'),
+  // Cents, not micros: a group may hold 10^13 currency units (IDR, VND at volume), which as
+  // micros would overflow SQLite's 64-bit integers; as cents a double stays exact up to 9·10^13.
+  revenueMinCents: count('revenue_min_cents'),
+  revenueMaxCents: count('revenue_max_cents'),
 };
 export type RollupMeasures = { [K in keyof typeof rollupMeasures]: number };
 export const ROLLUP_MEASURES = Object.keys(rollupMeasures) as Array<keyof RollupMeasures>;

@@ -136,10 +136,14 @@ async function keysCommand(args: string[], io: Io): Promise<number> {
   if (positionals[0] !== 'create' || positionals.length > 1) throw new UsageError('usage: skanpost keys create --role analyst|admin [--name N] [--apps 1,2] [--networks a,b]');
   if (values.role !== 'analyst' && values.role !== 'admin') throw new UsageError('--role must be analyst or admin');
   const apps = list(values.apps);
+  const networks = list(values.networks);
+  // `--apps "$APPS"` with an empty variable must not make a key that reads every app.
+  if (apps?.length === 0) throw new UsageError('--apps is empty: give app ids, or leave the option out for a key that reads every app');
+  if (networks?.length === 0) throw new UsageError('--networks is empty: give ad network ids, or leave the option out for a key that reads every network');
   if (apps?.some((a) => !/^\d{1,15}$/.test(a))) throw new UsageError('--apps takes comma-separated app ids');
   return withRuntime(io, async (runtime) => {
     const { key, secret } = await runtime.writer.run((db) =>
-      createApiKey(db, { name: values.name ?? `${values.role} key`, role: values.role as 'analyst' | 'admin', app_ids: apps?.map(Number), ad_network_ids: list(values.networks) }, new Date()),
+      createApiKey(db, { name: values.name ?? `${values.role} key`, role: values.role as 'analyst' | 'admin', app_ids: apps?.map(Number), ad_network_ids: networks }, new Date()),
     );
     io.stdout(JSON.stringify({ ...publicKey(key), secret }, null, 2));
     io.stderr('skanpost: store the secret now; it is not shown again');

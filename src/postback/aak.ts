@@ -83,6 +83,8 @@ export async function inspectAak(body: JsonObject, keys: KeyRing, verifier: Ecds
 
   const result = (signature: Inspection['signature'], keyId: string | null): Inspection => {
     readUnsigned(body, ['conversion-value', 'coarse-conversion-value', 'ad-interaction-type', 'country-code'], fields, reasons);
+    // Apple maps AdAttributionKit's interaction onto SKAN's fidelity: a view is 0, a click 1.
+    fields.fidelityType = fields.adInteractionType === null ? null : fields.adInteractionType === 'view' ? 0 : 1;
     return { protocol: 'aak', version: null, environment, signature, reasons, key: keyId, message: signingInput, fields };
   };
 

@@ -11,7 +11,7 @@ export type Contributor = Pick<
   PostbackRow,
   | 'protocol' | 'environment' | 'signature' | 'outcome' | 'receivedAt' | 'installedAt' | 'adNetworkId' | 'appId'
   | 'campaign' | 'campaignName' | 'sourceIdentifier' | 'postbackSequenceIndex' | 'fidelityType' | 'redownload'
-  | 'didWin' | 'version' | 'conversionType' | 'countryCode' | 'conversionValue' | 'coarseConversionValue'
+  | 'didWin' | 'version' | 'conversionType' | 'adInteractionType' | 'countryCode' | 'conversionValue' | 'coarseConversionValue'
   | 'sourceAppId' | 'sourceDomain' | 'decode'
 >;
 
@@ -24,10 +24,11 @@ export interface Contribution {
 
 const NONE: RollupMeasures = {
   postbacks: 0, verified: 0, installs: 0, redownloads: 0, reengagements: 0, nonWinning: 0, window0: 0, window1: 0, window2: 0,
-  nullValues: 0, coarseLow: 0, coarseMedium: 0, coarseHigh: 0, conflicts: 0, invalid: 0, unverifiable: 0, revenueMinMicros: 0, revenueMaxMicros: 0,
+  nullValues: 0, coarseLow: 0, coarseMedium: 0, coarseHigh: 0, conflicts: 0, invalid: 0, unverifiable: 0, revenueMinCents: 0, revenueMaxCents: 0,
 };
 
 const n = (condition: boolean) => (condition ? 1 : 0);
+const cents = (micros: number | undefined) => (micros ? Math.round(micros / 10_000) : 0);
 
 /**
  * The metric definitions (README, "Metrics"). A real postback is verified, or a development one
@@ -57,8 +58,8 @@ function measuresOf(row: Contributor): RollupMeasures {
     coarseHigh: n(real && row.coarseConversionValue === 'high'),
     invalid: n(row.signature === 'invalid'),
     unverifiable: n(row.signature === 'unverifiable'),
-    revenueMinMicros: real ? (row.decode?.revenueMinMicros ?? 0) : 0,
-    revenueMaxMicros: real ? (row.decode?.revenueMaxMicros ?? 0) : 0,
+    revenueMinCents: real ? cents(row.decode?.revenueMinMicros) : 0,
+    revenueMaxCents: real ? cents(row.decode?.revenueMaxMicros) : 0,
   };
 }
 
@@ -84,6 +85,7 @@ export function rollupKeyOf(row: Contributor): RollupKey {
     didWin: bool(row.didWin),
     version: text(row.version),
     conversionType: text(row.conversionType),
+    adInteractionType: text(row.adInteractionType),
     countryCode: text(row.countryCode),
     conversionValue: int(row.conversionValue),
     coarseConversionValue: text(row.coarseConversionValue),

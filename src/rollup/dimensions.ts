@@ -28,6 +28,7 @@ export const DIMENSIONS: readonly Dimension[] = [
   d('did_win', 'bool'),
   d('version', 'text'),
   d('conversion_type', 'text', ['download', 'redownload', 're-engagement']),
+  d('ad_interaction_type', 'text', ['view', 'click']),
   d('country_code', 'text'),
   d('conversion_value', 'int'),
   d('coarse_conversion_value', 'text', ['low', 'medium', 'high']),

@@ -141,7 +141,7 @@ export function repositoryContract(driver: string, open: () => Promise<Store>, s
       await runPendingJobs(store.db, store.writer, DEFAULT_INSTALL_MODEL, () => NOW, 50);
       const [stored] = await store.db.select().from(postbacks);
       expect(stored!.decode).not.toBeNull();
-      expect(Number((await store.db.get<{ n: number }>(sql`select sum(revenue_max_micros) as n from ${rollups}`))?.n)).toBeGreaterThan(0);
+      expect(Number((await store.db.get<{ n: number }>(sql`select sum(revenue_max_cents) as n from ${rollups}`))?.n)).toBeGreaterThan(0);
       expect(await sum(store.db, 'postbacks')).toBe(1);
       expect((await listSchemas(store.db, APP)).map((s) => s.version)).toEqual([1, 2]);
     });
@@ -153,7 +153,7 @@ export function repositoryContract(driver: string, open: () => Promise<Store>, s
       await Promise.all([runJobChunk(store.db, store.writer, job!, DEFAULT_INSTALL_MODEL, NOW, 10), runJobChunk(store.db, store.writer, job!, DEFAULT_INSTALL_MODEL, NOW, 10)]);
       expect(await sum(store.db, 'postbacks')).toBe(5);
       // Value 12 decodes to at most 9.99 USD by the fixture schema: five rows, once each.
-      expect(Number((await store.db.get<{ n: number }>(sql`select sum(revenue_max_micros) as n from ${rollups}`))?.n)).toBe(5 * 9_990_000);
+      expect(Number((await store.db.get<{ n: number }>(sql`select sum(revenue_max_cents) as n from ${rollups}`))?.n)).toBe(5 * 999);
       const [done] = await store.db.select().from(maintenanceJobs).where(eq(maintenanceJobs.id, job!.id));
       expect(done!.doneAt).not.toBeNull();
     });

@@ -41,8 +41,14 @@ export const KeyInput = z
   .object({
     name: z.string().min(1).max(200),
     role: z.enum(['analyst', 'admin']),
-    app_ids: z.array(z.number().int().min(0)).max(1000).nullish(),
-    ad_network_ids: z.array(z.string().min(1)).max(1000).nullish(),
+    // An empty list is refused rather than read as "no scope": a script whose variable came out
+    // empty must never hand out a key that reads everything. Omit the field (or null) for that.
+    app_ids: z.array(z.number().int().min(0)).min(1, 'an empty scope is refused: list at least one app id, or omit app_ids for a key that reads every app').max(1000).nullish(),
+    ad_network_ids: z
+      .array(z.string().min(1))
+      .min(1, 'an empty scope is refused: list at least one ad network id, or omit ad_network_ids for a key that reads every network')
+      .max(1000)
+      .nullish(),
   })
   .strict()
   .openapi('ApiKeyInput');
