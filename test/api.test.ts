@@ -189,7 +189,7 @@ describe('postbacks API', () => {
     expect(r.headers.get('content-type')).toContain('application/x-ndjson');
     const lines = (await r.text()).trim().split('\n').map((l) => JSON.parse(l));
     expect(lines).toHaveLength(2);
-    expect(lines[0]).toEqual({ received_at: '2026-11-25T12:00:00.000Z', body: expect.objectContaining({ 'app-id': 100 }) });
+    expect(lines[0]).toEqual({ received_at: '2026-11-25T12:00:00.000Z', raw: expect.stringContaining('"app-id":100'), body: expect.objectContaining({ 'app-id': 100 }) });
   });
 });
 

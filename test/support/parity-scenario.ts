@@ -33,16 +33,20 @@ function stable(body: unknown): unknown {
   return body;
 }
 
-export async function runParityScenario(app: Fetch, clock: Clock) {
-  clock.at = new Date('2026-11-01T00:00:00Z');
-  const setup = [
+/** The settings the scenario starts from: a conversion-value schema and a campaign name. */
+export async function paritySetup(app: Fetch): Promise<number[]> {
+  return [
     await call(app, `/v1/apps/${APP_ID}/schemas`, { method: 'POST', body: JSON.stringify({ ...schema, effective_from: '2026-10-01T00:00:00Z' }) }),
     await call(app, '/v1/campaigns', {
       method: 'POST',
       body: JSON.stringify({ ad_network_id: 'example123.skadnetwork', app_id: APP_ID, source_identifier: '39', name: 'Spring sale', network_campaign_id: 'net-39' }),
     }),
   ].map((r) => r.status);
+}
 
+export async function runParityScenario(app: Fetch, clock: Clock) {
+  clock.at = new Date('2026-11-01T00:00:00Z');
+  const setup = await paritySetup(app);
   const receipts = [];
   for (const { received_at, body } of fixture.postbacks) {
     clock.at = new Date(received_at);

@@ -53,7 +53,7 @@ export function postbackRoutes(app: V1App, deps: V1Deps): void {
   app.openAPIRegistry.registerPath({
     method: 'get',
     path: '/v1/postbacks',
-    summary: 'Stored postbacks, newest last; format=ndjson exports {"received_at","body"} lines that `skanpost import` takes back',
+    summary: 'Stored postbacks, newest last; format=ndjson exports {"received_at","raw","body"} lines that `skanpost import` takes back (raw: the body as stored)',
     security: bearer,
     request: { query: ListParams },
     responses: {
@@ -97,7 +97,9 @@ export function postbackRoutes(app: V1App, deps: V1Deps): void {
           if (rows.length === 0) return controller.close();
           after = rows.at(-1)!.id;
           left -= rows.length;
-          controller.enqueue(encoder.encode(rows.map((r) => `${JSON.stringify({ received_at: r.receivedAt.toISOString(), body: JSON.parse(r.body) })}\n`).join('')));
+          // `raw` is the body exactly as stored: re-serializing `body` would turn 5.0 into 5 and
+          // 1e400 into null. `body` stays for people and for scripts that read it.
+          controller.enqueue(encoder.encode(rows.map((r) => `${JSON.stringify({ received_at: r.receivedAt.toISOString(), raw: r.body, body: JSON.parse(r.body) })}\n`).join('')));
         },
       });
       return c.body(stream, 200, { 'Content-Type': 'application/x-ndjson; charset=utf-8' });
