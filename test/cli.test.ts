@@ -127,6 +127,37 @@ describe('usage errors exit 2', () => {
   });
 });
 
+describe('help and exit codes', () => {
+  it.each(['verify', 'reverify', 'report', 'schema', 'keys', 'rebuild', 'import', 'prune', 'backup', 'destinations', 'deliveries'])('%s --help exits 0 with its usage', async (command) => {
+    for (const args of [[command, '--help'], [command, '-h'], ['help', command]]) {
+      const run = await cli(args);
+      expect(run.code).toBe(0);
+      expect(run.out).toMatch(new RegExp(`^usage: skanpost ${command}`));
+    }
+  });
+
+  it('backup into a folder that does not exist is a usage error', async () => {
+    const run = await cli(['backup', join(dir, 'no', 'such', 'folder', 'copy.db')]);
+    expect(run.code).toBe(2);
+    expect(run.err).toContain('does not exist');
+  });
+
+  it('verify exits 2 for a body the server would refuse with 413', async () => {
+    const big = signSkan(skanBody('4.0', { padding: 'x'.repeat(17_000) }), key, '4.0');
+    writeFileSync(join(dir, 'big.json'), JSON.stringify(big));
+    const run = await cli(['verify', join(dir, 'big.json')]);
+    expect(run.code).toBe(2);
+    expect(JSON.parse(run.out)).toMatchObject({ error: expect.stringContaining('413') });
+  });
+
+  it('deliveries replay without ids or a filter refuses, as the API does', async () => {
+    const run = await cli(['deliveries', 'replay']);
+    expect(run.code).toBe(2);
+    expect(run.err).toContain('--ids, or a filter');
+    expect((await cli(['deliveries', 'replay', '--state', 'gone'])).code).toBe(2);
+  });
+});
+
 describe('destinations and deliveries', () => {
   it('adds, lists, pauses, resumes and reports on destinations; lists and replays dead letters', async () => {
     const { startPartner, status } = await import('./support/partner.js');

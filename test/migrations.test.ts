@@ -94,3 +94,23 @@ it('a fresh database gets no rebuild job from its migrations', async () => {
   expect(app.database.sqlite.prepare('SELECT count(*) AS n FROM maintenance_jobs').get()).toEqual({ n: 0 });
   await app.close();
 });
+
+it('0009 disables destinations whose URL carries credentials, says why, and never shows the password', async () => {
+  const path = tempPath();
+  const old = databaseAt(path, '0008_');
+  const insert = old.prepare(`INSERT INTO destinations (name, url, method, format, enriched_keys, filters, headers, retry, timeout_ms, enabled, created_at, updated_at)
+    VALUES (?, ?, 'POST', 'raw', '{}', '{}', '{}', '{"first_delay_s":60,"factor":3,"cap_s":3600,"max_attempts":30}', 10000, 1, 0, 0)`);
+  insert.run('with credentials', 'https://partner:hunter2@mmp.example/skan?x=1');
+  insert.run('plain', 'https://mmp.example/skan?email=ops@example.com');
+  old.close();
+  await upgrade(path, async () => {});
+
+  const ADMIN = 'migration-admin-key-000000';
+  const app = await createTestApp({ path, adminKey: ADMIN });
+  const listed = await (await app.app.request('/v1/destinations', { headers: { Authorization: `Bearer ${ADMIN}` } })).text();
+  await app.close();
+  expect(listed).not.toContain('hunter2');
+  const [withCredentials, plain] = JSON.parse(listed).destinations;
+  expect(withCredentials).toMatchObject({ url: 'https://partner:***@mmp.example/skan?x=1', enabled: false, last_error: expect.stringContaining('credentials') });
+  expect(plain).toMatchObject({ url: 'https://mmp.example/skan?email=ops@example.com', enabled: true, last_error: null });
+});

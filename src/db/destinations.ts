@@ -1,6 +1,6 @@
 // Managing destinations: save with checks, pause and resume, backfill, figures per destination.
 import { and, asc, desc, eq, getTableColumns, gte, isNotNull, sql } from 'drizzle-orm';
-import { DestinationInput } from '../forward/destination.js';
+import { DestinationInput, maskUrlPassword } from '../forward/destination.js';
 import { wants } from '../forward/route.js';
 import { unknownMacros } from '../forward/template.js';
 import { atomically, partsFor } from './batch.js';
@@ -19,7 +19,7 @@ export function publicDestination(d: DestinationRow) {
   return {
     id: d.id,
     name: d.name,
-    url: d.url,
+    url: maskUrlPassword(d.url),
     method: d.method,
     format: d.format,
     body_template: d.bodyTemplate,
@@ -31,6 +31,7 @@ export function publicDestination(d: DestinationRow) {
     timeout_ms: d.timeoutMs,
     enabled: d.enabled,
     paused: d.paused,
+    last_error: d.lastError,
     created_at: d.createdAt.toISOString(),
     updated_at: d.updatedAt.toISOString(),
   };
@@ -90,7 +91,7 @@ export async function updateDestination(db: Db, id: number, patch: Record<string
     throw new DestinationError(issue.path.join('.') || '(body)', issue.message);
   }
   check(merged.data);
-  const [updated] = await atomically(db, [db.update(destinations).set({ ...columns(merged.data), updatedAt: now }).where(eq(destinations.id, id)).returning(), bumpSettings(db)]);
+  const [updated] = await atomically(db, [db.update(destinations).set({ ...columns(merged.data), lastError: null, updatedAt: now }).where(eq(destinations.id, id)).returning(), bumpSettings(db)]);
   return (updated as DestinationRow[])[0];
 }
 

@@ -252,6 +252,8 @@ export const destinations = sqliteTable('destinations', {
   enabled: integer('enabled', { mode: 'boolean' }).notNull(),
   /** A paused destination keeps collecting deliveries and sends them on resume. */
   paused: integer('paused', { mode: 'boolean' }).notNull().default(false),
+  /** Why skanpost itself disabled it (a migration that found it could never deliver); cleared on the next change. */
+  lastError: text('last_error'),
   createdAt: integer('created_at', { mode: 'timestamp_ms' }).notNull(),
   updatedAt: integer('updated_at', { mode: 'timestamp_ms' }).notNull(),
 });

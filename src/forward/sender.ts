@@ -6,6 +6,7 @@ import { claimDue, settleAttempt, type AttemptResult } from '../db/outbox.js';
 import { prepared } from '../db/prepared.js';
 import { destinations, postbacks, type DeliveryRow, type DestinationRow } from '../db/schema.js';
 import { loadSettings } from '../db/settings-cache.js';
+import { maskUrlPassword } from './destination.js';
 import { buildRequest } from './request.js';
 import { isRetryableStatus, nextDelayMs, parseRetryAfter } from './retry.js';
 
@@ -60,11 +61,14 @@ async function attempt(deps: SenderDeps, delivery: DeliveryRow, running: Map<num
   }
 }
 
-/** fetch reports a refused connection as "fetch failed" with the reason in `cause`. */
+/**
+ * fetch reports a refused connection as "fetch failed" with the reason in `cause`. Messages may
+ * quote the URL, so any password in it is masked before the text is kept.
+ */
 function describeFailure(error: unknown, timeoutMs: number): string {
   if (error instanceof Error && error.name === 'TimeoutError') return `timed out after ${timeoutMs} ms`;
   const cause = error instanceof Error && error.cause instanceof Error ? error.cause : error;
-  return `network error: ${cause instanceof Error ? cause.message : String(cause)}`;
+  return maskUrlPassword(`network error: ${cause instanceof Error ? cause.message : String(cause)}`);
 }
 
 /** Sends one batch of due deliveries; resolves with how many were attempted. */

@@ -8,6 +8,9 @@ import { inspectPostback, type Verification } from '../postback/inspect.js';
 import { readPostback } from '../postback/read.js';
 import type { Inspection, Problem, SignatureVerdict } from '../postback/types.js';
 
+/** Apple's postbacks are well under 2 KiB; relayed copies with enrichment keys stay far below this. */
+export const MAX_POSTBACK_BYTES = 16 * 1024;
+
 export interface IngestDeps {
   verification: Verification;
   writer: Writer;

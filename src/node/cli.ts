@@ -1,9 +1,11 @@
 // The `skanpost` command line. Exit codes: 0 success, 1 the work failed, 2 bad usage.
 import { existsSync, readFileSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError, readConfig } from '../config.js';
 import { ConversionSchema } from '../conversion/schema.js';
 import { createApiKey, publicKey } from '../db/api-keys.js';
+import { MAX_POSTBACK_BYTES } from '../ingest/ingest.js';
 import { rebuildRunning, runPendingJobs, startRebuild } from '../db/maintenance.js';
 import { inspectPostback } from '../postback/inspect.js';
 import { JsonSyntaxError, parseStrictJson, toPlain } from '../postback/json.js';
@@ -22,26 +24,31 @@ import { createNodeRuntime, createVerification, type NodeRuntime } from './runti
 
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
 
-const USAGE = `usage: skanpost <command> [options]
+/** Each command's synopsis and what it does: the overall usage, and `skanpost COMMAND --help`. */
+const HELP: Record<string, string> = {
+  verify: `verify FILE|-            verify one postback body (a file, or - for stdin); prints JSON.
+                           exit 0 verified, 1 any other verdict, 2 a body the server would refuse (400, 413)`,
+  reverify: `reverify                 re-run verification on stored invalid and unverifiable rows`,
+  report: `report [options]         campaign report: --from --to (YYYY-MM-DD) --tz --date-basis arrival|install
+                           --group-by date,campaign,... --FILTER value[,value] (e.g. --app-id 123)
+                           --format table|csv|json`,
+  schema: `schema validate FILE     check a conversion-value schema file`,
+  keys: `keys create --role analyst|admin [--name N] [--apps 1,2] [--networks a,b]
+                           create an API key; the secret is printed once (omit --apps/--networks for no scope)`,
+  rebuild: `rebuild                  rebuild every aggregate from the stored postbacks (chunked, resumable)`,
+  import: `import FILE.ndjson       ingest postbacks: each line a bare postback or {"received_at","raw"|"body"}`,
+  prune: `prune                    remove rows past their retention now (the server does it hourly)`,
+  backup: `backup FILE              copy the database to FILE while the server runs (SQLite online backup)`,
+  destinations: `destinations list | add FILE.json [--backfill-since T] | pause ID | resume ID | stats ID
+                           forwarding destinations (FILE: the body of POST /v1/destinations)`,
+  deliveries: `deliveries dead [--destination ID] | replay --ids 1,2 | replay --destination ID [--state dead|pending]
+                           dead letters, and sending them again`,
+};
+
+const USAGE = `usage: skanpost <command> [options]   (skanpost <command> --help for one)
 
 commands:
-  verify FILE|-            verify one postback body (a file, or - for stdin); prints JSON.
-                           exit 0 verified, 1 any other verdict, 2 a body the server would refuse (400)
-  reverify                 re-run verification on stored invalid and unverifiable rows
-  report [options]         campaign report: --from --to (YYYY-MM-DD) --tz --date-basis arrival|install
-                           --group-by date,campaign,... --FILTER value[,value] (e.g. --app-id 123)
-                           --format table|csv|json
-  schema validate FILE     check a conversion-value schema file
-  keys create --role analyst|admin [--name N] [--apps 1,2] [--networks a,b]
-                           create an API key; the secret is printed once
-  rebuild                  rebuild every aggregate from the stored postbacks (chunked, resumable)
-  import FILE.ndjson       ingest postbacks: each line a bare postback or {"received_at","body"}
-  prune                    remove rows past their retention now (the server does it hourly)
-  backup FILE              copy the database to FILE while the server runs (SQLite online backup)
-  destinations list | add FILE.json [--backfill-since T] | pause ID | resume ID | stats ID
-                           forwarding destinations (FILE: the body of POST /v1/destinations)
-  deliveries dead [--destination ID] | replay [--ids 1,2 | --destination ID]
-                           dead letters, and sending them again
+${Object.values(HELP).map((h) => `  ${h}`).join('\n')}
 
 environment: SKANPOST_DB, SKANPOST_EXTRA_KEYS, SKANPOST_INSTALL_MODEL, ... (see README)`;
 
@@ -77,7 +84,12 @@ function options(args: string[], spec: OptionSpec): { positionals: string[]; val
 async function verifyCommand(args: string[], io: Io): Promise<number> {
   const [file, ...rest] = args;
   if (file === undefined || rest.length > 0) throw new UsageError('verify takes exactly one FILE (or - for stdin)');
-  const read = readPostback(readInput(file, io));
+  const bytes = readInput(file, io);
+  if (bytes.byteLength > MAX_POSTBACK_BYTES) {
+    io.stdout(JSON.stringify({ error: 'the server would refuse this body with 413', problems: [{ field: 'body', reason: `${bytes.byteLength} bytes, over the limit of ${MAX_POSTBACK_BYTES}` }] }, null, 2));
+    return EXIT.usage;
+  }
+  const read = readPostback(bytes);
   if (!read.ok) {
     io.stdout(JSON.stringify({ error: 'the server would refuse this body with 400', problems: read.problems }, null, 2));
     return EXIT.usage;
@@ -199,8 +211,13 @@ export async function runCli(argv: string[], io: Io): Promise<number> {
   try {
     const [command, ...args] = argv;
     if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
-      io.stdout(USAGE);
+      const about = command === 'help' && args[0] !== undefined ? HELP[args[0]] : undefined;
+      io.stdout(about ? `usage: skanpost ${about}` : USAGE);
       return command === undefined ? EXIT.usage : EXIT.ok;
+    }
+    if (HELP[command] && args.some((a) => a === '--help' || a === '-h')) {
+      io.stdout(`usage: skanpost ${HELP[command]}`);
+      return EXIT.ok;
     }
     switch (command) {
       case 'verify':
@@ -229,6 +246,7 @@ export async function runCli(argv: string[], io: Io): Promise<number> {
         const [file, ...rest] = positionals;
         if (file === undefined || rest.length > 0) throw new UsageError('backup takes exactly one FILE');
         if (existsSync(file)) throw new UsageError(`${file} exists; backup never overwrites a file`);
+        if (!existsSync(dirname(resolve(file)))) throw new UsageError(`the folder of ${file} does not exist; backup does not create folders`);
         return await withRuntime(io, async (runtime) => {
           const started = Date.now();
           // The online backup API copies a consistent snapshot page by page; writers keep going.
@@ -240,7 +258,7 @@ export async function runCli(argv: string[], io: Io): Promise<number> {
       }
       case 'destinations':
       case 'deliveries': {
-        const { positionals, values } = options(args, { 'backfill-since': { type: 'string' }, destination: { type: 'string' }, ids: { type: 'string' } });
+        const { positionals, values } = options(args, { 'backfill-since': { type: 'string' }, destination: { type: 'string' }, ids: { type: 'string' }, state: { type: 'string' } });
         return await withRuntime(io, async (runtime) => {
           try {
             const result = command === 'destinations' ? await destinationsCommand(runtime, positionals, values) : await deliveriesCommand(runtime, positionals, values);

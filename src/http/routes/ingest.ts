@@ -3,16 +3,13 @@
 import { z } from '@hono/zod-openapi';
 import type { Context, Next } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
-import { ingestPostback } from '../../ingest/ingest.js';
+import { ingestPostback, MAX_POSTBACK_BYTES } from '../../ingest/ingest.js';
 import type { AppDeps } from '../app.js';
 import type { AuthEnv } from '../auth.js';
 import { allowed, clientAddress } from '../client-guard.js';
 import type { IngestMetrics } from '../metrics.js';
 import { problem } from '../problem.js';
 import { errorResponses, ProblemSchema, type V1App } from './common.js';
-
-/** Apple's postbacks are well under 2 KiB; relayed copies with enrichment keys stay far below this. */
-export const MAX_POSTBACK_BYTES = 16 * 1024;
 
 export const INGEST_PATHS = ['/.well-known/skadnetwork/report-attribution', '/.well-known/appattribution/report-attribution'];
 

@@ -83,8 +83,12 @@ export async function deliveriesCommand(runtime: NodeRuntime, args: string[], op
   if (sub === 'replay') {
     const ids = options.ids?.split(',').map((s) => s.trim());
     if (ids?.some((s) => !/^\d+$/.test(s))) throw new CommandError('--ids takes comma-separated delivery ids', 2);
-    const replayed = await runtime.writer.run(async (db) => replayDeliveries(db, ids ? ids.map(Number) : await deliveryIdsOf(db, { destinationId, state: 'dead' }), new Date()));
+    const state = options.state;
+    if (state !== undefined && state !== 'dead' && state !== 'pending') throw new CommandError('--state takes dead or pending', 2);
+    // As the API: replaying everything needs to be asked for, never the result of a forgotten option.
+    if (!ids && destinationId === undefined && state === undefined) throw new CommandError('replay needs --ids, or a filter (--destination, --state)', 2);
+    const replayed = await runtime.writer.run(async (db) => replayDeliveries(db, ids ? ids.map(Number) : await deliveryIdsOf(db, { destinationId, state: state ?? 'dead' }), new Date()));
     return { replayed, note: 'the server sends them; this command only makes them due' };
   }
-  throw new CommandError('usage: skanpost deliveries dead [--destination ID] | replay [--ids 1,2 | --destination ID]', 2);
+  throw new CommandError('usage: skanpost deliveries dead [--destination ID] | replay --ids 1,2 | replay --destination ID [--state dead|pending]', 2);
 }
