@@ -96,6 +96,13 @@ describe('scopes', () => {
     expect(list.postbacks.map((p: { app_id: number }) => p.app_id)).toEqual([100]);
     expect((await call('GET', '/v1/postbacks/2', keys.scoped)).status).toBe(404);
     expect((await call('GET', '/v1/postbacks/1', keys.scoped)).status).toBe(200);
+    // Asking outside the scope is refused, as in reports, for the listing and for the export.
+    for (const query of ['app_id=200', 'app_id=100,200', 'app_id=200&format=ndjson']) {
+      const r = await call('GET', `/v1/postbacks?${query}`, keys.scoped);
+      expect(r.status).toBe(403);
+      expect(await r.json()).toMatchObject({ reason: 'out_of_scope' });
+    }
+    expect((await call('GET', '/v1/postbacks?app_id=100', keys.scoped)).status).toBe(200);
   });
 
   it('schemas and campaigns of other apps are out of reach', async () => {
@@ -173,8 +180,29 @@ describe('postbacks API', () => {
     expect(first.postbacks.map((p: { id: number }) => p.id)).toEqual([1, 3]);
     const second = await (await call('GET', `/v1/postbacks?app_id=100&limit=2&cursor=${first.next_cursor}`, keys.analyst)).json();
     expect(second.postbacks.map((p: { id: number }) => p.id)).toEqual([4, 5]);
-    expect((await call('GET', '/v1/postbacks?signature=bogus', keys.analyst)).status).toBe(400);
-    expect((await call('GET', '/v1/postbacks?colour=red', keys.analyst)).status).toBe(400);
+  });
+
+  it.each([
+    ['/v1/postbacks?signature=bogus', 'signature'],
+    ['/v1/postbacks?colour=red', 'colour'],
+    ['/v1/postbacks?since=yesterday', 'since'],
+    ['/v1/postbacks?limit=0', 'limit'],
+    ['/v1/reports/campaigns?cursor=5', 'cursor'],
+    ['/v1/reports/events?limit=5', 'limit'],
+    ['/v1/deliveries?state=lost', 'state'],
+    ['/v1/deliveries?colour=red', 'colour'],
+  ])('%s is a 400 naming %s', async (path, parameter) => {
+    const r = await call('GET', path, ADMIN);
+    expect(r.status).toBe(400);
+    expect(await r.json()).toMatchObject({ reason: 'invalid_parameter', parameter });
+  });
+
+  it('since and until take a day as well as a time', async () => {
+    const ids = async (q: string) => (await (await call('GET', `/v1/postbacks?${q}`, keys.analyst)).json()).postbacks.map((p: { id: number }) => p.id);
+    expect(await ids('since=2026-11-25')).toEqual([1, 2]);
+    expect(await ids('since=2026-11-26')).toEqual([]);
+    expect(await ids('until=2026-11-25')).toEqual([]);
+    expect(await ids('since=2026-11-25T12:00:00Z&until=2026-11-26')).toEqual([1, 2]);
   });
 
   it('shows one postback with raw body, fields, verdict and decode', async () => {
@@ -182,6 +210,20 @@ describe('postbacks API', () => {
     expect(one).toMatchObject({ id: 1, signature: 'verified', outcome: 'stored', app_id: 100, campaign: '39', reasons: [] });
     expect(JSON.parse(one.body)['app-id']).toBe(100);
     expect(one.installed_at).toMatch(/Z$/);
+    expect(one.decode).toBeNull();
+  });
+
+  it('decode objects carry snake_case keys beside the deprecated camelCase ones', async () => {
+    expect((await call('POST', '/v1/apps/100/schemas', ADMIN, schema)).status).toBe(201);
+    await app.post(signSkan(skanBody('4.0', { 'app-id': 100, 'conversion-value': 12 }), key, '4.0'));
+    const { runPendingJobs } = await import('../src/db/maintenance.js');
+    const { DEFAULT_INSTALL_MODEL } = await import('../src/conversion/install-date.js');
+    await runPendingJobs(app.database.db, app.writer, DEFAULT_INSTALL_MODEL, () => new Date());
+    const [decoded] = (await (await call('GET', '/v1/postbacks?app_id=100', ADMIN)).json()).postbacks.filter((p: { decode: unknown }) => p.decode);
+    expect(decoded.decode).toEqual({
+      schema_version: 1, schemaVersion: 1, currency: 'USD', events: [{ name: 'purchase', min: 1, max: 1 }],
+      revenue_min_micros: 990_000, revenueMinMicros: 990_000, revenue_max_micros: 9_990_000, revenueMaxMicros: 9_990_000,
+    });
   });
 
   it('exports NDJSON envelopes of received_at and body', async () => {

@@ -70,3 +70,11 @@ describe('SKANPOST_EXTRA_KEYS', () => {
     await expect(buildKeyRing(value)).rejects.toThrow(message);
   });
 });
+
+it('every example var in wrangler.toml, commented out or not, is one readConfig accepts', async () => {
+  const { readFileSync } = await import('node:fs');
+  const toml = readFileSync(new URL('../wrangler.toml', import.meta.url), 'utf8');
+  const examples = [...toml.matchAll(/^#?\s*(SKANPOST_[A-Z_]+)\s*=\s*(?:"([^"]*)"|'([^']*)')/gm)].map((m) => [m[1]!, m[2] ?? m[3]!] as const);
+  expect(examples.map(([name]) => name)).toEqual(expect.arrayContaining(['SKANPOST_INSTALL_MODEL', 'SKANPOST_RATE_LIMIT', 'SKANPOST_ALLOWLIST']));
+  for (const [name, value] of examples) expect(() => readConfig({ [name]: value }), `${name} = ${value}`).not.toThrow();
+});

@@ -39,7 +39,7 @@ it('re-verifies stored rows with a newly trusted key and settles their dedupe ou
   const env = { SKANPOST_DB: path, SKANPOST_EXTRA_KEYS: `${late.spkiBase64},aak:late-kid/0=${late.spkiBase64}` };
   const run = await cli(['reverify'], env);
   expect(run.code, run.err).toBe(0);
-  expect(JSON.parse(run.out)).toEqual({ checked: 5, changed: 3, now: { verified: 3 } });
+  expect(JSON.parse(run.out)).toEqual({ checked: 5, checked_by_verdict: { invalid: 3, unverifiable: 2 }, changed: 3, unchanged: 2, now: { verified: 3 } });
 
   const reopened = await createTestApp({ path });
   const rows = await reopened.rows();

@@ -3,6 +3,7 @@ import { sql, type SQL } from 'drizzle-orm';
 import type { Db } from './db.js';
 import { CAMPAIGN_METRICS, EVENT_METRICS, type Dimension } from '../rollup/dimensions.js';
 import type { ReportQuery } from '../rollup/report-query.js';
+import { csvLines } from '../report/csv.js';
 
 export type ReportValue = string | number | boolean | null;
 
@@ -171,12 +172,6 @@ function jsonObjects(columns: string[], rows: ReportValue[][]): string {
   return parts.join(',');
 }
 
-// RFC 4180: CRLF line ends, fields quoted when they hold a comma, quote or line break.
-const cell = (v: unknown) => {
-  const s = v === null || v === undefined ? '' : String(v);
-  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-};
-const csvLines = (rows: ReportValue[][]) => rows.map((r) => `${r.map(cell).join(',')}\r\n`).join('');
 
 /** A report (or one run of its days), serialized: JSON objects joined by commas, or CSV lines. */
 export interface ReportPart {

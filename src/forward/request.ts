@@ -15,7 +15,7 @@ export interface OutgoingRequest {
 const encoder = new TextEncoder();
 const hex = (bytes: ArrayBuffer) => Array.from(new Uint8Array(bytes), (b) => b.toString(16).padStart(2, '0')).join('');
 
-/** `t=<unix seconds>,v1=<hex HMAC-SHA256 of "t.body">` (README: "Verifying forwarded copies"). */
+/** `t=<unix seconds>,v1=<hex HMAC-SHA256 of "t.body">` (docs/forwarding.md, "Verifying forwarded copies"). */
 export async function signatureHeader(secret: string, body: string, unixSeconds: number): Promise<string> {
   const key = await crypto.subtle.importKey('raw', encoder.encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
   return `t=${unixSeconds},v1=${hex(await crypto.subtle.sign('HMAC', key, encoder.encode(`${unixSeconds}.${body}`)))}`;

@@ -36,7 +36,7 @@ export interface AppDeps extends IngestDeps {
   health: () => Promise<boolean>;
   /** Ingests in progress at once before 503 (default 2048). */
   maxInFlight?: number;
-  /** Who may post and how often (README, "Running behind TLS"). */
+  /** Who may post and how often (docs/operations.md, "Running behind TLS"). */
   guard?: {
     allowlist: ReturnType<typeof parseAllowlist>;
     limiter?: RateLimiter;

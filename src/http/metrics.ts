@@ -11,10 +11,10 @@ const render = (labels: Labels) => {
   return entries.length ? `{${entries.map(([k, v]) => `${k}="${escape(v)}"`).join(',')}}` : '';
 };
 
-export class Counter {
+export class Counter<L extends Labels = Labels> {
   private values = new Map<string, { labels: Labels; value: number }>();
   constructor(readonly name: string, readonly help: string) {}
-  inc(labels: Labels = {}, by = 1): void {
+  inc(labels: L = {} as L, by = 1): void {
     const k = key(labels);
     const entry = this.values.get(k) ?? { labels, value: 0 };
     entry.value += by;
@@ -59,9 +59,13 @@ export interface Gauge {
 export const gaugeText = (g: Gauge) =>
   [`# HELP ${g.name} ${g.help}`, `# TYPE ${g.name} gauge`, ...g.samples.map((s) => `${g.name}${render(s.labels ?? {})} ${s.value}`)].join('\n');
 
+/** The `reason` label of skanpost_ingest_rejected_total: why an ingest request got no 200 (documented; a test compares). */
+export const INGEST_REJECT_REASONS = ['invalid_postback', 'body_too_large', 'method_not_allowed', 'not_allowed', 'rate_limited', 'overloaded', 'storage_unavailable'] as const;
+export type IngestRejectReason = (typeof INGEST_REJECT_REASONS)[number];
+
 export class IngestMetrics {
-  readonly ingested = new Counter('skanpost_ingest_total', 'Postbacks answered 200, by outcome and signature verdict');
-  readonly rejected = new Counter('skanpost_ingest_rejected_total', 'Ingest requests not answered 200, by reason');
+  readonly ingested = new Counter<{ outcome: string; signature: string }>('skanpost_ingest_total', 'Postbacks answered 200, by outcome and signature verdict');
+  readonly rejected = new Counter<{ reason: IngestRejectReason }>('skanpost_ingest_rejected_total', 'Ingest requests not answered 200, by reason');
   readonly duration = new Histogram('skanpost_ingest_duration_seconds', 'Time from request to answer for ingest', [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]);
 
   text(extra: Gauge[] = []): string {

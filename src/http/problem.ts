@@ -2,12 +2,22 @@
 import type { Context } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 
+/**
+ * Every machine-readable `reason` an error answer can carry: scripts branch on them, so they are
+ * stable across releases, listed here once and documented (a test compares the two).
+ */
+export const PROBLEM_REASONS = [
+  'invalid_postback', 'invalid_body', 'invalid_parameter', 'too_many_rows', 'unauthorized', 'forbidden', 'out_of_scope',
+  'not_allowed', 'not_found', 'method_not_allowed', 'body_too_large', 'rate_limited', 'internal_error', 'overloaded',
+  'storage_unavailable', 'unhealthy',
+] as const;
+export type ProblemReason = (typeof PROBLEM_REASONS)[number];
+
 export interface ProblemBody {
   type: string;
   title: string;
   status: number;
-  /** Machine-readable, stable across releases: scripts branch on it. */
-  reason: string;
+  reason: ProblemReason;
   detail?: string;
   [extension: string]: unknown;
 }
@@ -15,7 +25,7 @@ export interface ProblemBody {
 export function problem(
   c: Context,
   status: ContentfulStatusCode,
-  reason: string,
+  reason: ProblemReason,
   title: string,
   extra: Omit<Partial<ProblemBody>, 'status' | 'reason' | 'title'> = {},
   headers: Record<string, string> = {},

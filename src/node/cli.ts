@@ -50,7 +50,7 @@ const USAGE = `usage: skanpost <command> [options]   (skanpost <command> --help 
 commands:
 ${Object.values(HELP).map((h) => `  ${h}`).join('\n')}
 
-environment: SKANPOST_DB, SKANPOST_EXTRA_KEYS, SKANPOST_INSTALL_MODEL, ... (see README)`;
+environment: SKANPOST_DB, SKANPOST_EXTRA_KEYS, SKANPOST_INSTALL_MODEL, ... (see docs/operations.md)`;
 
 class UsageError extends Error {}
 

@@ -10,10 +10,17 @@ import type { Inspection, SignatureVerdict } from '../postback/types.js';
 
 export interface ReverifySummary {
   checked: number;
+  /** The verdicts the checked rows had: what was looked at. */
+  checked_by_verdict: Partial<Record<SignatureVerdict, number>>;
   changed: number;
+  unchanged: number;
   /** New verdicts of the rows that changed. */
   now: Partial<Record<SignatureVerdict, number>>;
 }
+
+const tally = (counts: Partial<Record<SignatureVerdict, number>>, verdict: SignatureVerdict) => {
+  counts[verdict] = (counts[verdict] ?? 0) + 1;
+};
 
 const encoder = new TextEncoder();
 const BOM_REASON = 'body: leading byte-order mark dropped';
@@ -27,7 +34,7 @@ async function reinspect(row: PostbackRow, verification: Verification): Promise<
 }
 
 export async function reverify(db: Db, writer: Writer, verification: Verification, installModel: InstallModel, chunk = 200): Promise<ReverifySummary> {
-  const summary: ReverifySummary = { checked: 0, changed: 0, now: {} };
+  const summary: ReverifySummary = { checked: 0, checked_by_verdict: {}, changed: 0, unchanged: 0, now: {} };
   for (let afterId = 0; ; ) {
     const rows = await listUnsettled(db, afterId, chunk);
     if (rows.length === 0) return summary;
@@ -35,15 +42,15 @@ export async function reverify(db: Db, writer: Writer, verification: Verificatio
     summary.checked += rows.length;
     const changes: Array<[PostbackRow, Inspection]> = [];
     for (const row of rows) {
+      tally(summary.checked_by_verdict, row.signature);
       const inspection = await reinspect(row, verification);
       if (inspection && (inspection.signature !== row.signature || inspection.key !== row.keyId)) changes.push([row, inspection]);
     }
     await writer.run(async (tx) => {
       for (const [row, inspection] of changes) await resettlePostback(tx, row, inspection, installModel);
     });
-    for (const [, inspection] of changes) {
-      summary.changed++;
-      summary.now[inspection.signature] = (summary.now[inspection.signature] ?? 0) + 1;
-    }
+    for (const [, inspection] of changes) tally(summary.now, inspection.signature);
+    summary.changed += changes.length;
+    summary.unchanged += rows.length - changes.length;
   }
 }

@@ -31,7 +31,7 @@ const n = (condition: boolean) => (condition ? 1 : 0);
 const cents = (micros: number | undefined) => (micros ? Math.round(micros / 10_000) : 0);
 
 /**
- * The metric definitions (README, "Metrics"). A real postback is verified, or a development one
+ * The metric definitions (docs/reports.md, "Aggregates"). A real postback is verified, or a development one
  * (reported only when development is asked for). SKAN before 3.0 has no did-win: only the
  * winner got a postback. An install is a winning first-window postback that is not a
  * redownload (AdAttributionKit: conversion type download).

@@ -5,7 +5,7 @@ import { BUCKET_MS } from './contribution.js';
 import { dimensionByName, type Dimension } from './dimensions.js';
 
 export const MAX_RANGE_DAYS = 400;
-const CONTROL = new Set(['from', 'to', 'tz', 'date_basis', 'group_by', 'format', 'cursor', 'limit']);
+const CONTROL = new Set(['from', 'to', 'tz', 'date_basis', 'group_by', 'format']);
 
 export interface Day {
   day: string;

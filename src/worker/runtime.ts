@@ -39,8 +39,8 @@ function keyRing(extraKeys: string): Promise<KeyRing> {
   return keyCache.keys;
 }
 
-// Per isolate, not global: each Cloudflare location runs its own isolates (README, "Deploy to
-// Cloudflare"). Counters and buckets are kept only so one isolate's view is not rebuilt per request.
+// Per isolate, not global: each Cloudflare location runs its own isolates (docs/workers.md). Counters
+// and buckets are kept only so one isolate's view is not rebuilt per request.
 const metrics = new IngestMetrics();
 let limiter: RateLimiter | undefined;
 

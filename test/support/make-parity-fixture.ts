@@ -49,9 +49,10 @@ add({ ...skanBody('4.0'), version: '9.9', 'attribution-signature': 'MEUCIQ==' })
 // AdAttributionKit: a download, a re-engagement, a redownload, and its own dedupe.
 const jws = (payload: Body) => ({ 'jws-string': signJws({ alg: 'ES256', kid: KID }, payload, aak) });
 const download = aakPayload({ 'conversion-type': 'download', 'conversion-value': 12 });
-add(jws(download));
-add(jws(download));
-add(jws(aakPayload({ 'conversion-type': 're-engagement', 'source-identifier': '39' })));
+// ad-interaction-type is unsigned, beside the JWS: Apple's mapping makes it the fidelity type.
+add({ ...jws(download), 'ad-interaction-type': 'click' });
+add({ ...jws(download), 'ad-interaction-type': 'click' });
+add({ ...jws(aakPayload({ 'conversion-type': 're-engagement', 'source-identifier': '39' })), 'ad-interaction-type': 'view' });
 add(jws(aakPayload({ 'conversion-type': 'redownload', 'coarse-conversion-value': 'high', 'postback-sequence-index': 1 })));
 
 const fixture = {

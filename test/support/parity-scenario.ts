@@ -62,6 +62,7 @@ export async function runParityScenario(app: Fetch, clock: Clock) {
     installBasisKolkata: stable((await call(app, `/v1/reports/campaigns?from=2026-10-25&to=2026-11-06&tz=Asia/Kolkata&date_basis=install&group_by=date,ad_network_id`)).body),
     development: stable((await call(app, `/v1/reports/campaigns?${range}&environment=development&group_by=protocol`)).body),
     events: stable((await call(app, `/v1/reports/events?${range}&group_by=event,window`)).body),
+    byInteraction: stable((await call(app, `/v1/reports/campaigns?${range}&group_by=protocol,ad_interaction_type,fidelity_type`)).body),
   };
   const postbacks = (await call(app, '/v1/postbacks?limit=100')).body;
   return { setup, receipts, reports, postbacks };

@@ -61,6 +61,18 @@ export async function readJson<T extends z.ZodType>(c: Context, schema: T): Prom
   return { ok: true, value: parsed.data };
 }
 
+/** A 400 about one query or path parameter, named in `parameter` so a script can tell which. */
+export const invalidParameter = (c: Context, parameter: string, detail: string): Response =>
+  problem(c, 400, 'invalid_parameter', 'Bad Request', { detail, parameter });
+
+/** The 400 for a query that failed its zod schema: the first offending parameter, every message. */
+export function invalidQuery(c: Context, error: z.ZodError): Response {
+  const first = error.issues[0]!;
+  const named = (i: z.core.$ZodIssue) => (i.code === 'unrecognized_keys' ? i.keys.join(', ') : String(i.path[0] ?? 'query'));
+  const detail = error.issues.map((i) => (i.code === 'unrecognized_keys' ? `unknown parameter ${named(i)}` : `${named(i)}: ${i.message}`)).join('; ');
+  return invalidParameter(c, first.code === 'unrecognized_keys' ? first.keys[0]! : named(first), detail);
+}
+
 export const intParam = (c: Context, name: string): number | undefined => {
   const raw = c.req.param(name) ?? '';
   return /^\d{1,15}$/.test(raw) ? Number(raw) : undefined;

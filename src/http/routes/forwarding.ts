@@ -9,7 +9,7 @@ import { DestinationInput } from '../../forward/destination.js';
 import { MACROS } from '../../forward/template.js';
 import { requireRole } from '../auth.js';
 import { problem } from '../problem.js';
-import { bearer, errorResponses, intParam, readJson, type V1App, type V1Deps } from './common.js';
+import { bearer, errorResponses, intParam, invalidQuery, readJson, type V1App, type V1Deps } from './common.js';
 
 const ctx = (c: unknown) => c as Context;
 const json = (description: string) => ({ description, content: { 'application/json': { schema: z.object({}).passthrough() } } });
@@ -130,7 +130,7 @@ export function forwardingRoutes(app: V1App, deps: V1Deps): void {
   register('get', '/v1/deliveries', 'Deliveries, e.g. dead letters: ?destination=&state=dead', { request: { query: ListParams } });
   app.get('/v1/deliveries', admin, async (c) => {
     const parsed = ListParams.strict().safeParse(c.req.query());
-    if (!parsed.success) return problem(ctx(c), 400, 'invalid_parameter', 'Bad Request', { detail: parsed.error.issues.map((i) => `${i.path.join('.') || 'query'}: ${i.message}`).join('; ') });
+    if (!parsed.success) return invalidQuery(ctx(c), parsed.error);
     const p = parsed.data;
     const limit = Math.min(Number(p.limit ?? 100), 1000);
     const rows = await deps.db

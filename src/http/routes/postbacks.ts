@@ -2,13 +2,16 @@
 import type { Context } from 'hono';
 import { z } from '@hono/zod-openapi';
 import { and, asc, eq, gt, gte, inArray, lt, type SQL } from 'drizzle-orm';
+import type { Decode } from '../../conversion/decode.js';
 import { postbacks, type PostbackRow } from '../../db/schema.js';
 import { snakeKeys } from '../../postback/types.js';
-import { requireRole, type Principal } from '../auth.js';
+import { requireRole, ScopeError, withinScope, type Principal } from '../auth.js';
 import { problem } from '../problem.js';
-import { bearer, errorResponses, intParam, type V1App, type V1Deps } from './common.js';
+import { bearer, errorResponses, intParam, invalidQuery, type V1App, type V1Deps } from './common.js';
 
 const list = z.string().transform((s) => s.split(',').map((v) => v.trim()).filter(Boolean));
+/** A time, or a day taken as its start in UTC. */
+const instant = z.union([z.iso.datetime({ offset: true }), z.iso.date().transform((day) => `${day}T00:00:00Z`)]);
 
 const ListParams = z
   .object({
@@ -18,13 +21,16 @@ const ListParams = z
     environment: list.pipe(z.array(z.enum(['production', 'development'])).min(1)).optional(),
     signature: list.pipe(z.array(z.enum(['verified', 'invalid', 'unverifiable', 'development'])).min(1)).optional(),
     outcome: list.pipe(z.array(z.enum(['stored', 'conflict', 'duplicate'])).min(1)).optional(),
-    since: z.iso.datetime({ offset: true }).optional().openapi({ description: 'received at or after (RFC 3339)' }),
-    until: z.iso.datetime({ offset: true }).optional().openapi({ description: 'received before (RFC 3339)' }),
+    since: instant.optional().openapi({ description: 'received at or after: an RFC 3339 time, or a day (YYYY-MM-DD, from 00:00 UTC)' }),
+    until: instant.optional().openapi({ description: 'received before: an RFC 3339 time, or a day (YYYY-MM-DD, from 00:00 UTC)' }),
     cursor: z.coerce.number().int().min(0).optional().openapi({ description: 'next_cursor of the previous page' }),
     limit: z.coerce.number().int().min(1).max(1000).optional().openapi({ description: 'page size, default 100 (JSON); NDJSON exports everything unless given' }),
     format: z.enum(['json', 'ndjson']).optional(),
   })
   .strict();
+
+/** snake_case like every other key of the API, beside the camelCase keys it had first (deprecated). */
+const describeDecode = (decode: Decode) => ({ ...decode, schema_version: decode.schemaVersion, revenue_min_micros: decode.revenueMinMicros, revenue_max_micros: decode.revenueMaxMicros });
 
 export function describePostback(row: PostbackRow, detail: boolean) {
   const { body, bodySha256, dedupeKey, reasons, receivedAt, installedAt, decode, id, ...rest } = row;
@@ -35,7 +41,7 @@ export function describePostback(row: PostbackRow, detail: boolean) {
     installed_at: installedAt?.toISOString() ?? null,
     ...fields,
     reasons,
-    decode,
+    decode: decode && describeDecode(decode),
     ...(detail ? { body, body_sha256: bodySha256 } : {}),
   };
 }
@@ -69,15 +75,22 @@ export function postbackRoutes(app: V1App, deps: V1Deps): void {
   });
   app.get('/v1/postbacks', requireRole('analyst', deps), async (c) => {
     const parsed = ListParams.safeParse(c.req.query());
-    if (!parsed.success) {
-      return problem(c as unknown as Context, 400, 'invalid_parameter', 'Bad Request', {
-        detail: parsed.error.issues.map((i) => `${i.path.join('.') || 'query'}: ${i.message}`).join('; '),
-      });
-    }
+    if (!parsed.success) return invalidQuery(c as unknown as Context, parsed.error);
     const p = parsed.data;
-    const conditions: SQL[] = [...scopeConditions(c.get('principal'))];
-    if (p.app_id) conditions.push(inArray(postbacks.appId, p.app_id));
-    if (p.ad_network_id) conditions.push(inArray(postbacks.adNetworkId, p.ad_network_id));
+    const principal = c.get('principal');
+    let appIds: number[] | undefined;
+    let networks: string[] | undefined;
+    try {
+      // As in reports: asking outside the key's scope is refused, not answered with nothing.
+      appIds = withinScope('app_id', p.app_id, principal.appIds) as number[] | undefined;
+      networks = withinScope('ad_network_id', p.ad_network_id, principal.adNetworkIds) as string[] | undefined;
+    } catch (error) {
+      if (error instanceof ScopeError) return problem(c as unknown as Context, 403, 'out_of_scope', 'Forbidden', { detail: error.message });
+      throw error;
+    }
+    const conditions: SQL[] = [];
+    if (appIds) conditions.push(inArray(postbacks.appId, appIds));
+    if (networks) conditions.push(inArray(postbacks.adNetworkId, networks));
     if (p.protocol) conditions.push(inArray(postbacks.protocol, p.protocol));
     if (p.environment) conditions.push(inArray(postbacks.environment, p.environment));
     if (p.signature) conditions.push(inArray(postbacks.signature, p.signature));

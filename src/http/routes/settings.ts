@@ -6,7 +6,7 @@ import { createApiKey, deleteApiKey, getApiKey, listApiKeys, publicKey } from '.
 import { addCampaign, addSchema, deleteCampaign, deleteSchema, getCampaign, getSchema, listCampaigns, listSchemas, type CampaignRow, type SchemaRow } from '../../db/settings.js';
 import { requireRole, type Principal } from '../auth.js';
 import { problem } from '../problem.js';
-import { bearer, errorResponses, intParam, readJson, type V1App, type V1Deps } from './common.js';
+import { bearer, errorResponses, intParam, invalidParameter, readJson, type V1App, type V1Deps } from './common.js';
 
 const ctx = (c: unknown) => c as Context;
 
@@ -96,7 +96,7 @@ export function settingsRoutes(app: V1App, deps: V1Deps): void {
   });
   app.post('/v1/apps/:appId/schemas', admin, async (c) => {
     const appId = intParam(ctx(c), 'appId');
-    if (appId === undefined) return problem(ctx(c), 400, 'invalid_parameter', 'Bad Request', { detail: 'appId must be an integer' });
+    if (appId === undefined) return invalidParameter(ctx(c), 'appId', 'appId must be an integer');
     if (!inAppScope(c.get('principal'), appId)) return scopeRefused(ctx(c), appId);
     const body = await readJson(ctx(c), ConversionSchema);
     if (!body.ok) return body.response;

@@ -1,4 +1,4 @@
-// The partner-side verification snippet in the README works against what the sender signs.
+// The partner-side verification snippet in docs/forwarding.md works against what the sender signs.
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { expect, it } from 'vitest';
@@ -7,9 +7,9 @@ import { signatureHeader } from '../src/forward/request.js';
 type Verify = (rawBody: Buffer, header: string | undefined, secret: string, toleranceSeconds?: number) => boolean;
 
 function snippet(): Verify {
-  const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+  const readme = readFileSync(new URL('../docs/forwarding.md', import.meta.url), 'utf8');
   const code = /```js\n([\s\S]*?function verifySkanpost[\s\S]*?)```/.exec(readme)?.[1];
-  if (!code) throw new Error('README has no verifySkanpost snippet');
+  if (!code) throw new Error('docs/forwarding.md has no verifySkanpost snippet');
   const body = code.replace(/^import .*$/m, '');
   return new Function('createHmac', 'timingSafeEqual', 'Buffer', `${body}\nreturn verifySkanpost;`)(createHmac, timingSafeEqual, Buffer) as Verify;
 }
