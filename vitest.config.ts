@@ -10,6 +10,7 @@ export default defineConfig({
           name: 'node',
           include: ['test/**/*.test.ts', 'src/**/*.test.ts'],
           exclude: [...configDefaults.exclude, 'test/workers/**'],
+          setupFiles: ['test/support/setup.ts'],
           testTimeout: 30_000,
           hookTimeout: 30_000,
         },

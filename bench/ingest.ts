@@ -3,6 +3,7 @@
 // postbacks. Prints req/s at saturation, p50/p99, errors, peak RSS, server CPU per request (main
 // thread and the others), the ratio, p99 at 60 % of the baseline's saturated rate, and the same
 // with duplicates, invalid signatures and forwarding.
+import 'reflect-metadata'; // before @peculiar/x509 loads (it needs the polyfill)
 import { generateKeyPairSync, sign } from 'node:crypto';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';

@@ -4,6 +4,7 @@
 // group_by=date,campaign,window, in America/Los_Angeles. `--keep` keeps the database and
 // `--db PATH` times one kept before, without loading again. The loader writes the rollups exactly as ingest would (the same
 // contributionOf), without raw bodies or signature checks: the report never reads those.
+import 'reflect-metadata'; // before @peculiar/x509 loads (it needs the polyfill)
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { sql } from 'drizzle-orm';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULT_INSTALL_MODEL } from '../src/conversion/install-date.js';
-import { ConversionSchema } from '../src/conversion/schema.js';
+import { ConversionSchema } from '../src/model/conversion-schema.js';
 import type { Db } from '../src/db/db.js';
 import { runPendingJobs, startRebuild } from '../src/db/maintenance.js';
 import { addCampaign, addSchema } from '../src/db/settings.js';

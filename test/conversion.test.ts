@@ -4,7 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { campaignOf } from '../src/conversion/campaign.js';
 import { decodeConversion } from '../src/conversion/decode.js';
 import { DEFAULT_INSTALL_MODEL, estimateInstall, fillingHorizonMs } from '../src/conversion/install-date.js';
-import { ConversionSchema, schemaInForce, type SchemaVersion } from '../src/conversion/schema.js';
+import { ConversionSchema } from '../src/model/conversion-schema.js';
+import { schemaInForce, type SchemaVersion } from '../src/conversion/schema.js';
 
 const example = JSON.parse(readFileSync(new URL('../fixtures/conversion-schema.json', import.meta.url), 'utf8'));
 const version = (n: number, from: string, overrides: Partial<ConversionSchema> = {}): SchemaVersion => ({

@@ -4,7 +4,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect, it } from 'vitest';
-import { INGEST_REJECT_REASONS } from '../src/http/metrics.js';
+import { INGEST_REJECT_REASONS } from '../src/observability/metrics.js';
 import { PROBLEM_REASONS } from '../src/http/problem.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULT_INSTALL_MODEL } from '../src/conversion/install-date.js';
-import { ConversionSchema } from '../src/conversion/schema.js';
+import { ConversionSchema } from '../src/model/conversion-schema.js';
 import { runPendingJobs } from '../src/db/maintenance.js';
 import { addCampaign, addSchema } from '../src/db/settings.js';
 import { sendDue } from '../src/forward/sender.js';

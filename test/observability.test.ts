@@ -1,7 +1,7 @@
 // GET /metrics, one log line per request without bodies, and log levels.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createApp } from '../src/http/app.js';
-import { jsonLogger } from '../src/http/logger.js';
+import { jsonLogger } from '../src/observability/logger.js';
 import { createTestApp, type TestApp } from './support/app.js';
 import { generateKey, signSkan, skanBody } from './support/signing.js';
 

@@ -8,7 +8,7 @@ import { DEFAULT_INSTALL_MODEL, fillingHorizonMs } from '../src/conversion/insta
 import { MAX_REPORT_ROWS, renderReportPart, reportBody, ReportTooLargeError, splitByDays } from '../src/db/reports.js';
 import { createApp } from '../src/http/app.js';
 import { ReportThreads } from '../src/node/report-threads.js';
-import { parseReportQuery } from '../src/rollup/report-query.js';
+import { parseReportQuery } from '../src/report/query.js';
 import { createTestApp, type TestApp } from './support/app.js';
 import { generateKey, signSkan, skanBody } from './support/signing.js';
 

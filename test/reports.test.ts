@@ -3,10 +3,10 @@
 import { readFileSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULT_INSTALL_MODEL } from '../src/conversion/install-date.js';
-import { ConversionSchema } from '../src/conversion/schema.js';
+import { ConversionSchema } from '../src/model/conversion-schema.js';
 import { runPendingJobs } from '../src/db/maintenance.js';
 import { addSchema } from '../src/db/settings.js';
-import { daysInZone } from '../src/rollup/report-query.js';
+import { daysInZone } from '../src/report/query.js';
 import { createTestApp, type TestApp } from './support/app.js';
 import { aakPayload, generateKey, signJws, signSkan, skanBody } from './support/signing.js';
 

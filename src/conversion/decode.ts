@@ -1,21 +1,8 @@
 // Decoding a postback's conversion value with its app's schema, per window.
 import type { CoarseConversionValue } from '../postback/fields.js';
-import { MAX_REVENUE, type SchemaEntry, type SchemaVersion } from './schema.js';
-
-export interface DecodedEvent {
-  name: string;
-  min: number;
-  max: number;
-}
-
-export interface Decode {
-  schemaVersion: number;
-  currency: string;
-  events: DecodedEvent[];
-  /** Revenue in micro-units of `currency`, so sums stay exact. */
-  revenueMinMicros: number;
-  revenueMaxMicros: number;
-}
+import { MAX_REVENUE, type SchemaEntry } from '../model/conversion-schema.js';
+import type { Decode } from '../model/decode.js';
+import type { SchemaVersion } from './schema.js';
 
 export interface DecodeInput {
   conversionValue: number | null;

@@ -2,7 +2,7 @@
 // fast hash is enough), looked up by hash.
 import { asc, eq } from 'drizzle-orm';
 import type { Db } from './db.js';
-import { sha256Hex } from './postbacks.js';
+import { sha256Hex } from '../hash.js';
 import { apiKeys } from './schema.js';
 
 export type ApiKeyRow = typeof apiKeys.$inferSelect;
@@ -33,7 +33,7 @@ export async function createApiKey(db: Db, input: NewApiKey, now: Date): Promise
       role: input.role,
       appIds: input.app_ids ?? null,
       adNetworkIds: input.ad_network_ids ?? null,
-      secretSha256: await sha256Hex(secret),
+      secretSha256: sha256Hex(secret),
       prefix: secret.slice(0, 8),
       createdAt: now,
     })
@@ -44,7 +44,7 @@ export async function createApiKey(db: Db, input: NewApiKey, now: Date): Promise
 export const listApiKeys = (db: Db) => db.select().from(apiKeys).orderBy(asc(apiKeys.id));
 
 export async function findApiKey(db: Db, secret: string): Promise<ApiKeyRow | undefined> {
-  const [key] = await db.select().from(apiKeys).where(eq(apiKeys.secretSha256, await sha256Hex(secret)));
+  const [key] = await db.select().from(apiKeys).where(eq(apiKeys.secretSha256, sha256Hex(secret)));
   return key;
 }
 

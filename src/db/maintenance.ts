@@ -5,7 +5,7 @@ import { and, asc, eq, exists, gt, isNull, lte, max, not } from 'drizzle-orm';
 import { atomically, closeMark, guardedValues, markHolds, markIf, newToken, supportsBatch } from './batch.js';
 import type { InstallModel } from '../conversion/install-date.js';
 import type { Db, Writer } from './db.js';
-import { deriveColumns, sameDerived, type Derived } from './derive.js';
+import { deriveColumns, sameDerived, type Derived } from '../conversion/derive.js';
 import { loadSettings } from './settings-cache.js';
 import { applyContribution, contributionStatements } from './rollups.js';
 import { maintenanceJobs, postbacks, rollupEvents, rollups, type PostbackRow } from './schema.js';

@@ -2,13 +2,12 @@
 // copies are duplicates or recorded conflicts; unverified bodies never claim a key.
 import { and, asc, eq, getTableColumns, gt, inArray, sql } from 'drizzle-orm';
 import { prepared } from './prepared.js';
-import { sha256 } from '@noble/hashes/sha2.js';
-import { bytesToHex } from '@noble/hashes/utils.js';
+import { sha256Hex } from '../hash.js';
 import type { Inspection, PostbackFields } from '../postback/types.js';
 import type { ReadPostback } from '../postback/read.js';
 import type { InstallModel } from '../conversion/install-date.js';
 import type { Db } from './db.js';
-import { deriveColumns } from './derive.js';
+import { deriveColumns } from '../conversion/derive.js';
 import { enqueueDeliveries, enqueueStatements } from './outbox.js';
 import { loadSettings, type Settings } from './settings-cache.js';
 import { applyContribution, contributionStatements } from './rollups.js';
@@ -21,14 +20,6 @@ export interface SaveResult {
   /** The row a client should refer to: the new row, or the first copy it duplicates. */
   id: number;
   outcome: Outcome;
-}
-
-const encoder = new TextEncoder();
-
-// Bodies are small (≤ 16 KiB): a synchronous pure-JS hash beats a WebCrypto round trip and runs
-// the same on every runtime.
-export async function sha256Hex(text: string): Promise<string> {
-  return bytesToHex(sha256(encoder.encode(text)));
 }
 
 const claims = (inspection: Inspection) => inspection.signature === 'verified' || inspection.signature === 'development';
@@ -69,7 +60,7 @@ export async function buildPostbackRow(postback: ReadPostback, inspection: Inspe
     protocol: inspection.protocol,
     outcome: 'stored',
     dedupeKey: dedupeKey(inspection),
-    bodySha256: await sha256Hex(postback.text),
+    bodySha256: sha256Hex(postback.text),
     body: postback.text,
     ...verdictColumns(inspection),
   };

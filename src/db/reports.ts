@@ -1,8 +1,8 @@
 // Running a report over the rollup tables: never a scan of raw postbacks.
 import { sql, type SQL } from 'drizzle-orm';
 import type { Db } from './db.js';
-import { CAMPAIGN_METRICS, EVENT_METRICS, type Dimension } from '../rollup/dimensions.js';
-import type { ReportQuery } from '../rollup/report-query.js';
+import { CAMPAIGN_METRICS, EVENT_METRICS, type Dimension } from '../report/dimensions.js';
+import type { ReportQuery } from '../report/query.js';
 import { csvLines } from '../report/csv.js';
 
 export type ReportValue = string | number | boolean | null;

@@ -1,10 +1,9 @@
 // The one drizzle schema for both drivers (better-sqlite3 on Node, D1 on Workers).
 import { sql } from 'drizzle-orm';
 import { index, integer, primaryKey, sqliteTable, text, uniqueIndex, type SQLiteColumn } from 'drizzle-orm/sqlite-core';
-import type { Decode } from '../conversion/decode.js';
-import type { ConversionSchema } from '../conversion/schema.js';
-import type { DestinationFilters } from '../forward/destination.js';
-import type { RetryPolicy } from '../forward/retry.js';
+import type { Decode } from '../model/decode.js';
+import type { ConversionSchema } from '../model/conversion-schema.js';
+import type { DestinationFilters, RetryPolicy } from '../model/destination.js';
 
 /**
  * Every postback body skanpost kept, byte for byte, with its verdict and the fields derived from

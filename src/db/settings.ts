@@ -2,7 +2,7 @@
 // Every change queues a re-derive of the app's postbacks so the aggregates follow.
 import { and, asc, desc, eq, sql } from 'drizzle-orm';
 import { atomically } from './batch.js';
-import type { ConversionSchema } from '../conversion/schema.js';
+import type { ConversionSchema } from '../model/conversion-schema.js';
 import type { Db } from './db.js';
 import { enqueueRederive } from './maintenance.js';
 import { bumpSettings } from './settings-cache.js';

@@ -1,42 +1,9 @@
 // A partner that receives copies of postbacks: where, how, which ones, and how to retry.
 import { z } from 'zod';
 import { skanSignedFields, unsignedFields } from '../postback/fields.js';
-import { RetryPolicy } from './retry.js';
+import { DestinationFilters, RetryPolicy } from '../model/destination.js';
 
 export const FORMATS = ['raw', 'enriched', 'template'] as const;
-
-export const DestinationFilters = z
-  .object({
-    app_ids: z.array(z.number().int().min(0)).max(1000).optional(),
-    ad_network_ids: z.array(z.string().min(1)).max(1000).optional(),
-    protocols: z.array(z.enum(['skan', 'aak'])).optional(),
-    windows: z.array(z.number().int().min(0).max(2)).optional(),
-    winning_only: z.boolean().default(false),
-    verified_only: z.boolean().default(true),
-    include_development: z.boolean().default(false),
-    event_names: z.array(z.string().min(1)).max(100).optional(),
-  })
-  .strict();
-export type DestinationFilters = z.infer<typeof DestinationFilters>;
-
-const enrichedKey = (fallback: string) =>
-  z
-    .string()
-    .min(1)
-    .refine((k) => !APPLE_KEYS.has(k), "one of Apple's postback keys: an enriched copy may not overwrite it")
-    .default(fallback);
-
-/** Names of the keys an enriched copy adds to the postback object. */
-export const EnrichedKeys = z
-  .object({
-    campaign_name: enrichedKey('campaign-name'),
-    network_campaign_id: enrichedKey('network-campaign-id'),
-    received_at: enrichedKey('received-at'),
-    events: enrichedKey('decoded-events'),
-    revenue: enrichedKey('decoded-revenue'),
-  })
-  .strict()
-  .refine((keys) => new Set(Object.values(keys)).size === Object.keys(keys).length, 'each enriched key needs a name of its own');
 
 const headerName = z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, 'an HTTP header name');
 const RESERVED_HEADERS = new Set(['content-length', 'host', 'idempotency-key', 'x-skanpost-signature', 'user-agent']);
@@ -57,6 +24,25 @@ export function maskUrlPassword(text: string): string {
 }
 
 export const hasCredentials = (url: string) => CREDENTIALS.test(url);
+
+const enrichedKey = (fallback: string) =>
+  z
+    .string()
+    .min(1)
+    .refine((k) => !APPLE_KEYS.has(k), "one of Apple's postback keys: an enriched copy may not overwrite it")
+    .default(fallback);
+
+/** Names of the keys an enriched copy adds to the postback object. */
+export const EnrichedKeys = z
+  .object({
+    campaign_name: enrichedKey('campaign-name'),
+    network_campaign_id: enrichedKey('network-campaign-id'),
+    received_at: enrichedKey('received-at'),
+    events: enrichedKey('decoded-events'),
+    revenue: enrichedKey('decoded-revenue'),
+  })
+  .strict()
+  .refine((keys) => new Set(Object.values(keys)).size === Object.keys(keys).length, 'each enriched key needs a name of its own');
 
 export const DestinationInput = z
   .object({

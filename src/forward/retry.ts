@@ -1,15 +1,5 @@
 // When to try a delivery again: exponential backoff with a cap and full jitter, per destination.
-import { z } from 'zod';
-
-export const RetryPolicy = z
-  .object({
-    first_delay_s: z.number().min(0.01).max(86_400).default(60),
-    factor: z.number().min(1).max(10).default(3),
-    cap_s: z.number().min(0.01).max(86_400).default(3_600),
-    max_attempts: z.number().int().min(1).max(100).default(30),
-  })
-  .strict();
-export type RetryPolicy = z.infer<typeof RetryPolicy>;
+import type { RetryPolicy } from '../model/destination.js';
 
 /** Retry-After is honoured up to this; a partner cannot park a delivery for days. */
 export const MAX_RETRY_AFTER_MS = 3_600_000;

@@ -1,5 +1,5 @@
 // URL and body templates: `{macro}` replaced by a postback's values, URL-encoded, '' when absent.
-import type { Decode } from '../conversion/decode.js';
+import type { Decode } from '../model/decode.js';
 import type { PostbackRow } from '../db/schema.js';
 
 const FIELD_MACROS: Record<string, (p: PostbackRow) => unknown> = {

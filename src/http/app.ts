@@ -7,11 +7,11 @@ import { secureHeaders } from 'hono/secure-headers';
 import { StorageUnavailableError, type Db } from '../db/db.js';
 import type { ReportPart } from '../db/reports.js';
 import type { IngestDeps } from '../ingest/ingest.js';
-import type { ReportQuery } from '../rollup/report-query.js';
+import type { ReportQuery } from '../report/query.js';
 import { INGEST_PATHS } from './routes/ingest.js';
 import { requireRole, type AuthEnv } from './auth.js';
 import type { RateLimiter, parseAllowlist } from './client-guard.js';
-import { IngestMetrics } from './metrics.js';
+import { IngestMetrics } from '../observability/metrics.js';
 import { problem } from './problem.js';
 import { deliveryGauges, errorResponses } from './routes/common.js';
 import { forwardingRoutes } from './routes/forwarding.js';
@@ -19,13 +19,8 @@ import { ingestRoutes } from './routes/ingest.js';
 import { postbackRoutes } from './routes/postbacks.js';
 import { reportRoutes } from './routes/reports.js';
 import { settingsRoutes } from './routes/settings.js';
+import type { Logger } from '../observability/logger.js';
 import { VERSION } from '../version.js';
-
-export interface Logger {
-  info(message: string, fields?: Record<string, unknown>): void;
-  warn(message: string, fields?: Record<string, unknown>): void;
-  error(message: string, fields?: Record<string, unknown>): void;
-}
 
 export interface AppDeps extends IngestDeps {
   /** For reads (reports, listings); writes go through `writer`. */

@@ -3,7 +3,7 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import { findApiKey, type Role } from '../db/api-keys.js';
 import type { Db } from '../db/db.js';
-import { sha256Hex } from '../db/postbacks.js';
+import { sha256Hex } from '../hash.js';
 import { problem } from './problem.js';
 
 export interface Principal {
@@ -18,8 +18,8 @@ export interface Principal {
 export type AuthEnv = { Variables: { principal: Principal; receipt: { outcome: string; signature: string } } };
 
 /** Compares two strings in time that does not depend on where they differ. */
-async function constantTimeEqual(a: string, b: string): Promise<boolean> {
-  const [x, y] = await Promise.all([sha256Hex(a), sha256Hex(b)]);
+function constantTimeEqual(a: string, b: string): boolean {
+  const [x, y] = [sha256Hex(a), sha256Hex(b)];
   let diff = 0;
   for (let i = 0; i < x.length; i++) diff |= x.charCodeAt(i) ^ y.charCodeAt(i);
   return diff === 0;
@@ -40,7 +40,7 @@ export function requireRole(role: Role, deps: { db: Db; adminKey: string | undef
     if (!match) return unauthorized('send an API key as Authorization: Bearer <key>');
     const secret = match[1]!;
     let principal: Principal | undefined;
-    if (deps.adminKey && (await constantTimeEqual(secret, deps.adminKey))) {
+    if (deps.adminKey && constantTimeEqual(secret, deps.adminKey)) {
       principal = { role: 'admin', keyId: null, appIds: null, adNetworkIds: null };
     } else {
       const key = await findApiKey(deps.db, secret);

@@ -9,8 +9,8 @@ import { runPendingJobs } from '../db/maintenance.js';
 import { releaseClaims } from '../db/outbox.js';
 import { pruneExpired, type RetentionPolicy } from '../db/retention.js';
 import { sendDue } from '../forward/sender.js';
-import type { Logger } from '../http/app.js';
-import { errorMessage } from '../http/logger.js';
+import type { Logger } from '../observability/logger.js';
+import { errorMessage } from '../observability/logger.js';
 
 export interface BackgroundDeps {
   db: Db;

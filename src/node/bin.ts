@@ -1,4 +1,5 @@
 // Process entry of the CLI: wires real stdio and exit codes to runCli.
+import 'reflect-metadata'; // before @peculiar/x509 loads (it needs the polyfill)
 import { readFileSync } from 'node:fs';
 import { runCli } from './cli.js';
 

@@ -2,7 +2,7 @@
 // share a single COMMIT (one fsync), and each caller is answered only after that commit.
 import type Database from 'better-sqlite3';
 import { StorageUnavailableError, type Db, type Writer } from '../db/db.js';
-import { Histogram } from '../http/metrics.js';
+import { Histogram } from '../observability/metrics.js';
 
 interface Job {
   work: (db: Db) => Promise<unknown>;

@@ -1,11 +1,12 @@
 // `npm start`: the embedded default — one process, one SQLite file, no configuration needed.
+import 'reflect-metadata'; // before @peculiar/x509 loads (it needs the polyfill)
 import { serve } from '@hono/node-server';
 import { ConfigError, readConfig } from '../config.js';
 import { createApp, METRICS_TYPE, renderMetrics } from '../http/app.js';
-import { IngestMetrics } from '../http/metrics.js';
+import { IngestMetrics } from '../observability/metrics.js';
 import { KeyConfigError } from '../postback/keys.js';
 import { GuardConfigError } from '../http/client-guard.js';
-import { jsonLogger } from '../http/logger.js';
+import { jsonLogger } from '../observability/logger.js';
 import { batchedStderr } from './log-writer.js';
 import { createNodeRuntime } from './runtime.js';
 

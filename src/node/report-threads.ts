@@ -6,8 +6,8 @@
 // a server that only ingests keeps its memory.
 import { isMainThread, parentPort, workerData, type Worker } from 'node:worker_threads';
 import { renderReportPart, ReportTooLargeError, splitByDays, type ReportPart } from '../db/reports.js';
-import type { ReportQuery } from '../rollup/report-query.js';
-import { errorMessage } from '../http/logger.js';
+import type { ReportQuery } from '../report/query.js';
+import { errorMessage } from '../observability/logger.js';
 import { openReader } from './database.js';
 import { startThread } from './thread.js';
 

@@ -1,7 +1,8 @@
 // Wires the Node runtime: database, writer, keys and verifier, shared by the server and the CLI.
 import { sql } from 'drizzle-orm';
 import type { Config } from '../config.js';
-import type { AppDeps, Logger } from '../http/app.js';
+import type { AppDeps } from '../http/app.js';
+import type { Logger } from '../observability/logger.js';
 import { buildKeyRing } from '../postback/keys.js';
 import type { Verification } from '../postback/inspect.js';
 import { createNodeVerifier } from './crypto.js';

@@ -1,6 +1,5 @@
 // ECDSA-SHA256 verification behind one small interface: WebCrypto for P-256 everywhere, and a
 // replaceable P-192 path because WebCrypto has no P-192 (Node passes node:crypto, Workers keep noble).
-import 'reflect-metadata';
 import { AsnEcSignatureFormatter } from '@peculiar/x509';
 import { ecdsa, weierstrass } from '@noble/curves/abstract/weierstrass.js';
 import { sha256 } from '@noble/hashes/sha2.js';

@@ -1,5 +1,5 @@
 // Apple's published keys and operator-added ones (SKANPOST_EXTRA_KEYS), parsed once with @peculiar/x509.
-import 'reflect-metadata';
+// @peculiar/x509 needs the reflect-metadata polyfill loaded first: each program's entry imports it.
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { SubjectPublicKeyInfo } from '@peculiar/asn1-x509';
 import { PublicKey } from '@peculiar/x509';
@@ -72,8 +72,7 @@ export function parseSpki(base64: string): EcPublicKey {
   return { curve, spki, point: new Uint8Array(info.subjectPublicKey) };
 }
 
-function aakKey(kid: string, environment: Environment, base64: string): AakKey {
-  const key = parseSpki(base64);
+function aakKey(kid: string, environment: Environment, key: EcPublicKey): AakKey {
   if (key.curve !== 'P-256') throw new KeyConfigError(`AdAttributionKit key ${kid} must be P-256`);
   return { kid, environment, ...key };
 }
@@ -87,15 +86,18 @@ let appleKeys: { skan: SkanKey[]; aak: AakKey[] } | undefined;
 
 // Immutable and the same for every deployment, so parsed once per isolate or process.
 function apple() {
-  appleKeys ??= {
+  if (appleKeys) return appleKeys;
+  // AdAttributionKit's production kid signs with the SKAN P-256 key: one key, parsed once.
+  const p256 = parseSpki(APPLE_SKAN_P256);
+  appleKeys = {
     skan: [
-      { id: 'apple-skan-p256', ...parseSpki(APPLE_SKAN_P256) },
+      { id: 'apple-skan-p256', ...p256 },
       { id: 'apple-skan-p192', ...parseSpki(APPLE_SKAN_P192) },
     ],
     aak: [
-      aakKey('apple-cas-identifier/0', 'production', APPLE_SKAN_P256),
-      aakKey('apple-development-identifier/0', 'development', APPLE_AAK_DEV_0),
-      aakKey('apple-development-identifier/1', 'development', APPLE_AAK_DEV_1),
+      aakKey('apple-cas-identifier/0', 'production', p256),
+      aakKey('apple-development-identifier/0', 'development', parseSpki(APPLE_AAK_DEV_0)),
+      aakKey('apple-development-identifier/1', 'development', parseSpki(APPLE_AAK_DEV_1)),
     ],
   };
   return appleKeys;
@@ -115,7 +117,7 @@ export async function buildKeyRing(extraKeys = ''): Promise<KeyRing> {
       const aakMatch = /^(aak|aak-dev):([^=]+)=(.+)$/s.exec(entry);
       if (aakMatch) {
         const [, prefix, kid, spki] = aakMatch as unknown as [string, string, string, string];
-        aak.set(kid, aakKey(kid, prefix === 'aak' ? 'production' : 'development', spki));
+        aak.set(kid, aakKey(kid, prefix === 'aak' ? 'production' : 'development', parseSpki(spki)));
         extra.push(kid);
       } else if (/^[A-Za-z0-9+/=\s]+$/.test(entry)) {
         const parsed = parseSpki(entry);

@@ -1,6 +1,6 @@
 // What one stored postback adds to the aggregates: a pure function of its row, so ingest,
 // re-verification, re-decoding and rebuilds all agree by construction.
-import type { Decode } from '../conversion/decode.js';
+import type { Decode } from '../model/decode.js';
 import type { PostbackRow, RollupKey, RollupMeasures } from '../db/schema.js';
 
 export const BUCKET_MS = 15 * 60 * 1000;

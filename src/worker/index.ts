@@ -1,11 +1,12 @@
 // The Cloudflare Workers entry: the same Hono app as on Node over D1, and a Cron Trigger that
 // sends due copies to partners, runs re-derive/rebuild chunks and prunes expired rows.
+import 'reflect-metadata'; // before @peculiar/x509 loads (it needs the polyfill)
 import { runPendingJobs } from '../db/maintenance.js';
 import { pruneExpired } from '../db/retention.js';
 import { loadedSettings } from '../db/settings-cache.js';
 import { sendDue } from '../forward/sender.js';
 import { createApp } from '../http/app.js';
-import { errorMessage } from '../http/logger.js';
+import { errorMessage } from '../observability/logger.js';
 import { INGEST_PATHS } from '../http/routes/ingest.js';
 import { createWorkerRuntime, type WorkerEnv, type WorkerRuntime } from './runtime.js';
 

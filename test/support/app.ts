@@ -1,5 +1,6 @@
 // An in-process skanpost on an in-memory database, driven with app.request() as Hono's tests do.
-import { createApp, type Logger } from '../../src/http/app.js';
+import { createApp } from '../../src/http/app.js';
+import type { Logger } from '../../src/observability/logger.js';
 import { openDatabase } from '../../src/node/database.js';
 import { GroupCommitWriter } from '../../src/node/group-commit.js';
 import { createVerification } from '../../src/node/runtime.js';

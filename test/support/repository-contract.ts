@@ -8,7 +8,8 @@ import type { Db, Writer } from '../../src/db/db.js';
 import { backfill, createDestination } from '../../src/db/destinations.js';
 import { pendingJobs, runJobChunk, runPendingJobs } from '../../src/db/maintenance.js';
 import { claimDue, replayDeliveries, settleAttempt } from '../../src/db/outbox.js';
-import { dedupeKey, savePostback, sha256Hex } from '../../src/db/postbacks.js';
+import { dedupeKey, savePostback } from '../../src/db/postbacks.js';
+import { sha256Hex } from '../../src/hash.js';
 import { pruneExpired } from '../../src/db/retention.js';
 import { deliveries, maintenanceJobs, postbacks, rollups, writeMarks, type NewPostbackRow } from '../../src/db/schema.js';
 import { addSchema, deleteSchema, listSchemas } from '../../src/db/settings.js';
@@ -51,7 +52,7 @@ export async function postbackRow(options: { signature?: Inspection['signature']
     protocol: 'skan',
     outcome: 'stored',
     dedupeKey: dedupeKey(inspection),
-    bodySha256: await sha256Hex(body),
+    bodySha256: sha256Hex(body),
     body,
     environment: 'production',
     version: '4.0',
@@ -80,7 +81,7 @@ export function repositoryContract(driver: string, open: () => Promise<Store>, s
       const stored = await save(first);
       expect(stored.outcome).toBe('stored');
       expect(await save(first)).toEqual({ id: stored.id, outcome: 'duplicate' });
-      const altered = { ...first, conversionValue: 40, body: `${first.body} `, bodySha256: await sha256Hex(`${first.body} `) };
+      const altered = { ...first, conversionValue: 40, body: `${first.body} `, bodySha256: sha256Hex(`${first.body} `) };
       expect(await save(altered)).toEqual({ id: stored.id, outcome: 'conflict' });
       // The conflicting body again: kept once, so now a duplicate of the first copy.
       expect(await save(altered)).toEqual({ id: stored.id, outcome: 'duplicate' });
@@ -93,7 +94,7 @@ export function repositoryContract(driver: string, open: () => Promise<Store>, s
 
     test('an unverified copy never claims the dedupe key', async () => {
       const genuine = await postbackRow();
-      const forged = { ...genuine, signature: 'invalid' as const, dedupeKey: null, body: `${genuine.body}\n`, bodySha256: await sha256Hex(`${genuine.body}\n`) };
+      const forged = { ...genuine, signature: 'invalid' as const, dedupeKey: null, body: `${genuine.body}\n`, bodySha256: sha256Hex(`${genuine.body}\n`) };
       expect((await save(forged)).outcome).toBe('stored');
       expect((await save(genuine)).outcome).toBe('stored');
       expect(await sum(store.db, 'installs')).toBe(1);

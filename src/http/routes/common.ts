@@ -8,7 +8,7 @@ import { parseStrictJson, JsonSyntaxError, toPlain } from '../../postback/json.j
 import { sql } from 'drizzle-orm';
 import type { AppDeps } from '../app.js';
 import type { AuthEnv } from '../auth.js';
-import type { Gauge } from '../metrics.js';
+import type { Gauge } from '../../observability/metrics.js';
 import { problem } from '../problem.js';
 
 export interface V1Deps {

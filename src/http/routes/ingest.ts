@@ -7,7 +7,7 @@ import { ingestPostback, MAX_POSTBACK_BYTES } from '../../ingest/ingest.js';
 import type { AppDeps } from '../app.js';
 import type { AuthEnv } from '../auth.js';
 import { allowed, clientAddress } from '../client-guard.js';
-import type { IngestMetrics } from '../metrics.js';
+import type { IngestMetrics } from '../../observability/metrics.js';
 import { problem } from '../problem.js';
 import { errorResponses, ProblemSchema, type V1App } from './common.js';
 

@@ -2,7 +2,7 @@
 import type { Context } from 'hono';
 import { z } from '@hono/zod-openapi';
 import { and, asc, eq, gt, gte, inArray, lt, type SQL } from 'drizzle-orm';
-import type { Decode } from '../../conversion/decode.js';
+import type { Decode } from '../../model/decode.js';
 import { postbacks, type PostbackRow } from '../../db/schema.js';
 import { snakeKeys } from '../../postback/types.js';
 import { requireRole, ScopeError, withinScope, type Principal } from '../auth.js';

@@ -1,7 +1,7 @@
 // Conversion-value schemas per app, campaign-name mappings, and API keys.
 import type { Context } from 'hono';
 import { z } from '@hono/zod-openapi';
-import { ConversionSchema } from '../../conversion/schema.js';
+import { ConversionSchema } from '../../model/conversion-schema.js';
 import { createApiKey, deleteApiKey, getApiKey, listApiKeys, publicKey } from '../../db/api-keys.js';
 import { addCampaign, addSchema, deleteCampaign, deleteSchema, getCampaign, getSchema, listCampaigns, listSchemas, type CampaignRow, type SchemaRow } from '../../db/settings.js';
 import { requireRole, type Principal } from '../auth.js';

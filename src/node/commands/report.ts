@@ -3,8 +3,8 @@ import { fillingHorizonMs } from '../../conversion/install-date.js';
 import type { Db } from '../../db/db.js';
 import { renderReportPart, reportBody, runReport, type ReportValue } from '../../db/reports.js';
 import type { InstallModel } from '../../conversion/install-date.js';
-import { DIMENSIONS } from '../../rollup/dimensions.js';
-import { parseReportQuery } from '../../rollup/report-query.js';
+import { DIMENSIONS } from '../../report/dimensions.js';
+import { parseReportQuery } from '../../report/query.js';
 
 /** Options as typed (`--group-by`, `--app-id`) to the API's parameter names (`group_by`, `app_id`). */
 export function reportParams(options: Record<string, string | undefined>): { params: URLSearchParams; format: 'table' | 'csv' | 'json' } {

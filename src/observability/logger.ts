@@ -1,6 +1,11 @@
 // JSON lines: one object per event, easy to ship to any log store. SKANPOST_LOG_LEVEL drops
 // the levels below it (one line per request is `info`).
-import type { Logger } from './app.js';
+
+export interface Logger {
+  info(message: string, fields?: Record<string, unknown>): void;
+  warn(message: string, fields?: Record<string, unknown>): void;
+  error(message: string, fields?: Record<string, unknown>): void;
+}
 
 /** What to say of anything thrown (an Error's message, or the value itself). */
 export const errorMessage = (error: unknown): string => (error instanceof Error ? error.message : String(error));

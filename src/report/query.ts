@@ -1,7 +1,7 @@
 // Report parameters: parsing and checking what an analyst asked for, before any SQL.
 import { TZDate, tzOffset, tzScan } from '@date-fns/tz';
 import { addDays, differenceInCalendarDays, format, isValid, parse } from 'date-fns';
-import { BUCKET_MS } from './contribution.js';
+import { BUCKET_MS } from '../rollup/contribution.js';
 import { dimensionByName, type Dimension } from './dimensions.js';
 
 export const MAX_RANGE_DAYS = 400;
