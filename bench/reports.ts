@@ -13,6 +13,7 @@ import { DEFAULT_INSTALL_MODEL, estimateInstall } from '../src/conversion/instal
 import { campaignOf } from '../src/conversion/campaign.js';
 import { ROLLUP_KEY, ROLLUP_MEASURES, rollups } from '../src/db/schema.js';
 import { createApp } from '../src/http/app.js';
+import { IngestMetrics } from '../src/observability/metrics.js';
 import { openDatabase, openReader } from '../src/node/database.js';
 import { GroupCommitWriter } from '../src/node/group-commit.js';
 import { ReportThreads } from '../src/node/report-threads.js';
@@ -110,6 +111,7 @@ async function main() {
   const threads = new ReportThreads(path);
   const app = createApp({
     reports: threads.run,
+    metrics: new IngestMetrics(),
     db: reader.db, adminKey: ADMIN, verification: await createVerification(''), writer: new GroupCommitWriter(writerDb.sqlite, writerDb.db),
     now: () => new Date(END), installModel: DEFAULT_INSTALL_MODEL, logger: { info() {}, warn() {}, error() {} }, health: async () => true,
   });

@@ -7,7 +7,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULT_INSTALL_MODEL } from '../src/conversion/install-date.js';
 import { ConversionSchema } from '../src/model/conversion-schema.js';
 import type { Db } from '../src/db/db.js';
-import { runPendingJobs, startRebuild } from '../src/db/maintenance.js';
+import { startRebuild } from '../src/db/jobs.js';
+import { runPendingJobs } from '../src/maintenance/jobs.js';
 import { addCampaign, addSchema } from '../src/db/settings.js';
 import { createTestApp, type TestApp } from './support/app.js';
 import { aakPayload, generateKey, signJws, signSkan, skanBody, uuid } from './support/signing.js';
@@ -33,7 +34,7 @@ async function snapshot(db: Db) {
 }
 
 async function rebuild(db: Db) {
-  await app.writer.run((tx) => startRebuild(tx, new Date(clock)));
+  await app.writer.run((tx) => startRebuild(tx.db, new Date(clock)));
   await runPendingJobs(db, app.writer, DEFAULT_INSTALL_MODEL, () => new Date(clock), 7);
 }
 
@@ -81,8 +82,8 @@ function bodyFor(a: Arrival, sent: Array<Record<string, unknown>>): Record<strin
 
 describe('aggregates', () => {
   it('kept at ingest equal those rebuilt from raw postbacks (random arrivals)', async () => {
-    await app.writer.run((db) => addSchema(db, 111, { ...example, effective_from: '2026-05-01T00:00:00Z' }, new Date(clock)));
-    await app.writer.run((db) => addCampaign(db, { ad_network_id: 'example123.skadnetwork', app_id: 111, source_identifier: '39', name: 'Spring' }, new Date(clock)));
+    await app.writer.run((tx) => addSchema(tx, 111, { ...example, effective_from: '2026-05-01T00:00:00Z' }, new Date(clock)));
+    await app.writer.run((tx) => addCampaign(tx, { ad_network_id: 'example123.skadnetwork', app_id: 111, source_identifier: '39', name: 'Spring' }, new Date(clock)));
     await runPendingJobs(app.database.db, app.writer, DEFAULT_INSTALL_MODEL, () => new Date(clock));
 
     await fc.assert(
@@ -115,18 +116,18 @@ describe('aggregates', () => {
     const revenue = async () => (await app.database.db.get<{ r: number }>(sql`select sum(revenue_max_cents) as r from rollups where app_id = 333`))!.r;
     expect(await revenue()).toBe(0);
 
-    const schema = await app.writer.run((db) => addSchema(db, 333, { ...example, effective_from: '2026-01-01T00:00:00Z' }, new Date(clock)));
+    const schema = await app.writer.run((tx) => addSchema(tx, 333, { ...example, effective_from: '2026-01-01T00:00:00Z' }, new Date(clock)));
     await runPendingJobs(app.database.db, app.writer, DEFAULT_INSTALL_MODEL, () => new Date(clock));
     expect(await revenue()).toBe(999);
     expect((await app.rows()).at(-1)!.decode).toMatchObject({ schemaVersion: schema.version, currency: 'USD' });
 
     // A schema that starts after the install does not apply.
-    await app.writer.run((db) => addSchema(db, 333, { ...example, effective_from: new Date(clock + 86_400_000).toISOString(), fine: [] }, new Date(clock)));
+    await app.writer.run((tx) => addSchema(tx, 333, { ...example, effective_from: new Date(clock + 86_400_000).toISOString(), fine: [] }, new Date(clock)));
     await runPendingJobs(app.database.db, app.writer, DEFAULT_INSTALL_MODEL, () => new Date(clock));
     expect(await revenue()).toBe(999);
 
     const { deleteSchema } = await import('../src/db/settings.js');
-    await app.writer.run((db) => deleteSchema(db, 333, schema.version, new Date(clock)));
+    await app.writer.run((tx) => deleteSchema(tx, 333, schema.version, new Date(clock)));
     await runPendingJobs(app.database.db, app.writer, DEFAULT_INSTALL_MODEL, () => new Date(clock));
     expect(await revenue()).toBe(0);
   });

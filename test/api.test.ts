@@ -15,7 +15,7 @@ let app: TestApp;
 let keys: Record<'analyst' | 'admin' | 'scoped' | 'scopedAdmin', string>;
 beforeEach(async () => {
   app = await createTestApp({ extraKeys: key.spkiBase64, adminKey: ADMIN });
-  const make = (input: Parameters<typeof createApiKey>[1]) => app.writer.run((db) => createApiKey(db, input, new Date())).then((k) => k.secret);
+  const make = (input: Parameters<typeof createApiKey>[1]) => app.writer.run((tx) => createApiKey(tx.db, input, new Date())).then((k) => k.secret);
   keys = {
     analyst: await make({ name: 'analyst', role: 'analyst' }),
     admin: await make({ name: 'admin', role: 'admin' }),
@@ -216,7 +216,7 @@ describe('postbacks API', () => {
   it('decode objects carry snake_case keys beside the deprecated camelCase ones', async () => {
     expect((await call('POST', '/v1/apps/100/schemas', ADMIN, schema)).status).toBe(201);
     await app.post(signSkan(skanBody('4.0', { 'app-id': 100, 'conversion-value': 12 }), key, '4.0'));
-    const { runPendingJobs } = await import('../src/db/maintenance.js');
+    const { runPendingJobs } = await import('../src/maintenance/jobs.js');
     const { DEFAULT_INSTALL_MODEL } = await import('../src/conversion/install-date.js');
     await runPendingJobs(app.database.db, app.writer, DEFAULT_INSTALL_MODEL, () => new Date());
     const [decoded] = (await (await call('GET', '/v1/postbacks?app_id=100', ADMIN)).json()).postbacks.filter((p: { decode: unknown }) => p.decode);

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULT_INSTALL_MODEL } from '../src/conversion/install-date.js';
 import { ConversionSchema } from '../src/model/conversion-schema.js';
-import { runPendingJobs } from '../src/db/maintenance.js';
+import { runPendingJobs } from '../src/maintenance/jobs.js';
 import { addCampaign, addSchema } from '../src/db/settings.js';
 import { sendDue } from '../src/forward/sender.js';
 import { createTestApp, type TestApp } from './support/app.js';
@@ -300,7 +300,7 @@ describe('routing and control', () => {
     expect((await api('PATCH', `/v1/destinations/${id}`, { secret: null })).body.has_secret).toBe(false);
     expect((await api('PATCH', `/v1/destinations/${id}`, { format: 'xml' })).status).toBe(400);
     expect((await api('PATCH', '/v1/destinations/999', { name: 'x' })).status).toBe(404);
-    const analyst = (await app.writer.run((db) => import('../src/db/api-keys.js').then((m) => m.createApiKey(db, { name: 'a', role: 'analyst' }, new Date())))).secret;
+    const analyst = (await app.writer.run((tx) => import('../src/db/api-keys.js').then((m) => m.createApiKey(tx.db, { name: 'a', role: 'analyst' }, new Date())))).secret;
     for (const [method, path] of [['GET', '/v1/destinations'], ['POST', '/v1/destinations'], ['GET', `/v1/destinations/${id}/stats`], ['GET', '/v1/deliveries'], ['POST', '/v1/deliveries/replay']]) {
       const r = await app.app.request(path!, { method, headers: { Authorization: `Bearer ${analyst}` }, body: method === 'POST' ? '{}' : null });
       expect(r.status).toBe(403);
@@ -330,12 +330,12 @@ describe('crashes and concurrency', () => {
     await addDestination({ timeout_ms: 2000 });
     await app.post(body40());
     const now = new Date(clock);
-    const [claimed] = await app.writer.run((db) => claimDue(db, now, 7000, 10));
+    const [claimed] = await app.writer.run((tx) => claimDue(tx.db, now, 7000, 10));
     expect(claimed!.claimedUntil!.getTime() - clock).toBe(7000);
-    expect(await app.writer.run((db) => claimDue(db, now, 7000, 10))).toEqual([]); // held
-    expect(await app.writer.run((db) => releaseClaims(db))).toBe(1);
-    expect(await app.writer.run((db) => claimDue(db, now, 7000, 10))).toHaveLength(1);
-    await app.writer.run((db) => releaseClaims(db));
+    expect(await app.writer.run((tx) => claimDue(tx.db, now, 7000, 10))).toEqual([]); // held
+    expect(await app.writer.run((tx) => releaseClaims(tx.db))).toBe(1);
+    expect(await app.writer.run((tx) => claimDue(tx.db, now, 7000, 10))).toHaveLength(1);
+    await app.writer.run((tx) => releaseClaims(tx.db));
     await sendDue(sender());
     expect(partner.received).toHaveLength(1);
   });

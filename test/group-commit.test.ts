@@ -36,12 +36,12 @@ describe('GroupCommitWriter', () => {
 
   it('a unit that throws is rolled back alone; the rest of its batch commits', async () => {
     const results = await Promise.allSettled([
-      app.writer.run(async (db) => db.insert(postbacks).values(row('a'))),
-      app.writer.run(async (db) => {
-        await db.insert(postbacks).values(row('b'));
+      app.writer.run(async (tx) => tx.db.insert(postbacks).values(row('a'))),
+      app.writer.run(async (tx) => {
+        await tx.db.insert(postbacks).values(row('b'));
         throw new Error('boom');
       }),
-      app.writer.run(async (db) => db.insert(postbacks).values(row('c'))),
+      app.writer.run(async (tx) => tx.db.insert(postbacks).values(row('c'))),
     ]);
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
     expect((await app.rows()).map((r) => r.bodySha256)).toEqual(['a', 'c']);
@@ -82,7 +82,7 @@ describe('GroupCommitWriter', () => {
     app.database.sqlite.pragma('busy_timeout = 0');
     other.exec('BEGIN IMMEDIATE');
     try {
-      await expect(app.writer.run(async (db) => db.run(sql`select 1`))).rejects.toBeInstanceOf(StorageUnavailableError);
+      await expect(app.writer.run(async (tx) => tx.db.run(sql`select 1`))).rejects.toBeInstanceOf(StorageUnavailableError);
       const r = await app.post(body());
       expect(r.status).toBe(503);
     } finally {
@@ -93,7 +93,7 @@ describe('GroupCommitWriter', () => {
   });
 
   it('refuses work after close and settles what was queued', async () => {
-    const pending = app.writer.run(async (db) => db.insert(postbacks).values(row('queued')));
+    const pending = app.writer.run(async (tx) => tx.db.insert(postbacks).values(row('queued')));
     await app.writer.close();
     await expect(pending).resolves.toBeDefined();
     expect((await app.rows()).map((r) => r.bodySha256)).toEqual(['queued']);

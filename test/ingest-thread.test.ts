@@ -7,9 +7,10 @@ import Database from 'better-sqlite3';
 import { afterEach, expect, it } from 'vitest';
 import { DEFAULT_INSTALL_MODEL } from '../src/conversion/install-date.js';
 import { StorageUnavailableError } from '../src/db/db.js';
-import { createDestination } from '../src/db/destinations.js';
+import { createDestination } from '../src/forward/destinations.js';
 import { DestinationInput } from '../src/forward/destination.js';
 import { openDatabase } from '../src/node/database.js';
+import { SqliteUnit } from '../src/db/sqlite/unit.js';
 import { IngestThread } from '../src/node/ingest-thread.js';
 import { startPartner } from './support/partner.js';
 import { postbackRow } from './support/repository-contract.js';
@@ -66,7 +67,7 @@ it('runs the background work on the thread: releases claims a killed run left, s
   const { main, thread } = await setup({ info: at('info'), warn: at('warn'), error: at('error') });
   const partner = await startPartner();
   cleanup.push(() => partner.close());
-  await createDestination(main.db, DestinationInput.parse({ name: 'mmp', url: partner.url }), new Date());
+  await createDestination(new SqliteUnit(main.db), DestinationInput.parse({ name: 'mmp', url: partner.url }), new Date());
   await thread.save(await postbackRow());
   await thread.save(await postbackRow({ signature: 'invalid', receivedAt: new Date(Date.now() - 100 * 86_400_000) }));
   // As a process killed mid-send leaves it: claimed for a long while, never settled.

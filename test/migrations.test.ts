@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { eq, sql } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/better-sqlite3';
 import { afterEach, expect, it } from 'vitest';
-import { runPendingJobs } from '../src/db/maintenance.js';
+import { runPendingJobs } from '../src/maintenance/jobs.js';
 import { postbacks, rollups } from '../src/db/schema.js';
 import { DEFAULT_INSTALL_MODEL } from '../src/conversion/install-date.js';
 import { openDatabase } from '../src/node/database.js';

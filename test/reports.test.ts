@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULT_INSTALL_MODEL } from '../src/conversion/install-date.js';
 import { ConversionSchema } from '../src/model/conversion-schema.js';
-import { runPendingJobs } from '../src/db/maintenance.js';
+import { runPendingJobs } from '../src/maintenance/jobs.js';
 import { addSchema } from '../src/db/settings.js';
 import { daysInZone } from '../src/report/query.js';
 import { createTestApp, type TestApp } from './support/app.js';
@@ -71,7 +71,7 @@ describe('metrics', () => {
   });
 
   it('decodes revenue and events with the app schema; absent values are not zero', async () => {
-    await app.writer.run((db) => addSchema(db, 100, { ...example, effective_from: '2026-01-01T00:00:00Z' }, now));
+    await app.writer.run((tx) => addSchema(tx, 100, { ...example, effective_from: '2026-01-01T00:00:00Z' }, now));
     await runPendingJobs(app.database.db, app.writer, DEFAULT_INSTALL_MODEL, () => now);
     await postAt('2026-06-10T10:00:00Z', s4({ 'conversion-value': 12 }));
     await postAt('2026-06-10T10:00:00Z', s4({ 'conversion-value': 63 }));

@@ -20,11 +20,17 @@ function newSecret(): string {
   return `skp_${btoa(String.fromCharCode(...bytes)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')}`;
 }
 
-export class EmptyScopeError extends Error {}
+/** A scope given as an empty list: refused, never read as "every app". */
+export class EmptyScopeError extends Error {
+  constructor(readonly field: 'app_ids' | 'ad_network_ids') {
+    super(`an empty scope is refused: omit ${field} for a key without one`);
+  }
+}
 
 export async function createApiKey(db: Db, input: NewApiKey, now: Date): Promise<{ key: ApiKeyRow; secret: string }> {
   // null means every app or network; an empty list must never be taken for it.
-  if (input.app_ids?.length === 0 || input.ad_network_ids?.length === 0) throw new EmptyScopeError('an empty scope is refused: omit it for a key without one');
+  if (input.app_ids?.length === 0) throw new EmptyScopeError('app_ids');
+  if (input.ad_network_ids?.length === 0) throw new EmptyScopeError('ad_network_ids');
   const secret = newSecret();
   const [key] = await db
     .insert(apiKeys)

@@ -1,22 +1,16 @@
-// The database type both drivers satisfy, and the writer every write goes through.
+// The database type both drivers satisfy, and the error a write gives when it may succeed later.
 import type { BaseSQLiteDatabase } from 'drizzle-orm/sqlite-core';
 import type * as schema from './schema.js';
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+// biome-ignore lint/suspicious/noExplicitAny: drizzle's result type differs per driver (better-sqlite3, D1)
 export type Db = BaseSQLiteDatabase<'sync' | 'async', any, typeof schema>;
-
-/**
- * Runs `work` as one atomic unit. Node groups many units into one commit (each unit in its own
- * savepoint, so one failure spoils only itself); the promise settles only after that commit.
- * `work` must touch only the database: awaiting anything else would hold the batch open.
- */
-export interface Writer {
-  run<T>(work: (db: Db) => Promise<T>): Promise<T>;
-}
 
 /** The database cannot take the write right now (busy, disk full, I/O error): retry later. */
 export class StorageUnavailableError extends Error {
-  constructor(readonly code: string, options?: { cause?: unknown }) {
+  constructor(
+    readonly code: string,
+    options?: { cause?: unknown },
+  ) {
     super(`storage unavailable: ${code}`, options);
   }
 }

@@ -1,45 +1,11 @@
-// Outbox rows: created with the postback in one atomic unit, claimed with a lease, settled.
-import { and, asc, eq, inArray, isNotNull, isNull, lte, or, sql, type SQL } from 'drizzle-orm';
-import type { BatchItem } from 'drizzle-orm/batch';
-import { atomically, guardedValues, partsFor } from './batch.js';
-import { wants } from '../forward/route.js';
+// Outbox rows: created with the postback in one atomic unit (db/store.ts), claimed with a lease,
+// settled, replayed, listed.
+import { and, asc, eq, gt, inArray, isNotNull, isNull, lte, or, sql } from 'drizzle-orm';
 import type { Db } from './db.js';
+import { partsFor } from './guarded.js';
 import { prepared } from './prepared.js';
-import { deliveries, destinations, type DeliveryRow, type DestinationRow, type PostbackRow } from './schema.js';
-
-type Routed = Omit<PostbackRow, 'id'>;
-
-/** The destinations that get a copy of `postback` (duplicates and conflicts: none). */
-const targetsOf = (postback: Routed, enabled: DestinationRow[]) => (postback.outcome === 'stored' ? enabled.filter((d) => wants(d, postback as PostbackRow)) : []);
-
-// One prepared row per copy rather than a multi-row insert built per postback: on the write
-// path, building the statement cost more than running it.
-const enqueueOne = (db: Db) =>
-  db
-    .insert(deliveries)
-    .values({ postbackId: sql.placeholder('postbackId'), destinationId: sql.placeholder('destinationId'), state: 'pending', nextAttemptAt: sql.placeholder('now'), createdAt: sql.placeholder('now') })
-    .onConflictDoNothing()
-    .prepare();
-
-/** Queues a copy of `postback` for every destination that wants it. */
-export async function enqueueDeliveries(db: Db, postback: PostbackRow, now: Date, enabled: DestinationRow[]): Promise<number> {
-  const targets = targetsOf(postback, enabled);
-  for (const d of targets) await prepared(db, 'enqueueDelivery', enqueueOne).run({ postbackId: postback.id, destinationId: d.id, now });
-  return targets.length;
-}
-
-/**
- * The same outbox rows as batch statements, for a postback whose id only the database knows yet
- * (`postbackId`, a subquery), written only while `guard` holds.
- */
-export function enqueueStatements(db: Db, postback: Routed, postbackId: SQL, now: Date, enabled: DestinationRow[], guard: SQL): Array<BatchItem<'sqlite'>> {
-  return targetsOf(postback, enabled).map((d) =>
-    db
-      .insert(deliveries)
-      .select(guardedValues(deliveries, { postbackId, destinationId: d.id, state: 'pending', nextAttemptAt: now, createdAt: now }, guard))
-      .onConflictDoNothing(),
-  );
-}
+import { type DeliveryRow, deliveries, destinations } from './schema.js';
+import type { Unit } from './store.js';
 
 /**
  * Takes up to `limit` due deliveries of running destinations for `leaseMs`: until then no other
@@ -111,15 +77,15 @@ export async function settleAttempt(db: Db, claimed: DeliveryRow, result: Attemp
 }
 
 /** Makes the given deliveries due now, their attempts counted afresh (dead-letter replay). */
-export async function replayDeliveries(db: Db, ids: number[], now: Date): Promise<number> {
+export async function replayDeliveries(tx: Unit, ids: number[], now: Date): Promise<number> {
   const updates = partsFor(ids, 1).map((part) =>
-    db
+    tx.db
       .update(deliveries)
       .set({ state: 'pending', attempts: 0, nextAttemptAt: now, claimedUntil: null, deliveredAt: null })
       .where(inArray(deliveries.id, part))
       .returning({ id: deliveries.id }),
   );
-  return (await atomically(db, updates)).reduce((sum: number, updated) => sum + (updated as unknown[]).length, 0);
+  return (await tx.batch(updates)).reduce((sum: number, updated) => sum + (updated as unknown[]).length, 0);
 }
 
 /**
@@ -129,4 +95,42 @@ export async function replayDeliveries(db: Db, ids: number[], now: Date): Promis
 export async function releaseClaims(db: Db): Promise<number> {
   const released = await db.update(deliveries).set({ claimedUntil: null }).where(isNotNull(deliveries.claimedUntil)).returning({ id: deliveries.id });
   return released.length;
+}
+
+export type DeliveryState = DeliveryRow['state'];
+
+/** The ids of deliveries matching a filter, oldest first (what a replay by filter replays). */
+export const deliveryIdsOf = async (db: Db, filter: { destinationId?: number | undefined; state?: DeliveryState | undefined }, limit = 10_000) =>
+  (
+    await db
+      .select({ id: deliveries.id })
+      .from(deliveries)
+      .where(and(filter.destinationId !== undefined ? eq(deliveries.destinationId, filter.destinationId) : undefined, filter.state ? eq(deliveries.state, filter.state) : undefined))
+      .orderBy(asc(deliveries.id))
+      .limit(limit)
+  ).map((r) => r.id);
+
+/** One page of deliveries, in id order after `afterId`. */
+export function listDeliveries(db: Db, filter: { destinationId?: number | undefined; state?: DeliveryState | undefined }, afterId: number, limit: number): Promise<DeliveryRow[]> {
+  return db
+    .select()
+    .from(deliveries)
+    .where(
+      and(
+        gt(deliveries.id, afterId),
+        filter.destinationId !== undefined ? eq(deliveries.destinationId, filter.destinationId) : undefined,
+        filter.state ? eq(deliveries.state, filter.state) : undefined,
+      ),
+    )
+    .orderBy(asc(deliveries.id))
+    .limit(limit);
+}
+
+/** Outbox rows by destination and state, for the metrics. */
+export function deliveryCounts(db: Db): Promise<Array<{ destination: number; name: string; state: string; n: number }>> {
+  return db
+    .select({ destination: destinations.id, name: destinations.name, state: deliveries.state, n: sql<number>`count(*)` })
+    .from(deliveries)
+    .innerJoin(destinations, eq(destinations.id, deliveries.destinationId))
+    .groupBy(destinations.id, destinations.name, deliveries.state);
 }

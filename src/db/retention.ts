@@ -2,8 +2,7 @@
 // pruned after SKANPOST_RETENTION_DAYS; verified rows only when the operator sets a limit for
 // them. What a pruned row added to the aggregates stays: reports are history.
 import { and, asc, inArray, lt, ne, or } from 'drizzle-orm';
-import { atomically } from './batch.js';
-import type { Writer } from './db.js';
+import type { Writer } from './store.js';
 import { deliveries, postbacks } from './schema.js';
 
 export interface RetentionPolicy {
@@ -26,10 +25,10 @@ export async function pruneExpired(writer: Writer, policy: RetentionPolicy, now:
     const removed = await writer.run(async (tx) => {
       // The chunk is chosen inside each statement rather than sent as a list of ids: D1 binds at
       // most 100 parameters per statement.
-      const doomed = tx.select({ id: postbacks.id }).from(postbacks).where(expired).orderBy(asc(postbacks.id)).limit(chunk);
-      const [, gone] = await atomically(tx, [
-        tx.delete(deliveries).where(inArray(deliveries.postbackId, doomed)),
-        tx.delete(postbacks).where(inArray(postbacks.id, doomed)).returning({ id: postbacks.id }),
+      const doomed = tx.db.select({ id: postbacks.id }).from(postbacks).where(expired).orderBy(asc(postbacks.id)).limit(chunk);
+      const [, gone] = await tx.batch([
+        tx.db.delete(deliveries).where(inArray(deliveries.postbackId, doomed)),
+        tx.db.delete(postbacks).where(inArray(postbacks.id, doomed)).returning({ id: postbacks.id }),
       ]);
       return (gone as unknown[]).length;
     });

@@ -284,6 +284,7 @@ export const deliveries = sqliteTable(
   ],
 );
 export type DestinationRow = typeof destinations.$inferSelect;
+export type NewDestinationRow = typeof destinations.$inferInsert;
 export type DeliveryRow = typeof deliveries.$inferSelect;
 
 /**

@@ -1,12 +1,12 @@
 // Per-app settings analysts and admins manage: conversion-value schemas and campaign names.
 // Every change queues a re-derive of the app's postbacks so the aggregates follow.
 import { and, asc, desc, eq, sql } from 'drizzle-orm';
-import { atomically } from './batch.js';
 import type { ConversionSchema } from '../model/conversion-schema.js';
 import type { Db } from './db.js';
-import { enqueueRederive } from './maintenance.js';
-import { bumpSettings } from './settings-cache.js';
+import { enqueueRederive } from './jobs.js';
 import { campaigns, conversionSchemas } from './schema.js';
+import { bumpSettings } from './settings-cache.js';
+import type { Unit } from './store.js';
 
 export type SchemaRow = typeof conversionSchemas.$inferSelect;
 export type CampaignRow = typeof campaigns.$inferSelect;
@@ -14,10 +14,11 @@ export type CampaignRow = typeof campaigns.$inferSelect;
 /** The statements every settings change ends with, in its own atomic unit. */
 const followChange = (db: Db, appId: number, now: Date) => [bumpSettings(db), enqueueRederive(db, appId, now)];
 
-export async function addSchema(db: Db, appId: number, definition: ConversionSchema, now: Date): Promise<SchemaRow> {
+export async function addSchema(tx: Unit, appId: number, definition: ConversionSchema, now: Date): Promise<SchemaRow> {
+  const db = tx.db;
   // The next version is taken inside the insert, so two admins adding at once cannot collide.
   const nextVersion = sql`(select coalesce(max(${conversionSchemas.version}), 0) + 1 from ${conversionSchemas} where ${eq(conversionSchemas.appId, appId)})`;
-  const [inserted] = await atomically(db, [
+  const [inserted] = await tx.batch([
     db.insert(conversionSchemas).values({ appId, version: nextVersion, effectiveFrom: new Date(definition.effective_from), definition, createdAt: now }).returning(),
     ...followChange(db, appId, now),
   ]);
@@ -33,9 +34,10 @@ export async function getSchema(db: Db, appId: number, version: number): Promise
   return row;
 }
 
-export async function deleteSchema(db: Db, appId: number, version: number, now: Date): Promise<boolean> {
+export async function deleteSchema(tx: Unit, appId: number, version: number, now: Date): Promise<boolean> {
+  const db = tx.db;
   if (!(await getSchema(db, appId, version))) return false;
-  const [deleted] = await atomically(db, [
+  const [deleted] = await tx.batch([
     db.delete(conversionSchemas).where(and(eq(conversionSchemas.appId, appId), eq(conversionSchemas.version, version))).returning(),
     ...followChange(db, appId, now),
   ]);
@@ -52,7 +54,8 @@ export interface CampaignInput {
   effective_to?: string | null | undefined;
 }
 
-export async function addCampaign(db: Db, input: CampaignInput, now: Date): Promise<CampaignRow> {
+export async function addCampaign(tx: Unit, input: CampaignInput, now: Date): Promise<CampaignRow> {
+  const db = tx.db;
   const insert = db
     .insert(campaigns)
     .values({
@@ -66,7 +69,7 @@ export async function addCampaign(db: Db, input: CampaignInput, now: Date): Prom
       createdAt: now,
     })
     .returning();
-  const [inserted] = await atomically(db, [insert, ...followChange(db, input.app_id, now)]);
+  const [inserted] = await tx.batch([insert, ...followChange(db, input.app_id, now)]);
   return (inserted as CampaignRow[])[0]!;
 }
 
@@ -81,7 +84,8 @@ export async function getCampaign(db: Db, id: number): Promise<CampaignRow | und
 }
 
 /** Deletes a mapping the caller has looked up (and checked against its scope). */
-export async function deleteCampaign(db: Db, row: CampaignRow, now: Date): Promise<boolean> {
-  const [deleted] = await atomically(db, [db.delete(campaigns).where(eq(campaigns.id, row.id)).returning(), ...followChange(db, row.appId, now)]);
+export async function deleteCampaign(tx: Unit, row: CampaignRow, now: Date): Promise<boolean> {
+  const db = tx.db;
+  const [deleted] = await tx.batch([db.delete(campaigns).where(eq(campaigns.id, row.id)).returning(), ...followChange(db, row.appId, now)]);
   return (deleted as CampaignRow[]).length > 0;
 }

@@ -17,3 +17,7 @@ export function wants(destination: Pick<DestinationRow, 'filters' | 'enabled'>, 
   if (f.event_names && !postback.decode?.events.some((e) => f.event_names!.includes(e.name))) return false;
   return true;
 }
+
+/** The ids of the destinations that get a copy of `postback` (duplicates and conflicts: none). */
+export const destinationsFor = (postback: Routable, destinations: readonly DestinationRow[]): number[] =>
+  postback.outcome === 'stored' ? destinations.filter((d) => wants(d, postback)).map((d) => d.id) : [];

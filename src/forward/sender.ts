@@ -1,11 +1,11 @@
 // The delivery loop: claim due outbox rows, send each copy with a timeout, record what happened,
 // schedule a retry or dead-letter it. Uses fetch only, so it runs on Node and on Workers.
-import { eq, sql } from 'drizzle-orm';
-import type { Db, Writer } from '../db/db.js';
-import { claimDue, settleAttempt, type AttemptResult } from '../db/outbox.js';
-import { prepared } from '../db/prepared.js';
-import { destinations, postbacks, type DeliveryRow, type DestinationRow } from '../db/schema.js';
-import { loadSettings } from '../db/settings-cache.js';
+import type { Db } from '../db/db.js';
+import { getDestination } from '../db/destinations.js';
+import { type AttemptResult, claimDue, settleAttempt } from '../db/outbox.js';
+import { postbackById } from '../db/postbacks.js';
+import type { DeliveryRow, DestinationRow } from '../db/schema.js';
+import type { Writer } from '../db/store.js';
 import { maskUrlPassword } from './destination.js';
 import { buildRequest } from './request.js';
 import { isRetryableStatus, nextDelayMs, parseRetryAfter } from './retry.js';
@@ -21,12 +21,10 @@ export interface SenderDeps {
 // A claim outlives the longest destination timeout, so a slow send is never taken twice.
 const LEASE_MARGIN_MS = 5_000;
 
-const postbackById = (db: Db) => db.select().from(postbacks).where(eq(postbacks.id, sql.placeholder('id'))).prepare();
-
 /** `running`: the destinations as read when the delivery was claimed (it was claimed as theirs). */
 async function attempt(deps: SenderDeps, delivery: DeliveryRow, running: Map<number, DestinationRow>): Promise<AttemptResult> {
-  const destination = running.get(delivery.destinationId) ?? (await deps.db.select().from(destinations).where(eq(destinations.id, delivery.destinationId)))[0];
-  const postback = await prepared(deps.db, 'postbackById', postbackById).get({ id: delivery.postbackId });
+  const destination = running.get(delivery.destinationId) ?? (await getDestination(deps.db, delivery.destinationId));
+  const postback = await postbackById(deps.db, delivery.postbackId);
   const started = deps.now();
   const fail = (status: number | null, error: string, retryable: boolean, retryAfterMs?: number): AttemptResult => {
     const delay = retryable && destination ? nextDelayMs(delivery.attempts + 1, destination.retry, deps.random, retryAfterMs) : undefined;
@@ -74,15 +72,15 @@ function describeFailure(error: unknown, timeoutMs: number): string {
 /** Sends one batch of due deliveries; resolves with how many were attempted. */
 export async function sendDue(deps: SenderDeps, limit = 32): Promise<number> {
   const now = deps.now();
-  const { claimed, running } = await deps.writer.run(async (db) => {
-    const { destinations } = await loadSettings(db);
+  const { claimed, running } = await deps.writer.run(async (tx) => {
+    const { destinations } = await tx.settings();
     const leaseMs = Math.max(0, ...destinations.map((d) => d.timeoutMs)) + LEASE_MARGIN_MS;
-    return { claimed: await claimDue(db, now, leaseMs, limit), running: new Map(destinations.map((d) => [d.id, d])) };
+    return { claimed: await claimDue(tx.db, now, leaseMs, limit), running: new Map(destinations.map((d) => [d.id, d])) };
   });
   await Promise.all(
     claimed.map(async (delivery) => {
       const result = await attempt(deps, delivery, running);
-      await deps.writer.run((db) => settleAttempt(db, delivery, result, deps.now()));
+      await deps.writer.run((tx) => settleAttempt(tx.db, delivery, result, deps.now()));
     }),
   );
   return claimed.length;

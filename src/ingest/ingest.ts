@@ -1,12 +1,13 @@
 // One postback from bytes to a stored row: read, verify, then one atomic write. The two halves
 // are separate so that bulk paths can verify many at once yet store them in their own order.
-import { buildPostbackRow, savePostback, type Outcome, type SaveResult } from '../db/postbacks.js';
 import type { NewPostbackRow } from '../db/schema.js';
-import type { Writer } from '../db/db.js';
+import type { Writer } from '../db/store.js';
 import type { InstallModel } from '../conversion/install-date.js';
 import { inspectPostback, type Verification } from '../postback/inspect.js';
 import { readPostback } from '../postback/read.js';
 import type { Inspection, Problem, SignatureVerdict } from '../postback/types.js';
+import { buildPostbackRow } from './row.js';
+import { type Outcome, type SaveResult, savePostback } from './save.js';
 
 /** Apple's postbacks are well under 2 KiB; relayed copies with enrichment keys stay far below this. */
 export const MAX_POSTBACK_BYTES = 16 * 1024;
@@ -36,7 +37,7 @@ export async function preparePostback(bytes: Uint8Array, verification: Verificat
   const read = readPostback(bytes);
   if (!read.ok) return read;
   const inspection = await inspectPostback(read.postback, verification);
-  return { ok: true, row: await buildPostbackRow(read.postback, inspection, receivedAt), inspection };
+  return { ok: true, row: buildPostbackRow(read.postback, inspection, receivedAt), inspection };
 }
 
 /**
@@ -46,7 +47,7 @@ export async function preparePostback(bytes: Uint8Array, verification: Verificat
  */
 export function storePrepared(prepared: Extract<Prepared, { ok: true }>, deps: IngestDeps): Promise<Receipt> {
   const { row, inspection } = prepared;
-  const saving = deps.save ? deps.save(row) : deps.writer.run((db) => savePostback(db, row, deps.installModel));
+  const saving = deps.save ? deps.save(row) : deps.writer.run((tx) => savePostback(tx, row, deps.installModel));
   return saving.then((saved) => ({ ...saved, signature: inspection.signature, reasons: inspection.reasons }));
 }
 

@@ -6,7 +6,8 @@ import { ConfigError, readConfig } from '../config.js';
 import { ConversionSchema } from '../model/conversion-schema.js';
 import { createApiKey, publicKey } from '../db/api-keys.js';
 import { MAX_POSTBACK_BYTES } from '../ingest/ingest.js';
-import { rebuildRunning, runPendingJobs, startRebuild } from '../db/maintenance.js';
+import { rebuildRunning, startRebuild } from '../db/jobs.js';
+import { runPendingJobs } from '../maintenance/jobs.js';
 import { inspectPostback } from '../postback/inspect.js';
 import { JsonSyntaxError, parseStrictJson, toPlain } from '../postback/json.js';
 import { KeyConfigError } from '../postback/keys.js';
@@ -154,8 +155,8 @@ async function keysCommand(args: string[], io: Io): Promise<number> {
   if (networks?.length === 0) throw new UsageError('--networks is empty: give ad network ids, or leave the option out for a key that reads every network');
   if (apps?.some((a) => !/^\d{1,15}$/.test(a))) throw new UsageError('--apps takes comma-separated app ids');
   return withRuntime(io, async (runtime) => {
-    const { key, secret } = await runtime.writer.run((db) =>
-      createApiKey(db, { name: values.name ?? `${values.role} key`, role: values.role as 'analyst' | 'admin', app_ids: apps?.map(Number), ad_network_ids: networks }, new Date()),
+    const { key, secret } = await runtime.writer.run((tx) =>
+      createApiKey(tx.db, { name: values.name ?? `${values.role} key`, role: values.role as 'analyst' | 'admin', app_ids: apps?.map(Number), ad_network_ids: networks }, new Date()),
     );
     io.stdout(JSON.stringify({ ...publicKey(key), secret }, null, 2));
     io.stderr('skanpost: store the secret now; it is not shown again');
@@ -169,7 +170,7 @@ async function rebuildCommand(args: string[], io: Io): Promise<number> {
   return withRuntime(io, async (runtime) => {
     const started = Date.now();
     // A rebuild already under way (stopped midway) is resumed rather than restarted.
-    if (!(await rebuildRunning(runtime.db))) await runtime.writer.run((db) => startRebuild(db, new Date()));
+    if (!(await rebuildRunning(runtime.db))) await runtime.writer.run((tx) => startRebuild(tx.db, new Date()));
     const chunks = await runPendingJobs(runtime.db, runtime.writer, runtime.deps.installModel, () => new Date());
     io.stdout(JSON.stringify({ rebuilt: true, chunks, seconds: (Date.now() - started) / 1000 }));
     return EXIT.ok;

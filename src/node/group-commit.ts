@@ -1,11 +1,13 @@
 // Group commit for better-sqlite3: the atomic units queued during one turn of the event loop
 // share a single COMMIT (one fsync), and each caller is answered only after that commit.
 import type Database from 'better-sqlite3';
-import { StorageUnavailableError, type Db, type Writer } from '../db/db.js';
+import { type Db, StorageUnavailableError } from '../db/db.js';
+import { SqliteUnit } from '../db/sqlite/unit.js';
+import type { Unit, Writer } from '../db/store.js';
 import { Histogram } from '../observability/metrics.js';
 
 interface Job {
-  work: (db: Db) => Promise<unknown>;
+  work: (tx: Unit) => Promise<unknown>;
   resolve: (value: unknown) => void;
   reject: (error: unknown) => void;
 }
@@ -46,12 +48,15 @@ export class GroupCommitWriter implements Writer {
 
   // Run thousands of times a second: prepared once rather than parsed by exec() each time.
   private readonly statements: Record<'begin' | 'commit' | 'rollback' | 'savepoint' | 'release' | 'rollbackTo', Database.Statement>;
+  /** Every unit runs on this connection, inside the batch's transaction. */
+  private readonly unit: SqliteUnit;
 
   constructor(
     private readonly sqlite: Database.Database,
-    private readonly db: Db,
+    db: Db,
     private readonly maxBatch = 512,
   ) {
+    this.unit = new SqliteUnit(db);
     this.statements = {
       begin: sqlite.prepare('BEGIN IMMEDIATE'),
       commit: sqlite.prepare('COMMIT'),
@@ -62,7 +67,7 @@ export class GroupCommitWriter implements Writer {
     };
   }
 
-  run<T>(work: (db: Db) => Promise<T>): Promise<T> {
+  run<T>(work: (tx: Unit) => Promise<T>): Promise<T> {
     if (this.closed) return Promise.reject(new StorageUnavailableError('CLOSED'));
     return new Promise<T>((resolve, reject) => {
       this.queue.push({ work, resolve: resolve as (value: unknown) => void, reject });
@@ -134,7 +139,7 @@ export class GroupCommitWriter implements Writer {
       for (const job of batch) {
         if (isolate) this.statements.savepoint.run();
         try {
-          const value = await job.work(this.db);
+          const value = await job.work(this.unit);
           if (isolate) this.statements.release.run();
           settled.push({ job, ok: true, value });
         } catch (error) {

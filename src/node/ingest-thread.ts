@@ -11,7 +11,7 @@ import { StorageUnavailableError } from '../db/db.js';
 import type { RetentionPolicy } from '../db/retention.js';
 import type { Logger } from '../observability/logger.js';
 import { errorMessage } from '../observability/logger.js';
-import { savePostback, type SaveResult } from '../db/postbacks.js';
+import { type SaveResult, savePostback } from '../ingest/save.js';
 import type { NewPostbackRow } from '../db/schema.js';
 import { openDatabase } from './database.js';
 import { startBackground, type Background } from './background.js';
@@ -122,7 +122,7 @@ function serve(options: IngestThreadOptions): void {
       return;
     }
     if ('metrics' in request) return reply({ id: request.id, result: writer.metricsText() });
-    writer.run((db) => savePostback(db, request.row, options.installModel)).then(
+    writer.run((tx) => savePostback(tx, request.row, options.installModel)).then(
       (result) => reply({ id: request.id, result }),
       (error: unknown) =>
         reply({

@@ -2,8 +2,8 @@
 import 'reflect-metadata'; // before @peculiar/x509 loads (it needs the polyfill)
 import { serve } from '@hono/node-server';
 import { ConfigError, readConfig } from '../config.js';
-import { createApp, METRICS_TYPE, renderMetrics } from '../http/app.js';
-import { IngestMetrics } from '../observability/metrics.js';
+import { createApp } from '../http/app.js';
+import { METRICS_TYPE, renderMetrics } from '../http/routes/system.js';
 import { KeyConfigError } from '../postback/keys.js';
 import { GuardConfigError } from '../http/client-guard.js';
 import { jsonLogger } from '../observability/logger.js';
@@ -16,8 +16,7 @@ async function main(): Promise<void> {
   const config = readConfig(process.env);
   logger = jsonLogger(batchedStderr(), config.logLevel);
   const runtime = await createNodeRuntime(config, logger, undefined, { ingestThread: true, reportThreads: true });
-  const metrics = new IngestMetrics();
-  const deps = { ...runtime.deps, metrics };
+  const deps = runtime.deps;
   const app = createApp(deps);
   runtime.startJobs();
   const server = serve(
@@ -36,7 +35,7 @@ async function main(): Promise<void> {
   const metricsServer =
     config.metricsPort === undefined
       ? undefined
-      : serve({ fetch: async () => new Response(await renderMetrics(deps, metrics), { headers: { 'Content-Type': METRICS_TYPE } }), port: config.metricsPort }, (info) =>
+      : serve({ fetch: async () => new Response(await renderMetrics(deps), { headers: { 'Content-Type': METRICS_TYPE } }), port: config.metricsPort }, (info) =>
           logger.info('metrics listening', { port: info.port }),
         );
   server.on('error', (error) => {

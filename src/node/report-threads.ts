@@ -5,7 +5,8 @@
 // large one uses both cores. Threads start with the first report and end after a quiet minute:
 // a server that only ingests keeps its memory.
 import { isMainThread, parentPort, workerData, type Worker } from 'node:worker_threads';
-import { renderReportPart, ReportTooLargeError, splitByDays, type ReportPart } from '../db/reports.js';
+import { type ReportPart, renderReportPart, splitByDays } from '../report/render.js';
+import { ReportTooLargeError } from '../report/run.js';
 import type { ReportQuery } from '../report/query.js';
 import { errorMessage } from '../observability/logger.js';
 import { openReader } from './database.js';

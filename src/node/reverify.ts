@@ -1,8 +1,10 @@
 // `skanpost reverify`: re-runs verification on invalid and unverifiable rows after a key or
 // recipe update, in chunks, so a large table never holds one long write lock.
 import type { InstallModel } from '../conversion/install-date.js';
-import type { Db, Writer } from '../db/db.js';
-import { listUnsettled, resettlePostback } from '../db/postbacks.js';
+import type { Db } from '../db/db.js';
+import { listUnsettled } from '../db/postbacks.js';
+import type { Writer } from '../db/store.js';
+import { resettlePostback } from '../ingest/save.js';
 import type { PostbackRow } from '../db/schema.js';
 import { inspectPostback, type Verification } from '../postback/inspect.js';
 import { readPostback } from '../postback/read.js';
@@ -47,7 +49,7 @@ export async function reverify(db: Db, writer: Writer, verification: Verificatio
       if (inspection && (inspection.signature !== row.signature || inspection.key !== row.keyId)) changes.push([row, inspection]);
     }
     await writer.run(async (tx) => {
-      for (const [row, inspection] of changes) await resettlePostback(tx, row, inspection, installModel);
+      for (const [row, inspection] of changes) await resettlePostback(tx, row, inspection, installModel, new Date());
     });
     for (const [, inspection] of changes) tally(summary.now, inspection.signature);
     summary.changed += changes.length;

@@ -1,7 +1,8 @@
 // Wires the Node runtime: database, writer, keys and verifier, shared by the server and the CLI.
 import { sql } from 'drizzle-orm';
 import type { Config } from '../config.js';
-import type { AppDeps } from '../http/app.js';
+import type { AppDeps } from '../http/deps.js';
+import { IngestMetrics } from '../observability/metrics.js';
 import type { Logger } from '../observability/logger.js';
 import { buildKeyRing } from '../postback/keys.js';
 import type { Verification } from '../postback/inspect.js';
@@ -70,6 +71,7 @@ export async function createNodeRuntime(config: Config, logger: Logger, now: () 
       ...(config.trustedProxyHeader ? { trustedHeader: config.trustedProxyHeader } : {}),
       socketAddress: (c) => getConnInfo(c).remote.address,
     },
+    metrics: new IngestMetrics(),
     runtimeMetrics: async () => {
       const pages = database.sqlite.pragma('page_count', { simple: true }) as number;
       const pageSize = database.sqlite.pragma('page_size', { simple: true }) as number;

@@ -1,5 +1,5 @@
-// Report dimensions and metrics: the public names analysts use in `group_by`, filters and CSV
-// headers, and how each maps onto the rollup tables.
+// Report dimensions: the public names analysts use in `group_by`, filters and CSV headers, and
+// the rollup column each reads. (Metrics are in report/metrics.ts.)
 
 export type DimensionType = 'text' | 'int' | 'bool' | 'date';
 
@@ -38,14 +38,6 @@ export const DIMENSIONS: readonly Dimension[] = [
 
 /** Only in /v1/reports/events. */
 export const EVENT_DIMENSION: Dimension = d('event', 'text');
-
-export const CAMPAIGN_METRICS = [
-  'postbacks', 'verified', 'installs', 'redownloads', 'reengagements', 'non_winning', 'window_0', 'window_1', 'window_2',
-  'null_values', 'null_rate', 'coarse_low', 'coarse_medium', 'coarse_high', 'revenue_min', 'revenue_max', 'currency',
-  'conflicts', 'invalid', 'unverifiable',
-] as const;
-
-export const EVENT_METRICS = ['postbacks', 'count_min', 'count_max'] as const;
 
 export const dimensionByName = (name: string, events: boolean) =>
   DIMENSIONS.find((x) => x.name === name) ?? (events && name === EVENT_DIMENSION.name ? EVENT_DIMENSION : undefined);

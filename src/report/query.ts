@@ -1,11 +1,13 @@
-// Report parameters: parsing and checking what an analyst asked for, before any SQL.
+// Report parameters: one zod schema per report says what each query parameter may be (it
+// validates the request, types the handler and documents the route), then `buildReportQuery`
+// checks what depends on several of them and the clock, before any SQL.
 import { TZDate, tzOffset, tzScan } from '@date-fns/tz';
+import { z } from '@hono/zod-openapi';
 import { addDays, differenceInCalendarDays, format, isValid, parse } from 'date-fns';
 import { BUCKET_MS } from '../rollup/contribution.js';
-import { dimensionByName, type Dimension } from './dimensions.js';
+import { DIMENSIONS, type Dimension, dimensionByName, EVENT_DIMENSION } from './dimensions.js';
 
 export const MAX_RANGE_DAYS = 400;
-const CONTROL = new Set(['from', 'to', 'tz', 'date_basis', 'group_by', 'format']);
 
 export interface Day {
   day: string;
@@ -45,11 +47,8 @@ export function isTimeZone(tz: string): boolean {
   }
 }
 
-function parseDay(param: string, value: string): Date {
-  const date = parse(value, 'yyyy-MM-dd', new Date(0));
-  if (!/^\d{4}-\d{2}-\d{2}$/.test(value) || !isValid(date)) throw new ReportParamError(param, `${param} must be a date as YYYY-MM-DD, got ${JSON.stringify(value)}`);
-  return date;
-}
+const dayOf = (value: string) => parse(value, 'yyyy-MM-dd', new Date(0));
+const isDay = (value: string) => /^\d{4}-\d{2}-\d{2}$/.test(value) && isValid(dayOf(value));
 
 /** The zone's offset (in 15-minute buckets) at the start of the range and after each change in it. */
 export function offsetsInZone(days: Day[], tz: string): ReportQuery['offsets'] {
@@ -74,60 +73,100 @@ export function daysInZone(from: Date, to: Date, tz: string): Day[] {
   return days;
 }
 
-function filterValue(dim: Dimension, raw: string): string | number | null {
+type FilterValue = string | number | null;
+
+/** One filter value, as typed in a query (`null` for absent), or the reason it cannot be one. */
+function filterValue(dim: Dimension, raw: string): FilterValue | { error: string } {
   if (raw === 'null') return null;
-  if (dim.values && !dim.values.includes(raw)) throw new ReportParamError(dim.name, `${dim.name} must be one of ${dim.values.join(', ')} (or null), got ${JSON.stringify(raw)}`);
-  if (dim.type === 'int') {
-    if (!/^-?\d{1,15}$/.test(raw)) throw new ReportParamError(dim.name, `${dim.name} must be an integer, got ${JSON.stringify(raw)}`);
-    return Number(raw);
-  }
-  if (dim.type === 'bool') {
-    if (raw !== 'true' && raw !== 'false') throw new ReportParamError(dim.name, `${dim.name} must be true or false, got ${JSON.stringify(raw)}`);
-    return raw === 'true' ? 1 : 0;
-  }
+  if (dim.values && !dim.values.includes(raw)) return { error: `${dim.name} must be one of ${dim.values.join(', ')} (or null), got ${JSON.stringify(raw)}` };
+  if (dim.type === 'int') return /^-?\d{1,15}$/.test(raw) ? Number(raw) : { error: `${dim.name} must be an integer, got ${JSON.stringify(raw)}` };
+  if (dim.type === 'bool') return raw === 'true' || raw === 'false' ? Number(raw === 'true') : { error: `${dim.name} must be true or false, got ${JSON.stringify(raw)}` };
   return raw;
 }
 
-export function parseReportQuery(params: URLSearchParams, kind: ReportQuery['kind'], today: Date): ReportQuery {
-  const events = kind === 'events';
-  for (const name of new Set(params.keys())) {
-    if (params.getAll(name).length > 1) throw new ReportParamError(name, `${name} is given more than once; list values comma-separated`);
-    if (!CONTROL.has(name) && (!dimensionByName(name, events) || name === 'date')) {
-      throw new ReportParamError(name, `unknown parameter ${JSON.stringify(name)}${name === 'date' ? '; use from and to' : ''}`);
-    }
-  }
-  const tz = params.get('tz') ?? 'UTC';
-  if (!isTimeZone(tz)) throw new ReportParamError('tz', `tz must be an IANA time zone such as Europe/Paris, got ${JSON.stringify(tz)}`);
-  const todayInZone = format(new TZDate(today.getTime(), tz), 'yyyy-MM-dd');
-  const to = parseDay('to', params.get('to') ?? todayInZone);
-  const from = parseDay('from', params.get('from') ?? format(addDays(to, -6), 'yyyy-MM-dd'));
+/** A query parameter given once: a repeated one arrives as an array, which says why it is refused. */
+const single = (name: string) =>
+  z.string({ error: (issue) => (Array.isArray(issue.input) ? `${name} is given more than once; list values comma-separated` : undefined) });
+
+const list = (raw: string) =>
+  raw
+    .split(',')
+    .map((v) => v.trim())
+    .filter((v) => v !== '');
+
+const filterParam = (dim: Dimension) =>
+  single(dim.name)
+    .transform((raw, ctx) => {
+      const values: FilterValue[] = [];
+      for (const item of list(raw)) {
+        const value = filterValue(dim, item);
+        if (value !== null && typeof value === 'object') ctx.addIssue({ code: 'custom', message: value.error });
+        else values.push(value);
+      }
+      if (values.length === 0 && ctx.issues.length === 0) ctx.addIssue({ code: 'custom', message: `${dim.name} needs at least one value` });
+      return values;
+    })
+    .optional()
+    .openapi({ description: `filter: comma-separated values${dim.values ? ` (${dim.values.join(', ')})` : ''}; \`null\` for absent` });
+
+const dayParam = (name: 'from' | 'to', description: string) =>
+  single(name)
+    .refine(isDay, { error: (issue) => `${name} must be a date as YYYY-MM-DD, got ${JSON.stringify(issue.input)}` })
+    .optional()
+    .openapi({ description });
+
+/** The query parameters of a report of `kind`: every one it takes, nothing else. */
+export function reportParams(kind: ReportQuery['kind']) {
+  const dimensions = kind === 'events' ? [...DIMENSIONS, EVENT_DIMENSION] : DIMENSIONS;
+  return z
+    .object({
+      from: dayParam('from', 'first day, YYYY-MM-DD in tz (default: 6 days before to)'),
+      to: dayParam('to', 'last day, YYYY-MM-DD in tz, inclusive (default: today)'),
+      tz: single('tz')
+        .refine(isTimeZone, { error: (issue) => `tz must be an IANA time zone such as Europe/Paris, got ${JSON.stringify(issue.input)}` })
+        .optional()
+        .openapi({ description: 'IANA time zone (default UTC)' }),
+      date_basis: z.enum(['arrival', 'install'], { error: 'date_basis must be arrival or install' }).optional(),
+      group_by: single('group_by')
+        .transform((raw, ctx) => {
+          const dims: Dimension[] = [];
+          for (const name of list(raw)) {
+            const dim = dimensionByName(name, kind === 'events');
+            if (!dim) ctx.addIssue({ code: 'custom', message: `unknown dimension ${JSON.stringify(name)} in group_by` });
+            else if (dims.includes(dim)) ctx.addIssue({ code: 'custom', message: `dimension ${name} appears twice in group_by` });
+            else dims.push(dim);
+          }
+          return dims;
+        })
+        .optional()
+        .openapi({ description: `comma-separated: ${dimensions.map((d) => d.name).join(', ')}` }),
+      format: z.enum(['json', 'csv'], { error: 'format must be json or csv' }).optional(),
+      ...Object.fromEntries(dimensions.filter((d) => d.type !== 'date').map((d) => [d.name, filterParam(d)])),
+    })
+    .strict();
+}
+export type ReportParams = z.output<ReturnType<typeof reportParams>>;
+
+/**
+ * What depends on several parameters and on today: the default range (the last 7 days in the
+ * zone), `to` not before `from`, at most 400 days; production only unless asked otherwise.
+ */
+export function buildReportQuery(params: ReportParams, kind: ReportQuery['kind'], today: Date): ReportQuery {
+  const tz = params.tz ?? 'UTC';
+  const to = dayOf(params.to ?? format(new TZDate(today.getTime(), tz), 'yyyy-MM-dd'));
+  const from = dayOf(params.from ?? format(addDays(to, -6), 'yyyy-MM-dd'));
   if (to < from) throw new ReportParamError('to', 'to must not be before from');
   const span = differenceInCalendarDays(to, from) + 1;
   if (span > MAX_RANGE_DAYS) throw new ReportParamError('from', `a report covers at most ${MAX_RANGE_DAYS} days, this asks for ${span}`);
 
-  const dateBasis = params.get('date_basis') ?? 'arrival';
-  if (dateBasis !== 'arrival' && dateBasis !== 'install') throw new ReportParamError('date_basis', 'date_basis must be arrival or install');
-  const fmt = params.get('format') ?? 'json';
-  if (fmt !== 'json' && fmt !== 'csv') throw new ReportParamError('format', 'format must be json or csv');
-
-  const groupBy: Dimension[] = [];
-  for (const name of (params.get('group_by') ?? '').split(',').map((s) => s.trim()).filter(Boolean)) {
-    const dim = dimensionByName(name, events);
-    if (!dim) throw new ReportParamError('group_by', `unknown dimension ${JSON.stringify(name)} in group_by`);
-    if (groupBy.includes(dim)) throw new ReportParamError('group_by', `dimension ${name} appears twice in group_by`);
-    groupBy.push(dim);
-  }
-
   const filters: ReportQuery['filters'] = [];
-  for (const [name, raw] of params) {
-    if (CONTROL.has(name)) continue;
-    const dim = dimensionByName(name, events)!;
-    const values = raw.split(',').map((v) => v.trim()).filter((v) => v !== '');
-    if (values.length === 0) throw new ReportParamError(name, `${name} needs at least one value`);
-    filters.push({ dim, values: values.map((v) => filterValue(dim, v)) });
+  const values = params as Record<string, unknown>;
+  for (const dim of kind === 'events' ? [...DIMENSIONS, EVENT_DIMENSION] : DIMENSIONS) {
+    const asked = values[dim.name];
+    if (dim.type !== 'date' && asked !== undefined) filters.push({ dim, values: asked as FilterValue[] });
   }
   // Development postbacks are shown only to those who ask for them.
-  if (!params.has('environment')) filters.push({ dim: dimensionByName('environment', false)!, values: ['production'] });
+  if (values.environment === undefined) filters.push({ dim: dimensionByName('environment', false)!, values: ['production'] });
 
   const days = daysInZone(from, to, tz);
   return {
@@ -136,10 +175,32 @@ export function parseReportQuery(params: URLSearchParams, kind: ReportQuery['kin
     from: format(from, 'yyyy-MM-dd'),
     to: format(to, 'yyyy-MM-dd'),
     tz,
-    dateBasis,
-    groupBy,
+    dateBasis: params.date_basis ?? 'arrival',
+    groupBy: params.group_by ?? [],
     filters,
-    format: fmt,
+    format: params.format ?? 'json',
     days,
   };
+}
+
+/** The first problem of a failed parse, as the error that names its parameter. */
+export function paramError(error: z.ZodError): ReportParamError {
+  const issue = error.issues[0]!;
+  if (issue.code === 'unrecognized_keys') {
+    const name = issue.keys[0]!;
+    return new ReportParamError(name, `unknown parameter ${JSON.stringify(name)}${name === 'date' ? '; use from and to' : ''}`);
+  }
+  return new ReportParamError(String(issue.path[0] ?? 'query'), issue.message);
+}
+
+/** Parameters as a URL carries them (the CLI, tests): the same schema, then the same checks. */
+export function parseReportQuery(search: URLSearchParams, kind: ReportQuery['kind'], today: Date): ReportQuery {
+  const raw: Record<string, string | string[]> = {};
+  for (const name of new Set(search.keys())) {
+    const all = search.getAll(name);
+    raw[name] = all.length === 1 ? all[0]! : all;
+  }
+  const parsed = reportParams(kind).safeParse(raw);
+  if (!parsed.success) throw paramError(parsed.error);
+  return buildReportQuery(parsed.data, kind, today);
 }

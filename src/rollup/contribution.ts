@@ -2,6 +2,8 @@
 // re-verification, re-decoding and rebuilds all agree by construction.
 import type { Decode } from '../model/decode.js';
 import type { PostbackRow, RollupKey, RollupMeasures } from '../db/schema.js';
+import { ROLLUP_MEASURES } from '../db/schema.js';
+import type { Counts } from '../db/store.js';
 
 export const BUCKET_MS = 15 * 60 * 1000;
 export const bucketOf = (at: Date) => Math.floor(at.getTime() / BUCKET_MS);
@@ -22,10 +24,7 @@ export interface Contribution {
   events: Array<{ event: string; countMin: number; countMax: number }>;
 }
 
-const NONE: RollupMeasures = {
-  postbacks: 0, verified: 0, installs: 0, redownloads: 0, reengagements: 0, nonWinning: 0, window0: 0, window1: 0, window2: 0,
-  nullValues: 0, coarseLow: 0, coarseMedium: 0, coarseHigh: 0, conflicts: 0, invalid: 0, unverifiable: 0, revenueMinCents: 0, revenueMaxCents: 0,
-};
+const NONE = Object.fromEntries(ROLLUP_MEASURES.map((m) => [m, 0])) as RollupMeasures;
 
 const n = (condition: boolean) => (condition ? 1 : 0);
 const cents = (micros: number | undefined) => (micros ? Math.round(micros / 10_000) : 0);
@@ -106,4 +105,17 @@ export function contributionOf(row: Contributor): Contribution | undefined {
   const measures = measuresOf(row);
   const events = measures.verified ? (row.decode?.events ?? []).map((e) => ({ event: e.name, countMin: e.min, countMax: e.max })) : [];
   return { key, measures, events };
+}
+
+/** The rows a contribution adds to (with sign -1, takes from): one rollup row, one per decoded event. */
+export function countsOf(row: Contributor, sign: 1 | -1): Counts | undefined {
+  const c = contributionOf(row);
+  if (!c) return undefined;
+  // Built with one spread and a loop: this runs for every postback written.
+  const rollup = { ...c.key } as Counts['rollup'];
+  for (const m of ROLLUP_MEASURES) rollup[m] = sign * c.measures[m];
+  return {
+    rollup,
+    events: c.events.map((e) => ({ ...c.key, event: e.event, postbacks: sign, countMin: sign * e.countMin, countMax: sign * e.countMax })),
+  };
 }

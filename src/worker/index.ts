@@ -1,13 +1,12 @@
 // The Cloudflare Workers entry: the same Hono app as on Node over D1, and a Cron Trigger that
 // sends due copies to partners, runs re-derive/rebuild chunks and prunes expired rows.
 import 'reflect-metadata'; // before @peculiar/x509 loads (it needs the polyfill)
-import { runPendingJobs } from '../db/maintenance.js';
 import { pruneExpired } from '../db/retention.js';
-import { loadedSettings } from '../db/settings-cache.js';
 import { sendDue } from '../forward/sender.js';
 import { createApp } from '../http/app.js';
+import type { AppDeps } from '../http/deps.js';
+import { runPendingJobs } from '../maintenance/jobs.js';
 import { errorMessage } from '../observability/logger.js';
-import { INGEST_PATHS } from '../http/routes/ingest.js';
 import { createWorkerRuntime, type WorkerEnv, type WorkerRuntime } from './runtime.js';
 
 export type { WorkerEnv } from './runtime.js';
@@ -41,21 +40,33 @@ async function drainOutbox({ db, writer, deps }: WorkerRuntime, started: number)
   return attempted;
 }
 
+/**
+ * The request's dependencies, from its bindings. The ingest hook sends a new postback's copies
+ * right after its 200 (waitUntil) instead of at the next cron, when the settings the ingest just
+ * read name any destination: no further round trip before answering.
+ */
+async function requestDeps(env: WorkerEnv, ctx: ExecutionContext): Promise<AppDeps> {
+  const runtime = await createWorkerRuntime(env);
+  return {
+    ...runtime.deps,
+    afterIngest: (receipt) => {
+      if (receipt.outcome !== 'stored' || (runtime.unit.loadedSettings?.destinations.length ?? 0) === 0) return;
+      ctx.waitUntil(drainOutbox(runtime, Date.now()).catch((error) => runtime.deps.logger.error('forwarding failed', { error: errorMessage(error) })));
+    },
+  };
+}
+
+// The app is built once per isolate (routes, schemas, the OpenAPI document); what a request needs
+// from its bindings is built for it and handed over on the context.
+const app = createApp<RequestBindings>((bindings) => bindings.requestDeps);
+
+interface RequestBindings {
+  requestDeps: AppDeps;
+}
+
 export default {
   async fetch(request: Request, env: WorkerEnv, ctx: ExecutionContext): Promise<Response> {
-    const runtime = await createWorkerRuntime(env);
-    const response = await createApp(runtime.deps).fetch(request, env, ctx);
-    // A fresh postback's copies go out right after its 200 instead of waiting for the next cron.
-    const path = new URL(request.url).pathname;
-    if (response.status === 200 && request.method === 'POST' && INGEST_PATHS.some((p) => path.startsWith(p))) {
-      // The ingest just read the settings through this handle: no further round trip before answering.
-      if ((loadedSettings(runtime.db)?.destinations.length ?? 0) > 0) {
-        ctx.waitUntil(
-          drainOutbox(runtime, Date.now()).catch((error) => runtime.deps.logger.error('forwarding failed', { error: errorMessage(error) })),
-        );
-      }
-    }
-    return response;
+    return app.fetch(request, { requestDeps: await requestDeps(env, ctx) } satisfies RequestBindings, ctx);
   },
 
   async scheduled(_controller: ScheduledController, env: WorkerEnv): Promise<void> {

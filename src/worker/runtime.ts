@@ -1,13 +1,16 @@
 // Wires the Workers runtime: D1 through drizzle, configuration from vars and secrets. Everything
-// tied to a request (bindings, env, the database handle) is built per call; only immutable
-// caches (parsed keys, imported CryptoKeys) and per-isolate counters live at module level.
+// tied to a request (bindings, env, the database handle, the write unit) is built per call; only
+// immutable caches (parsed keys, imported CryptoKeys) and per-isolate counters live at module level.
 import { sql } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/d1';
-import { readConfig, type Config } from '../config.js';
-import { StorageUnavailableError, type Db, type Writer } from '../db/db.js';
+import { type Config, readConfig } from '../config.js';
+import { d1Store } from '../db/d1/writer.js';
+import type { D1Unit } from '../db/d1/unit.js';
+import type { Db } from '../db/db.js';
 import * as schema from '../db/schema.js';
-import type { AppDeps } from '../http/app.js';
+import type { Writer } from '../db/store.js';
 import { parseAllowlist, RateLimiter } from '../http/client-guard.js';
+import type { AppDeps } from '../http/deps.js';
 import { jsonLogger } from '../observability/logger.js';
 import { IngestMetrics } from '../observability/metrics.js';
 import { createEcdsaVerifier } from '../postback/ecdsa.js';
@@ -50,30 +53,12 @@ function rateLimiter(config: Config): RateLimiter | undefined {
   return limiter;
 }
 
-// D1 answers these when it cannot take a write right now: the device should retry, not lose it.
-const TRANSIENT_D1 = /D1_ERROR.*(overloaded|busy|SQLITE_BUSY|SQLITE_FULL|storage|reset|timed? ?out|Network connection lost|internal error)|D1 DB (is )?(overloaded|reset)|Network connection lost/i;
-
-/**
- * D1 has no interactive transactions: a unit runs its statements directly, and the write paths
- * group the statements that must stand or fall together into one `db.batch()` (src/db/batch.ts).
- */
-export function d1Writer(db: Db): Writer {
-  return {
-    async run(work) {
-      try {
-        return await work(db);
-      } catch (error) {
-        const message = error instanceof Error ? `${error.message} ${error.cause instanceof Error ? error.cause.message : ''}` : String(error);
-        throw TRANSIENT_D1.test(message) ? new StorageUnavailableError('D1_UNAVAILABLE', { cause: error }) : error;
-      }
-    },
-  };
-}
-
 export interface WorkerRuntime {
   config: Config;
   db: Db;
   writer: Writer;
+  /** The unit the writer runs on: what it read of the settings, for decisions after a write. */
+  unit: D1Unit;
   deps: AppDeps;
 }
 
@@ -81,7 +66,7 @@ export async function createWorkerRuntime(env: WorkerEnv, now: () => Date = () =
   const config = readConfig(env as unknown as Record<string, string | undefined>);
   const logger = jsonLogger((line) => console.log(line), config.logLevel);
   const db = drizzle(env.DB, { schema }) as unknown as Db;
-  const writer = d1Writer(db);
+  const { writer, unit } = d1Store(db);
   const verification: Verification = { keys: await keyRing(config.extraKeys), verifier };
   const limiter = rateLimiter(config);
   const deps: AppDeps = {
@@ -102,5 +87,5 @@ export async function createWorkerRuntime(env: WorkerEnv, now: () => Date = () =
     logger,
     health: async () => (await db.get<{ ok: number }>(sql`select 1 as ok`))?.ok === 1,
   };
-  return { config, db, writer, deps };
+  return { config, db, writer, unit, deps };
 }

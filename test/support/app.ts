@@ -1,5 +1,7 @@
 // An in-process skanpost on an in-memory database, driven with app.request() as Hono's tests do.
 import { createApp } from '../../src/http/app.js';
+import type { AppDeps } from '../../src/http/deps.js';
+import { IngestMetrics } from '../../src/observability/metrics.js';
 import type { Logger } from '../../src/observability/logger.js';
 import { openDatabase } from '../../src/node/database.js';
 import { GroupCommitWriter } from '../../src/node/group-commit.js';
@@ -16,7 +18,7 @@ export interface TestApp {
   rows(): Promise<(typeof postbacks.$inferSelect)[]>;
   app: ReturnType<typeof createApp>;
   /** The dependencies the app was made with, to build variants in a test. */
-  deps: Parameters<typeof createApp>[0];
+  deps: AppDeps;
   database: ReturnType<typeof openDatabase>;
   writer: GroupCommitWriter;
   close(): Promise<void>;
@@ -29,7 +31,8 @@ export async function createTestApp(options: { extraKeys?: string; path?: string
   const database = openDatabase(options.path ?? ':memory:');
   const writer = new GroupCommitWriter(database.sqlite, database.db);
   const verification = await createVerification(options.extraKeys ?? '');
-  const deps: Parameters<typeof createApp>[0] = {
+  const deps: AppDeps = {
+    metrics: new IngestMetrics(),
     db: database.db,
     adminKey: options.adminKey,
     verification,

@@ -4,12 +4,15 @@
 import { and, eq, sql } from 'drizzle-orm';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULT_INSTALL_MODEL } from '../../src/conversion/install-date.js';
-import type { Db, Writer } from '../../src/db/db.js';
-import { backfill, createDestination } from '../../src/db/destinations.js';
-import { pendingJobs, runJobChunk, runPendingJobs } from '../../src/db/maintenance.js';
+import type { Db } from '../../src/db/db.js';
+import { pendingJobs } from '../../src/db/jobs.js';
 import { claimDue, replayDeliveries, settleAttempt } from '../../src/db/outbox.js';
-import { dedupeKey, savePostback } from '../../src/db/postbacks.js';
+import type { Writer } from '../../src/db/store.js';
+import { backfill, createDestination } from '../../src/forward/destinations.js';
 import { sha256Hex } from '../../src/hash.js';
+import { savePostback } from '../../src/ingest/save.js';
+import { runJobChunk, runPendingJobs } from '../../src/maintenance/jobs.js';
+import { dedupeKey } from '../../src/postback/dedupe.js';
 import { pruneExpired } from '../../src/db/retention.js';
 import { deliveries, maintenanceJobs, postbacks, rollups, writeMarks, type NewPostbackRow } from '../../src/db/schema.js';
 import { addSchema, deleteSchema, listSchemas } from '../../src/db/settings.js';
@@ -69,7 +72,7 @@ const sum = async (db: Db, column: 'postbacks' | 'conflicts' | 'installs') =>
 export function repositoryContract(driver: string, open: () => Promise<Store>, skips: Skips = {}): void {
   const test = (name: string, body: () => Promise<void>) => (skips[name] ? it.skip(`${name} (skipped on ${driver}: ${skips[name]})`, body) : it(name, body));
   let store: Store;
-  const save = (row: NewPostbackRow) => store.writer.run((db) => savePostback(db, row, DEFAULT_INSTALL_MODEL));
+  const save = (row: NewPostbackRow) => store.writer.run((tx) => savePostback(tx, row, DEFAULT_INSTALL_MODEL));
 
   describe(`repository contract on ${driver}`, () => {
     beforeEach(async () => {
@@ -109,36 +112,36 @@ export function repositoryContract(driver: string, open: () => Promise<Store>, s
     });
 
     test('queues a copy per destination with the postback, claims it once under a lease', async () => {
-      const destination = await store.writer.run((db) => createDestination(db, DestinationInput.parse({ name: 'mmp', url: 'http://127.0.0.1:9/postbacks' }), NOW));
+      const destination = await store.writer.run((tx) => createDestination(tx, DestinationInput.parse({ name: 'mmp', url: 'http://127.0.0.1:9/postbacks' }), NOW));
       const { id } = await save(await postbackRow());
       const queued = await store.db.select().from(deliveries);
       expect(queued.map((d) => [d.postbackId, d.destinationId, d.state])).toEqual([[id, destination.id, 'pending']]);
-      const [claimed] = await store.writer.run((db) => claimDue(db, NOW, 60_000, 10));
+      const [claimed] = await store.writer.run((tx) => claimDue(tx.db, NOW, 60_000, 10));
       expect(claimed?.postbackId).toBe(id);
-      expect(await store.writer.run((db) => claimDue(db, NOW, 60_000, 10))).toEqual([]);
+      expect(await store.writer.run((tx) => claimDue(tx.db, NOW, 60_000, 10))).toEqual([]);
       const result = { state: 'delivered' as const, status: 200, error: null, latencyMs: 3, nextAttemptAt: NOW };
-      expect(await store.writer.run((db) => settleAttempt(db, { ...claimed!, claimedUntil: new Date(0) }, result, NOW))).toBe(false);
-      expect(await store.writer.run((db) => settleAttempt(db, claimed!, result, NOW))).toBe(true);
+      expect(await store.writer.run((tx) => settleAttempt(tx.db, { ...claimed!, claimedUntil: new Date(0) }, result, NOW))).toBe(false);
+      expect(await store.writer.run((tx) => settleAttempt(tx.db, claimed!, result, NOW))).toBe(true);
     });
 
     test('backfill and replay handle more rows than one statement may bind', async () => {
       for (let i = 0; i < 130; i++) await save(await postbackRow());
-      const destination = await store.writer.run((db) => createDestination(db, DestinationInput.parse({ name: 'late', url: 'http://127.0.0.1:9/' }), NOW));
-      const step = await store.writer.run((db) => backfill(db, destination.id, new Date(0), NOW));
+      const destination = await store.writer.run((tx) => createDestination(tx, DestinationInput.parse({ name: 'late', url: 'http://127.0.0.1:9/' }), NOW));
+      const step = await store.writer.run((tx) => backfill(tx, destination.id, new Date(0), NOW));
       expect(step).toMatchObject({ queued: 130, done: true });
       const ids = (await store.db.select({ id: deliveries.id }).from(deliveries)).map((d) => d.id);
       await store.db.update(deliveries).set({ state: 'dead' });
-      expect(await store.writer.run((db) => replayDeliveries(db, ids, NOW))).toBe(130);
+      expect(await store.writer.run((tx) => replayDeliveries(tx, ids, NOW))).toBe(130);
     });
 
     test('schema versions count up; a change queues one re-derive that the aggregates follow', async () => {
       const row = await postbackRow({ fields: { conversionValue: 12 } });
       await save(row);
-      const first = await store.writer.run((db) => addSchema(db, APP, { ...schemaFixture, effective_from: '2026-01-01T00:00:00Z' } as never, NOW));
-      const second = await store.writer.run((db) => addSchema(db, APP, { ...schemaFixture, effective_from: '2026-01-02T00:00:00Z' } as never, NOW));
+      const first = await store.writer.run((tx) => addSchema(tx, APP, { ...schemaFixture, effective_from: '2026-01-01T00:00:00Z' } as never, NOW));
+      const second = await store.writer.run((tx) => addSchema(tx, APP, { ...schemaFixture, effective_from: '2026-01-02T00:00:00Z' } as never, NOW));
       expect([first.version, second.version]).toEqual([1, 2]);
       expect((await pendingJobs(store.db)).filter((j) => j.kind === 'rederive')).toHaveLength(1);
-      expect(await store.writer.run((db) => deleteSchema(db, APP, 99, NOW))).toBe(false);
+      expect(await store.writer.run((tx) => deleteSchema(tx, APP, 99, NOW))).toBe(false);
       await runPendingJobs(store.db, store.writer, DEFAULT_INSTALL_MODEL, () => NOW, 50);
       const [stored] = await store.db.select().from(postbacks);
       expect(stored!.decode).not.toBeNull();
@@ -149,9 +152,9 @@ export function repositoryContract(driver: string, open: () => Promise<Store>, s
 
     test('two runs of one job chunk apply it once', async () => {
       for (let i = 0; i < 5; i++) await save(await postbackRow());
-      await store.writer.run((db) => addSchema(db, APP, { ...schemaFixture, effective_from: '2026-01-01T00:00:00Z' } as never, NOW));
+      await store.writer.run((tx) => addSchema(tx, APP, { ...schemaFixture, effective_from: '2026-01-01T00:00:00Z' } as never, NOW));
       const [job] = await pendingJobs(store.db);
-      await Promise.all([runJobChunk(store.db, store.writer, job!, DEFAULT_INSTALL_MODEL, NOW, 10), runJobChunk(store.db, store.writer, job!, DEFAULT_INSTALL_MODEL, NOW, 10)]);
+      await Promise.all([runJobChunk(store.writer, job!, DEFAULT_INSTALL_MODEL, NOW, 10), runJobChunk(store.writer, job!, DEFAULT_INSTALL_MODEL, NOW, 10)]);
       expect(await sum(store.db, 'postbacks')).toBe(5);
       // Value 12 decodes to at most 9.99 USD by the fixture schema: five rows, once each.
       expect(Number((await store.db.get<{ n: number }>(sql`select sum(revenue_max_cents) as n from ${rollups}`))?.n)).toBe(5 * 999);
@@ -161,7 +164,7 @@ export function repositoryContract(driver: string, open: () => Promise<Store>, s
 
     test('retention prunes old unverified rows with their deliveries, in chunks, and keeps the figures', async () => {
       const old = new Date(NOW.getTime() - 100 * 86_400_000);
-      await store.writer.run((db) => createDestination(db, DestinationInput.parse({ name: 'all', url: 'http://127.0.0.1:9/', filters: { verified_only: false } }), NOW));
+      await store.writer.run((tx) => createDestination(tx, DestinationInput.parse({ name: 'all', url: 'http://127.0.0.1:9/', filters: { verified_only: false } }), NOW));
       for (let i = 0; i < 7; i++) await save(await postbackRow({ signature: 'invalid', receivedAt: old }));
       await save(await postbackRow({ receivedAt: old }));
       const before = await sum(store.db, 'postbacks');

@@ -7,7 +7,8 @@ import schema from '../../fixtures/conversion-schema.json' with { type: 'json' }
 import { deliveries, maintenanceJobs, postbacks } from '../../src/db/schema.js';
 import worker, { CRON_BUDGET } from '../../src/worker/index.js';
 import { StorageUnavailableError } from '../../src/db/db.js';
-import { createWorkerRuntime, d1Writer } from '../../src/worker/runtime.js';
+import { d1Store } from '../../src/db/d1/writer.js';
+import { createWorkerRuntime } from '../../src/worker/runtime.js';
 import { resetTables } from './reset.js';
 
 const ADMIN = { authorization: `Bearer ${env.SKANPOST_ADMIN_KEY}`, 'content-type': 'application/json' };
@@ -173,7 +174,7 @@ describe('the cron resumes bounded background work', () => {
 describe('D1 failures', () => {
   it('a write D1 cannot take now becomes StorageUnavailableError (503, the device retries); a bug stays an error', async () => {
     const { db } = await createWorkerRuntime(env);
-    const writer = d1Writer(db);
+    const { writer } = d1Store(db);
     const fail = (message: string) => writer.run(async () => Promise.reject(new Error(message)));
     await expect(fail('D1_ERROR: D1 DB is overloaded. Too many requests queued.')).rejects.toBeInstanceOf(StorageUnavailableError);
     await expect(fail('D1_ERROR: Network connection lost.')).rejects.toBeInstanceOf(StorageUnavailableError);

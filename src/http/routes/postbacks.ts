@@ -1,15 +1,21 @@
 // GET /v1/postbacks (filters, cursor paging, NDJSON export) and GET /v1/postbacks/:id.
-import type { Context } from 'hono';
-import { z } from '@hono/zod-openapi';
-import { and, asc, eq, gt, gte, inArray, lt, type SQL } from 'drizzle-orm';
+import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
+import { getPostback, listPostbacks, type PostbackFilter } from '../../db/postbacks.js';
+import type { PostbackRow } from '../../db/schema.js';
 import type { Decode } from '../../model/decode.js';
-import { postbacks, type PostbackRow } from '../../db/schema.js';
 import { snakeKeys } from '../../postback/types.js';
-import { requireRole, ScopeError, withinScope, type Principal } from '../auth.js';
-import { problem } from '../problem.js';
-import { bearer, errorResponses, intParam, invalidQuery, type V1App, type V1Deps } from './common.js';
+import { requireRole, withinScope } from '../auth.js';
+import type { AppEnv, Principal } from '../deps.js';
+import { NotFoundError } from '../errors.js';
+import { bearer, errorResponses, IdParams, json, streamed } from '../openapi.js';
 
-const list = z.string().transform((s) => s.split(',').map((v) => v.trim()).filter(Boolean));
+const list = z.string().transform((s) =>
+  s
+    .split(',')
+    .map((v) => v.trim())
+    .filter(Boolean),
+);
+const oneOf = <T extends readonly [string, ...string[]]>(values: T) => list.pipe(z.array(z.enum(values)).min(1)).optional();
 /** A time, or a day taken as its start in UTC. */
 const instant = z.union([z.iso.datetime({ offset: true }), z.iso.date().transform((day) => `${day}T00:00:00Z`)]);
 
@@ -17,10 +23,10 @@ const ListParams = z
   .object({
     app_id: list.pipe(z.array(z.string().regex(/^\d{1,15}$/, 'an app id is an integer').transform(Number)).min(1)).optional(),
     ad_network_id: list.pipe(z.array(z.string()).min(1)).optional(),
-    protocol: list.pipe(z.array(z.enum(['skan', 'aak'])).min(1)).optional(),
-    environment: list.pipe(z.array(z.enum(['production', 'development'])).min(1)).optional(),
-    signature: list.pipe(z.array(z.enum(['verified', 'invalid', 'unverifiable', 'development'])).min(1)).optional(),
-    outcome: list.pipe(z.array(z.enum(['stored', 'conflict', 'duplicate'])).min(1)).optional(),
+    protocol: oneOf(['skan', 'aak'] as const),
+    environment: oneOf(['production', 'development'] as const),
+    signature: oneOf(['verified', 'invalid', 'unverifiable', 'development'] as const),
+    outcome: oneOf(['stored', 'conflict', 'duplicate'] as const),
     since: instant.optional().openapi({ description: 'received at or after: an RFC 3339 time, or a day (YYYY-MM-DD, from 00:00 UTC)' }),
     until: instant.optional().openapi({ description: 'received before: an RFC 3339 time, or a day (YYYY-MM-DD, from 00:00 UTC)' }),
     cursor: z.coerce.number().int().min(0).optional().openapi({ description: 'next_cursor of the previous page' }),
@@ -34,33 +40,32 @@ const describeDecode = (decode: Decode) => ({ ...decode, schema_version: decode.
 
 export function describePostback(row: PostbackRow, detail: boolean) {
   const { body, bodySha256, dedupeKey, reasons, receivedAt, installedAt, decode, id, ...rest } = row;
-  const fields = snakeKeys(rest);
   return {
     id,
+    signature: row.signature,
+    outcome: row.outcome,
     received_at: receivedAt.toISOString(),
     installed_at: installedAt?.toISOString() ?? null,
-    ...fields,
+    ...snakeKeys(rest),
     reasons,
     decode: decode && describeDecode(decode),
     ...(detail ? { body, body_sha256: bodySha256 } : {}),
   };
 }
 
-function scopeConditions(principal: Principal): SQL[] {
-  const conditions: SQL[] = [];
-  if (principal.appIds) conditions.push(inArray(postbacks.appId, principal.appIds));
-  if (principal.adNetworkIds) conditions.push(inArray(postbacks.adNetworkId, principal.adNetworkIds));
-  return conditions;
-}
+/** The key's scope as a filter. */
+const scopeFilter = (principal: Principal): PostbackFilter => ({ appIds: principal.appIds ?? undefined, adNetworkIds: principal.adNetworkIds ?? undefined });
 
 const PostbackSchema = z.object({ id: z.number().int(), received_at: z.string(), signature: z.string(), outcome: z.string() }).passthrough().openapi('Postback');
+const encoder = new TextEncoder();
 
-export function postbackRoutes(app: V1App, deps: V1Deps): void {
-  app.openAPIRegistry.registerPath({
+export function postbackRoutes(app: OpenAPIHono<AppEnv>): void {
+  const listRoute = createRoute({
     method: 'get',
     path: '/v1/postbacks',
-    summary: 'Stored postbacks, newest last; format=ndjson exports {"received_at","raw","body"} lines that `skanpost import` takes back (raw: the body as stored)',
+    summary: 'Stored postbacks, oldest first; format=ndjson exports {"received_at","raw","body"} lines that `skanpost import` takes back (raw: the body as stored)',
     security: bearer,
+    middleware: [requireRole('analyst')] as const,
     request: { query: ListParams },
     responses: {
       200: {
@@ -73,40 +78,27 @@ export function postbackRoutes(app: V1App, deps: V1Deps): void {
       ...errorResponses(400, 401, 403),
     },
   });
-  app.get('/v1/postbacks', requireRole('analyst', deps), async (c) => {
-    const parsed = ListParams.safeParse(c.req.query());
-    if (!parsed.success) return invalidQuery(c as unknown as Context, parsed.error);
-    const p = parsed.data;
+  app.openapi(listRoute, async (c) => {
+    const { db } = c.get('deps');
+    const p = c.req.valid('query');
     const principal = c.get('principal');
-    let appIds: number[] | undefined;
-    let networks: string[] | undefined;
-    try {
+    const filter: PostbackFilter = {
       // As in reports: asking outside the key's scope is refused, not answered with nothing.
-      appIds = withinScope('app_id', p.app_id, principal.appIds) as number[] | undefined;
-      networks = withinScope('ad_network_id', p.ad_network_id, principal.adNetworkIds) as string[] | undefined;
-    } catch (error) {
-      if (error instanceof ScopeError) return problem(c as unknown as Context, 403, 'out_of_scope', 'Forbidden', { detail: error.message });
-      throw error;
-    }
-    const conditions: SQL[] = [];
-    if (appIds) conditions.push(inArray(postbacks.appId, appIds));
-    if (networks) conditions.push(inArray(postbacks.adNetworkId, networks));
-    if (p.protocol) conditions.push(inArray(postbacks.protocol, p.protocol));
-    if (p.environment) conditions.push(inArray(postbacks.environment, p.environment));
-    if (p.signature) conditions.push(inArray(postbacks.signature, p.signature));
-    if (p.outcome) conditions.push(inArray(postbacks.outcome, p.outcome));
-    if (p.since) conditions.push(gte(postbacks.receivedAt, new Date(p.since)));
-    if (p.until) conditions.push(lt(postbacks.receivedAt, new Date(p.until)));
-    const page = (after: number, size: number) =>
-      deps.db.select().from(postbacks).where(and(gt(postbacks.id, after), ...conditions)).orderBy(asc(postbacks.id)).limit(size);
-
+      appIds: withinScope('app_id', p.app_id, principal.appIds) as number[] | undefined,
+      adNetworkIds: withinScope('ad_network_id', p.ad_network_id, principal.adNetworkIds) as string[] | undefined,
+      protocols: p.protocol,
+      environments: p.environment,
+      signatures: p.signature,
+      outcomes: p.outcome,
+      since: p.since ? new Date(p.since) : undefined,
+      until: p.until ? new Date(p.until) : undefined,
+    };
     if (p.format === 'ndjson') {
-      const encoder = new TextEncoder();
       let after = p.cursor ?? 0;
       let left = p.limit ?? Number.POSITIVE_INFINITY;
       const stream = new ReadableStream<Uint8Array>({
         async pull(controller) {
-          const rows = left > 0 ? await page(after, Math.min(1000, left)) : [];
+          const rows = left > 0 ? await listPostbacks(db, filter, after, Math.min(1000, left)) : [];
           if (rows.length === 0) return controller.close();
           after = rows.at(-1)!.id;
           left -= rows.length;
@@ -115,26 +107,26 @@ export function postbackRoutes(app: V1App, deps: V1Deps): void {
           controller.enqueue(encoder.encode(rows.map((r) => `${JSON.stringify({ received_at: r.receivedAt.toISOString(), raw: r.body, body: JSON.parse(r.body) })}\n`).join('')));
         },
       });
-      return c.body(stream, 200, { 'Content-Type': 'application/x-ndjson; charset=utf-8' });
+      return streamed(c.body(stream, 200, { 'Content-Type': 'application/x-ndjson; charset=utf-8' }));
     }
     const limit = p.limit ?? 100;
-    const rows = await page(p.cursor ?? 0, limit);
-    return c.json({ postbacks: rows.map((r) => describePostback(r, false)), next_cursor: rows.length === limit ? rows.at(-1)!.id : null });
+    const rows = await listPostbacks(db, filter, p.cursor ?? 0, limit);
+    return c.json({ postbacks: rows.map((r) => describePostback(r, false)), next_cursor: rows.length === limit ? rows.at(-1)!.id : null }, 200);
   });
 
-  app.openAPIRegistry.registerPath({
+  const oneRoute = createRoute({
     method: 'get',
     path: '/v1/postbacks/{id}',
     summary: 'One postback: raw body, fields, verdict, reasons, decode',
     security: bearer,
-    request: { params: z.object({ id: z.string() }) },
-    responses: { 200: { description: 'The postback', content: { 'application/json': { schema: PostbackSchema } } }, ...errorResponses(401, 403, 404) },
+    middleware: [requireRole('analyst')] as const,
+    request: { params: IdParams },
+    responses: { 200: json('The postback', PostbackSchema), ...errorResponses(401, 403, 404) },
   });
-  app.get('/v1/postbacks/:id', requireRole('analyst', deps), async (c) => {
-    const id = intParam(c as unknown as Context, 'id');
-    const notFound = () => problem(c as unknown as Context, 404, 'not_found', 'Not Found', { detail: `no postback ${c.req.param('id')}` });
-    if (id === undefined) return notFound();
-    const [row] = await deps.db.select().from(postbacks).where(and(eq(postbacks.id, id), ...scopeConditions(c.get('principal'))));
-    return row ? c.json(describePostback(row, true)) : notFound();
+  app.openapi(oneRoute, async (c) => {
+    const { id } = c.req.valid('param');
+    const row = await getPostback(c.get('deps').db, id, scopeFilter(c.get('principal')));
+    if (!row) throw new NotFoundError(`postback ${id}`);
+    return c.json(describePostback(row, true), 200);
   });
 }

@@ -1,15 +1,17 @@
 // `skanpost destinations list|add|pause|resume|stats` and `skanpost deliveries dead|replay`.
 import { readFileSync } from 'node:fs';
-import { backfill, createDestination, deliveryIdsOf, DestinationError, destinationStats, getDestination, listDestinations, publicDestination, setPaused } from '../../db/destinations.js';
-import { replayDeliveries } from '../../db/outbox.js';
-import { deliveries } from '../../db/schema.js';
+import { destinationStats, getDestination, listDestinations, setPaused } from '../../db/destinations.js';
+import { deliveryIdsOf, listDeliveries, replayDeliveries } from '../../db/outbox.js';
 import { DestinationInput } from '../../forward/destination.js';
+import { backfill, createDestination, DestinationError, publicDestination } from '../../forward/destinations.js';
 import { parseStrictJson, toPlain } from '../../postback/json.js';
-import { and, asc, eq } from 'drizzle-orm';
 import type { NodeRuntime } from '../runtime.js';
 
 export class CommandError extends Error {
-  constructor(message: string, readonly exitCode: 1 | 2) {
+  constructor(
+    message: string,
+    readonly exitCode: 1 | 2,
+  ) {
     super(message);
   }
 }
@@ -35,17 +37,18 @@ export async function destinationsCommand(runtime: NodeRuntime, args: string[], 
       }
       const parsed = DestinationInput.safeParse(raw);
       if (!parsed.success) throw new CommandError(parsed.error.issues.map((i) => `${i.path.join('.') || '(file)'}: ${i.message}`).join('; '), 1);
+      let since: Date | undefined;
+      if (options['backfill-since']) {
+        since = new Date(options['backfill-since']);
+        if (Number.isNaN(since.getTime())) throw new CommandError('--backfill-since takes an RFC 3339 time', 2);
+      }
       try {
-        const row = await runtime.writer.run((db) => createDestination(db, parsed.data, now));
+        const row = await runtime.writer.run((tx) => createDestination(tx, parsed.data, now));
         let queued = 0;
-        if (options['backfill-since']) {
-          const since = new Date(options['backfill-since']);
-          if (Number.isNaN(since.getTime())) throw new CommandError('--backfill-since takes an RFC 3339 time', 2);
-          for (let afterId = 0, done = false; !done; ) {
-            const step = await runtime.writer.run((db) => backfill(db, row.id, since, now, afterId));
-            ({ lastId: afterId, done } = step);
-            queued += step.queued;
-          }
+        for (let afterId = 0, done = !since; !done; ) {
+          const step = await runtime.writer.run((tx) => backfill(tx, row.id, since!, now, afterId));
+          ({ lastId: afterId, done } = step);
+          queued += step.queued;
         }
         return { ...publicDestination(row), backfilled: queued };
       } catch (error) {
@@ -55,7 +58,7 @@ export async function destinationsCommand(runtime: NodeRuntime, args: string[], 
     }
     case 'pause':
     case 'resume': {
-      const row = await runtime.writer.run((db) => setPaused(db, id(arg, sub), sub === 'pause', now));
+      const row = await runtime.writer.run((tx) => setPaused(tx.db, id(arg, sub), sub === 'pause', now));
       if (!row) throw new CommandError(`no destination ${arg}`, 1);
       return publicDestination(row);
     }
@@ -73,11 +76,7 @@ export async function deliveriesCommand(runtime: NodeRuntime, args: string[], op
   const [sub] = args;
   const destinationId = options.destination === undefined ? undefined : id(options.destination, '--destination');
   if (sub === 'dead') {
-    const rows = await runtime.db
-      .select()
-      .from(deliveries)
-      .where(and(eq(deliveries.state, 'dead'), destinationId === undefined ? undefined : eq(deliveries.destinationId, destinationId)))
-      .orderBy(asc(deliveries.id));
+    const rows = await listDeliveries(runtime.db, { destinationId, state: 'dead' }, 0, Number.MAX_SAFE_INTEGER);
     return rows.map((d) => ({ id: d.id, postback_id: d.postbackId, destination_id: d.destinationId, attempts: d.attempts, last_status: d.lastStatus, last_error: d.lastError }));
   }
   if (sub === 'replay') {
@@ -87,7 +86,9 @@ export async function deliveriesCommand(runtime: NodeRuntime, args: string[], op
     if (state !== undefined && state !== 'dead' && state !== 'pending') throw new CommandError('--state takes dead or pending', 2);
     // As the API: replaying everything needs to be asked for, never the result of a forgotten option.
     if (!ids && destinationId === undefined && state === undefined) throw new CommandError('replay needs --ids, or a filter (--destination, --state)', 2);
-    const replayed = await runtime.writer.run(async (db) => replayDeliveries(db, ids ? ids.map(Number) : await deliveryIdsOf(db, { destinationId, state: state ?? 'dead' }), new Date()));
+    const replayed = await runtime.writer.run(async (tx) =>
+      replayDeliveries(tx, ids ? ids.map(Number) : await deliveryIdsOf(tx.db, { destinationId, state: state ?? 'dead' }), new Date()),
+    );
     return { replayed, note: 'the server sends them; this command only makes them due' };
   }
   throw new CommandError('usage: skanpost deliveries dead [--destination ID] | replay --ids 1,2 | replay --destination ID [--state dead|pending]', 2);

@@ -1,7 +1,9 @@
 // `skanpost report`: the campaign report from the command line, as a table, CSV or JSON.
 import { fillingHorizonMs } from '../../conversion/install-date.js';
 import type { Db } from '../../db/db.js';
-import { renderReportPart, reportBody, runReport, type ReportValue } from '../../db/reports.js';
+import type { ReportValue } from '../../report/metrics.js';
+import { renderReportPart, reportBody } from '../../report/render.js';
+import { runReport } from '../../report/run.js';
 import type { InstallModel } from '../../conversion/install-date.js';
 import { DIMENSIONS } from '../../report/dimensions.js';
 import { parseReportQuery } from '../../report/query.js';

@@ -1,0 +1,41 @@
+// D1 has no interactive transactions: a `db.batch()` runs its statements in one transaction, but
+// none can see what an earlier one returned. A statement that depends on an earlier outcome (was
+// the postback inserted? is the job still where this run read it?) is guarded instead by a mark in
+// `write_marks`: the batch writes the mark first, only when the condition holds, every later
+// statement runs only while the mark exists, and the last statement deletes it.
+import { and, eq, isNotNull, type SQL, sql } from 'drizzle-orm';
+import type { Db } from '../db.js';
+import { postbacks, writeMarks } from '../schema.js';
+
+/** A fresh mark token: unique per unit, so concurrent units never read each other's marks. */
+export const newToken = () => crypto.randomUUID();
+
+/** True while the unit's mark exists and has found its postback. */
+export const markHolds = (token: string): SQL =>
+  sql`exists (select 1 from ${writeMarks} where ${and(eq(writeMarks.token, token), isNotNull(writeMarks.postbackId))})`;
+
+/** The id of the postback this unit inserted (null when the insert was ignored). */
+export const markedPostbackId = (token: string): SQL => sql`(select ${writeMarks.postbackId} from ${writeMarks} where ${eq(writeMarks.token, token)})`;
+
+/** Opens a mark only if `condition` holds when the batch reaches it. */
+export const markIf = (db: Db, token: string, condition: SQL) => db.insert(writeMarks).select(sql`select ${token}, null, 0 where ${condition}`);
+
+export const closeMark = (db: Db, token: string) => db.delete(writeMarks).where(eq(writeMarks.token, token));
+
+/**
+ * The three statements that bracket a guarded postback insert: before it, note the newest id; after
+ * it, record the id of the row with this body if it is above that floor (then it is ours, since ids
+ * only grow); at the end, drop the mark.
+ */
+export function postbackMark(db: Db, token: string, bodySha256: string) {
+  return {
+    open: db.insert(writeMarks).select(sql`select ${token}, (select coalesce(max(${postbacks.id}), 0) from ${postbacks}), null where true`),
+    settle: db
+      .update(writeMarks)
+      .set({
+        postbackId: sql`(select ${postbacks.id} from ${postbacks} where ${postbacks.bodySha256} = ${bodySha256} and ${postbacks.id} > ${writeMarks.floor})`,
+      })
+      .where(eq(writeMarks.token, token)),
+    close: closeMark(db, token),
+  };
+}

@@ -1,0 +1,76 @@
+// The one query reports run: rollup rows in a range of 15-minute buckets, filtered, grouped by
+// columns (or by the local day of a zone), their measures summed. Only this module knows how the
+// rollups store "absent" (text '' and integers -1, so upserts find their row), and turns it back into null.
+import { getTableColumns, type SQL, sql } from 'drizzle-orm';
+import type { Db } from './db.js';
+import { rollupEvents } from './schema.js';
+
+export interface RollupQuery {
+  table: 'rollups' | 'rollup_events';
+  /** Which bucket dates a row: when it arrived, or when its install is estimated to have been. */
+  basis: 'arrival' | 'install';
+  /** Buckets [lo, hi). */
+  lo: number;
+  hi: number;
+  /** The zone's UTC offset in buckets, from each `bucket` on; the first covers `lo`. */
+  offsets: ReadonlyArray<{ bucket: number; offset: number }>;
+  /** Group by these, in order: a key column, or `day` (the zone's day number, days since 1970). */
+  groupBy: readonly string[];
+  /** Keep rows whose column holds one of the values (null: absent). */
+  filters: ReadonlyArray<{ column: string; values: ReadonlyArray<string | number | null> }>;
+  /** Measure columns to sum; totals never overflow (large revenue sums become exact doubles). */
+  sums: readonly string[];
+  /** Also the least and greatest currency of the group's verified rows (rollups only). */
+  currencies?: boolean;
+  /** Also the least and greatest campaign name of the group. */
+  campaignNames?: boolean;
+  /** At most this many groups. */
+  limit: number;
+}
+
+export type RollupRow = Array<string | number | null>;
+
+/** Key columns that always hold a value: no sentinel to turn back into null. */
+const ALWAYS_SET = new Set(['protocol', 'environment', 'signature', 'window', 'event']);
+const INTEGER_COLUMNS = new Set(Object.values(getTableColumns(rollupEvents)).filter((c) => c.dataType === 'number').map((c) => c.name));
+const sentinel = (column: string) => (INTEGER_COLUMNS.has(column) ? -1 : '');
+
+const columnSql = (column: string) => (ALWAYS_SET.has(column) ? `"${column}"` : `nullif("${column}", ${INTEGER_COLUMNS.has(column) ? -1 : "''"})`);
+
+/** A filter value in the stored form (absent → sentinel). */
+const stored = (column: string, value: string | number | null) => (value !== null ? value : sentinel(column));
+
+/** The app ids present in a rollup table, one primary-key seek each rather than a scan. */
+const distinctApps = (table: string) =>
+  `with recursive apps(id) as (select min(app_id) from ${table} union all select (select min(app_id) from ${table} where app_id > apps.id) from apps where apps.id is not null) select id from apps where id is not null`;
+
+export async function queryRollups(db: Db, q: RollupQuery): Promise<RollupRow[]> {
+  const bucket = q.basis === 'install' ? 'install_bucket' : 'arrival_bucket';
+  const where: SQL[] = [sql.raw(`${bucket} >= ${q.lo} and ${bucket} < ${q.hi}`)];
+  for (const { column, values } of q.filters) {
+    where.push(sql`${sql.raw(`"${column}"`)} in (${sql.join(values.map((v) => sql`${stored(column, v)}`), sql`, `)})`);
+  }
+  // The rollup tables are ordered by app, then time, and have no index on time alone (it would
+  // cost every write): a query over every app walks the apps present, one key range each.
+  if (!q.filters.some((f) => f.column === 'app_id')) where.push(sql.raw(`app_id in (${distinctApps(q.table)})`));
+
+  // The local day of a bucket: shift by the zone's offset in force then, whole days of 96 buckets.
+  const offsets = q.offsets;
+  const offset =
+    offsets.length === 1
+      ? String(offsets[0]!.offset)
+      : `case ${offsets
+          .slice(1)
+          .map((o, i) => `when ${bucket} < ${o.bucket} then ${offsets[i]!.offset}`)
+          .join(' ')} else ${offsets.at(-1)!.offset} end`;
+  const select = [
+    ...q.groupBy.map((g) => (g === 'day' ? `(${bucket} + ${offset}) / 96` : columnSql(g))),
+    // total() never fails: sum() raises an error when integers overflow 64 bits.
+    ...q.sums.map((m) => `total(${m})`),
+    ...(q.currencies ? [`min(case when verified != 0 then nullif(currency, '') end)`, `max(case when verified != 0 then nullif(currency, '') end)`] : []),
+    ...(q.campaignNames ? ['min(campaign_name)', 'max(campaign_name)'] : []),
+  ];
+  const positions = q.groupBy.map((_, i) => i + 1).join(', ');
+  const grouping = q.groupBy.length ? sql.raw(` group by ${positions} order by ${positions}`) : sql.raw('');
+  return db.values<RollupRow>(sql`select ${sql.raw(select.join(', '))} from ${sql.raw(q.table)} where ${sql.join(where, sql` and `)}${grouping} limit ${sql.raw(String(q.limit))}`);
+}

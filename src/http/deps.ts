@@ -1,0 +1,59 @@
+// What the app needs from the runtime it runs on, and what a request carries through it. The
+// Node server passes one set for its life; the Worker builds one per request from its bindings.
+import type { Context } from 'hono';
+import type { Db } from '../db/db.js';
+import type { Role } from '../db/api-keys.js';
+import type { IngestDeps, Receipt } from '../ingest/ingest.js';
+import type { Logger } from '../observability/logger.js';
+import type { IngestMetrics } from '../observability/metrics.js';
+import type { ReportQuery } from '../report/query.js';
+import type { ReportPart } from '../report/render.js';
+import type { parseAllowlist, RateLimiter } from './client-guard.js';
+
+export interface AppDeps extends IngestDeps {
+  /** For reads (reports, listings); writes go through `writer`. */
+  db: Db;
+  /** SKANPOST_ADMIN_KEY: a bootstrap admin key, compared in constant time. */
+  adminKey: string | undefined;
+  /** Resolves true once migrations are applied and the database answers. */
+  health: () => Promise<boolean>;
+  /** Ingests in progress at once before 503 (default 2048). */
+  maxInFlight?: number;
+  /** Who may post and how often (docs/operations.md, "Running behind TLS"). */
+  guard?: {
+    allowlist: ReturnType<typeof parseAllowlist>;
+    limiter?: RateLimiter;
+    trustedHeader?: string;
+    /** The connection's remote address, where the runtime knows it. */
+    socketAddress?: (c: Context) => string | undefined;
+  };
+  /** Counters, shared with a separate metrics listener where the runtime has one. */
+  metrics: IngestMetrics;
+  /**
+   * Runs a report away from the thread that serves requests (Node: reader threads, the days split
+   * among them); without it, reports run on `db` in process.
+   */
+  reports?: (query: ReportQuery, now: Date, fillingHorizonMs: number) => Promise<ReportPart[]>;
+  /** Figures only the runtime knows (group commit, database size), as exposition text. */
+  runtimeMetrics?: () => Promise<string>;
+  /** Called after an ingest answered 200 (Workers: send a new postback's copies after the answer). */
+  afterIngest?: (receipt: Receipt) => void;
+  logger: Logger;
+}
+
+/** Who is asking: a key's role and its scope (mandatory filters; null means every app or network). */
+export interface Principal {
+  role: Role;
+  keyId: number | null;
+  appIds: number[] | null;
+  adNetworkIds: string[] | null;
+}
+
+/** Request-scoped values: the dependencies, who is asking, and for ingest what was answered (for the request log). */
+export type AppEnv = {
+  Variables: {
+    deps: AppDeps;
+    principal: Principal;
+    receipt: { outcome: string; signature: string };
+  };
+};

@@ -1,0 +1,81 @@
+// Pieces every route definition shares: the problem+json schema, the error responses, the bearer
+// scheme, ids in paths, JSON bodies read strictly.
+import { z } from '@hono/zod-openapi';
+import type { MiddlewareHandler } from 'hono';
+import { JsonSyntaxError, parseStrictJson, toPlain } from '../postback/json.js';
+import { invalidBody } from './errors.js';
+
+export const ProblemSchema = z
+  .object({
+    type: z.string(),
+    title: z.string(),
+    status: z.number().int(),
+    reason: z.string(),
+    detail: z.string().optional(),
+  })
+  .passthrough()
+  .openapi('Problem');
+
+// By reference rather than as a zod schema: error answers are built by `problem()` as plain
+// responses (problem+json is not JSON to Hono's typed responses), so the routes accept those.
+const problemContent = { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } };
+const ERROR_DESCRIPTIONS = {
+  400: 'Bad request',
+  401: 'No or unknown API key',
+  403: 'Role or scope does not allow this',
+  404: 'Not found',
+  405: 'Method not allowed',
+  413: 'Body too large',
+  503: 'Not stored; retry after Retry-After seconds',
+} as const;
+
+export const errorResponses = (...codes: Array<keyof typeof ERROR_DESCRIPTIONS>) =>
+  Object.fromEntries(codes.map((code) => [code, { description: ERROR_DESCRIPTIONS[code], content: problemContent }])) as Record<
+    keyof typeof ERROR_DESCRIPTIONS,
+    { description: string; content: typeof problemContent }
+  >;
+
+export const bearer = [{ bearer: [] as string[] }];
+
+export const json = <T extends z.ZodType>(description: string, schema: T) => ({ description, content: { 'application/json': { schema } } });
+export const anyJson = (description: string) => json(description, z.object({}).passthrough());
+export const noContent = (description: string) => ({ description });
+
+/** A row id in a path: digits only (no sign, no exponent, no hex), as ids are written. */
+export const Id = z
+  .string()
+  .regex(/^\d{1,15}$/)
+  .transform(Number);
+export const IdParams = z.object({ id: Id.openapi({ param: { name: 'id', in: 'path' }, example: '1' }) });
+
+/** A JSON request body, validated by the route's schema. */
+export const jsonBody = <T extends z.ZodType>(schema: T) => ({ body: { content: { 'application/json': { schema } }, required: true } });
+
+/**
+ * Reads a JSON body strictly (a duplicated key is refused; JSON.parse keeps the last silently),
+ * whatever its Content-Type says: scripts post with `curl -d`, which says form-urlencoded, and
+ * always have. The route's declared schema then validates what was read.
+ */
+export const strictJson: MiddlewareHandler = async (c, next) => {
+  let value: unknown;
+  try {
+    value = toPlain(parseStrictJson(await c.req.text()));
+  } catch (error) {
+    const detail = error instanceof JsonSyntaxError ? `the body is not valid JSON: ${error.message}` : 'the body could not be read';
+    return invalidBody(c, [{ field: '(body)', reason: detail }], detail);
+  }
+  // The route's validator reads the body through `c.req.json()`, and only when the request says it
+  // is JSON: hand it the strictly read value, and say so.
+  const headers = new Headers(c.req.raw.headers);
+  headers.set('content-type', 'application/json');
+  c.req.raw = new Request(c.req.url, { method: c.req.method, headers, body: JSON.stringify(value) });
+  c.req.bodyCache = {};
+  return next();
+};
+
+/**
+ * A streamed answer from a route whose 200 is also JSON (the NDJSON export). Hono's typed
+ * responses have no way to say "JSON, or a stream of lines" for one status, so this one answer
+ * is let through untyped; the tests hold it to its shape.
+ */
+export const streamed = (response: Response): never => response as never;

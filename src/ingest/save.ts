@@ -1,0 +1,80 @@
+// Keeping one postback, inside one write unit: its derived columns from the settings in force,
+// what it adds to the aggregates, the partners that get a copy, and Apple's dedupe outcome. The
+// driver makes the write atomic (db/store.ts); everything decided here is the same on both.
+import type { InstallModel } from '../conversion/install-date.js';
+import { deriveColumns } from '../conversion/derive.js';
+import { findByBody, findByDedupeKey, updatePostback } from '../db/postbacks.js';
+import { getTableColumns } from 'drizzle-orm';
+import { type NewPostbackRow, type PostbackRow, postbacks } from '../db/schema.js';
+import type { Unit, UnsavedPostback } from '../db/store.js';
+import { destinationsFor } from '../forward/route.js';
+import { dedupeKey, sameUnsignedValues } from '../postback/dedupe.js';
+import type { Inspection } from '../postback/types.js';
+import { countsOf } from '../rollup/contribution.js';
+import { verdictColumns } from './row.js';
+
+export type Outcome = 'stored' | 'duplicate' | 'conflict';
+
+export interface SaveResult {
+  /** The row a client should refer to: the new row, or the first copy it duplicates. */
+  id: number;
+  outcome: Outcome;
+}
+
+// Every column in the table's order, null where absent: rows keep one shape, as the insert expects.
+const COLUMNS = Object.keys(getTableColumns(postbacks)).filter((c) => c !== 'id') as Array<keyof UnsavedPostback>;
+
+function complete(row: NewPostbackRow): UnsavedPostback {
+  const out = {} as Record<string, unknown>;
+  for (const c of COLUMNS) out[c] = row[c] ?? null;
+  return out as UnsavedPostback;
+}
+
+/**
+ * Stores `row` with its derived columns, counts and outbox rows; or, when its body or dedupe key
+ * is taken, says which row it duplicates (and keeps a conflicting copy beside the first).
+ */
+export async function savePostback(tx: Unit, row: NewPostbackRow, installModel: InstallModel): Promise<SaveResult> {
+  const settings = await tx.settings();
+  const full = complete({ ...row, ...deriveColumns(settings, row, installModel) });
+  const id = await tx.insertCounted(full, countsOf(full, 1), destinationsFor(full, settings.destinations));
+  if (id !== undefined) return { id, outcome: 'stored' };
+
+  // Byte-identical to a kept body: a device or relay retry, whatever its verdict.
+  const same = await findByBody(tx.db, row.bodySha256);
+  if (same) return { id: same.firstId ?? same.id, outcome: 'duplicate' };
+
+  // Otherwise only the dedupe key can have collided: a verified copy of a postback already counted.
+  const first = row.dedupeKey ? await findByDedupeKey(tx.db, row.dedupeKey) : undefined;
+  if (!first) throw new Error('postback insert ignored without a matching body or dedupe key');
+  if (sameUnsignedValues(first, row)) return { id: first.id, outcome: 'duplicate' };
+  // Kept and counted as a conflict. Only a copy of this very body racing in can take its place.
+  const conflict = { ...full, dedupeKey: null, outcome: 'conflict' as const, firstId: first.id };
+  const conflictId = await tx.insertCounted(conflict, countsOf(conflict, 1), []);
+  return { id: first.id, outcome: conflictId === undefined ? 'duplicate' : 'conflict' };
+}
+
+/**
+ * Records a new verdict for a stored row (`reverify`). A row that now verifies claims its key if
+ * nobody has, else becomes a duplicate or conflict of the row that has, as if it had arrived now.
+ */
+export async function resettlePostback(tx: Unit, row: PostbackRow, inspection: Inspection, installModel: InstallModel, now: Date): Promise<void> {
+  const columns = verdictColumns(inspection);
+  const key = dedupeKey(inspection);
+  let placement: Partial<NewPostbackRow> = {};
+  if (key) {
+    const first = await findByDedupeKey(tx.db, key);
+    placement = !first
+      ? { dedupeKey: key, outcome: 'stored', firstId: null }
+      : { outcome: sameUnsignedValues(first, inspection.fields) ? 'duplicate' : 'conflict', firstId: first.id };
+  }
+  const settings = await tx.settings();
+  const derived = deriveColumns(settings, { ...row, ...columns, ...placement }, installModel);
+  const before = countsOf(row, -1);
+  if (before) await tx.addCounts(before);
+  const updated = (await updatePostback(tx.db, row.id, { ...columns, ...placement, ...derived }))!;
+  const after = countsOf(updated, 1);
+  if (after) await tx.addCounts(after);
+  // Now genuine and counted: its copies go out as if it had just arrived.
+  if (row.outcome !== 'stored' || row.signature !== updated.signature) await tx.enqueue(updated.id, destinationsFor(updated, settings.destinations), now);
+}

@@ -1,0 +1,84 @@
+// Running a report: the analyst's query as one rollup query (db/rollup-query.ts), then each group's
+// dimensions and metrics in their public form. Never a scan of raw postbacks.
+import type { Db } from '../db/db.js';
+import { queryRollups } from '../db/rollup-query.js';
+import { CAMPAIGN_METRICS, EVENT_COLUMNS, EVENT_METRICS, MEASURE_COLUMNS, type ReportValue } from './metrics.js';
+import type { ReportQuery } from './query.js';
+
+/**
+ * Rows one report may return. Past it the answer is a 400, not a server that runs out of memory
+ * while ingest shares its process: narrower dates, fewer dimensions or a filter bring it back.
+ */
+export const MAX_REPORT_ROWS = 100_000;
+
+export class ReportTooLargeError extends Error {
+  constructor() {
+    super(`the report has more than ${MAX_REPORT_ROWS.toLocaleString('en')} rows: narrow the dates, group by fewer dimensions or add a filter`);
+  }
+}
+
+export interface ReportResult {
+  columns: string[];
+  /** One array per row, aligned with `columns` (objects for 10⁴ rows cost more than the query). */
+  rows: ReportValue[][];
+  /** Every day in the range has received all the postbacks it will get. */
+  complete: boolean;
+}
+
+const CONFLICTS = MEASURE_COLUMNS.indexOf('conflicts');
+
+export async function runReport(db: Db, query: ReportQuery, now: Date, fillingHorizonMs: number): Promise<ReportResult> {
+  const campaigns = query.kind === 'campaigns';
+  const sums = campaigns ? MEASURE_COLUMNS : EVENT_COLUMNS;
+  const metrics = campaigns ? CAMPAIGN_METRICS : EVENT_METRICS;
+  const groupDims = query.groupBy;
+  const byDate = groupDims.some((g) => g.type === 'date');
+  // The name in force at install time was resolved per postback; a group shows it when it is one.
+  const byCampaign = groupDims.some((g) => g.name === 'campaign');
+  const raw = await queryRollups(db, {
+    table: campaigns ? 'rollups' : 'rollup_events',
+    basis: query.dateBasis,
+    lo: query.days[0]!.lo,
+    hi: query.days.at(-1)!.hi,
+    offsets: query.offsets,
+    groupBy: groupDims.map((g) => (g.type === 'date' ? 'day' : g.column!)),
+    filters: query.filters.map(({ dim, values }) => ({ column: dim.column!, values })),
+    sums,
+    currencies: campaigns,
+    campaignNames: byCampaign,
+    limit: MAX_REPORT_ROWS + 1,
+  });
+  if (raw.length > MAX_REPORT_ROWS) throw new ReportTooLargeError();
+
+  const completeAt = (day: { endMs: number }) => now.getTime() >= day.endMs + (query.dateBasis === 'install' ? fillingHorizonMs : 0);
+  const dayByNumber = new Map(query.days.map((d) => [Math.round(Date.parse(`${d.day}T00:00:00Z`) / 86_400_000), { name: d.day, complete: completeAt(d) }]));
+  const columns = [...groupDims.map((g) => g.name), ...metrics.map((m) => m.name), ...(byCampaign ? ['campaign_name'] : []), ...(byDate ? ['complete'] : [])];
+  const n = groupDims.length;
+  const sumsEnd = n + sums.length;
+  const currencyAt = sumsEnd;
+  const namesAt = campaigns ? sumsEnd + 2 : sumsEnd;
+  const rows: ReportValue[][] = [];
+  for (const values of raw) {
+    const totals = values.slice(n, sumsEnd) as number[];
+    // Rollup rows can net to zero after a re-derive took a contribution back out: no real group.
+    if (n && totals[0] === 0 && !(campaigns && totals[CONFLICTS])) continue;
+    const out: ReportValue[] = [];
+    let day: { name: string; complete: boolean } | undefined;
+    for (let i = 0; i < n; i++) {
+      const g = groupDims[i]!;
+      const value = values[i]!;
+      if (g.type === 'date') {
+        day = dayByNumber.get(value as number);
+        out.push(day?.name ?? null);
+      } else {
+        out.push(g.type === 'bool' && value !== null ? value === 1 : value);
+      }
+    }
+    const currency = { single: values[currencyAt] === values[currencyAt + 1], code: values[currencyAt] as string | null };
+    for (const metric of metrics) out.push(metric.value(totals, currency));
+    if (byCampaign) out.push(values[namesAt] === values[namesAt + 1] && values[namesAt] !== '' ? values[namesAt]! : null);
+    if (byDate) out.push(day?.complete ?? false);
+    rows.push(out);
+  }
+  return { columns, rows, complete: completeAt(query.days.at(-1)!) };
+}
