@@ -6,12 +6,26 @@ import { serve } from '@hono/node-server';
 import { Hono } from 'hono';
 
 const key = createPublicKey({ key: Buffer.from(process.env.BENCH_KEY!, 'base64'), format: 'der', type: 'spki' });
-const FIELDS = ['version', 'ad-network-id', 'source-identifier', 'app-id', 'transaction-id', 'redownload', 'source-app-id', 'source-domain', 'fidelity-type', 'did-win', 'postback-sequence-index'];
+const FIELDS = [
+  'version',
+  'ad-network-id',
+  'source-identifier',
+  'app-id',
+  'transaction-id',
+  'redownload',
+  'source-app-id',
+  'source-domain',
+  'fidelity-type',
+  'did-win',
+  'postback-sequence-index',
+];
 
 const app = new Hono();
 app.post('/.well-known/skadnetwork/report-attribution/', async (c) => {
   const body = (await c.req.json()) as Record<string, unknown>;
-  const message = FIELDS.filter((f) => f in body).map((f) => String(body[f])).join('\u2063');
+  const message = FIELDS.filter((f) => f in body)
+    .map((f) => String(body[f]))
+    .join('\u2063');
   const ok = verify('sha256', Buffer.from(message), key, Buffer.from(String(body['attribution-signature']), 'base64'));
   return c.json({ signature: ok ? 'verified' : 'invalid' });
 });

@@ -4,8 +4,8 @@
 // thread and the others), the ratio, p99 at 60 % of the baseline's saturated rate, and the same
 // with duplicates, invalid signatures and forwarding.
 import 'reflect-metadata'; // before @peculiar/x509 loads (it needs the polyfill)
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { generateKeyPairSync, sign } from 'node:crypto';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -33,11 +33,20 @@ function postbacks(count: number, mix = { duplicates: 0, invalid: 0 }): string[]
       continue;
     }
     const body: Record<string, unknown> = {
-      version: '4.0', 'ad-network-id': 'bench.skadnetwork', 'source-identifier': String(1000 + (i % 9000)), 'app-id': 1_000_000 + (i % 20),
-      'transaction-id': `00000000-0000-4000-8000-${(serial++).toString(16).padStart(12, '0')}`, redownload: false, 'fidelity-type': 1, 'did-win': true,
-      'postback-sequence-index': 0, 'conversion-value': i % 64,
+      version: '4.0',
+      'ad-network-id': 'bench.skadnetwork',
+      'source-identifier': String(1000 + (i % 9000)),
+      'app-id': 1_000_000 + (i % 20),
+      'transaction-id': `00000000-0000-4000-8000-${(serial++).toString(16).padStart(12, '0')}`,
+      redownload: false,
+      'fidelity-type': 1,
+      'did-win': true,
+      'postback-sequence-index': 0,
+      'conversion-value': i % 64,
     };
-    const message = ['version', 'ad-network-id', 'source-identifier', 'app-id', 'transaction-id', 'redownload', 'fidelity-type', 'did-win', 'postback-sequence-index'].map((f) => String(body[f])).join('\u2063');
+    const message = ['version', 'ad-network-id', 'source-identifier', 'app-id', 'transaction-id', 'redownload', 'fidelity-type', 'did-win', 'postback-sequence-index']
+      .map((f) => String(body[f]))
+      .join('\u2063');
     body['attribution-signature'] = sign('sha256', Buffer.from(message), { key: privateKey, dsaEncoding: 'der' }).toString('base64');
     if (i % 100 >= 100 - mix.invalid * 100) body['app-id'] = (body['app-id'] as number) + 1; // signature no longer matches
     out.push(JSON.stringify(body));
@@ -45,7 +54,11 @@ function postbacks(count: number, mix = { duplicates: 0, invalid: 0 }): string[]
   return out;
 }
 
-interface Server { url: string; child: ChildProcess; stop(): Promise<void> }
+interface Server {
+  url: string;
+  child: ChildProcess;
+  stop(): Promise<void>;
+}
 
 // skanpost exactly as `npm start` runs it: the same bundle and node flags, built first.
 const START = (JSON.parse(readFileSync('package.json', 'utf8')) as { scripts: Record<string, string> }).scripts.start!;
@@ -76,7 +89,11 @@ async function start(kind: 'baseline' | 'skanpost', dir: string): Promise<Server
   return {
     url: `http://127.0.0.1:${port}`,
     child,
-    stop: () => new Promise((resolve) => { child.on('exit', () => resolve()); child.kill('SIGTERM'); }),
+    stop: () =>
+      new Promise((resolve) => {
+        child.on('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
   };
 }
 
@@ -116,7 +133,10 @@ async function load(url: string, bodies: string[], pid: number, rate?: number) {
 }
 
 async function partner(): Promise<{ url: string; close(): void }> {
-  const server = createServer((req, res) => { req.resume(); req.on('end', () => res.writeHead(200).end()); });
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => res.writeHead(200).end());
+  });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`, close: () => server.close() };
 }
@@ -172,7 +192,7 @@ async function main() {
   const forwarded = await load(forwarding.url, postbacks(perRun), forwarding.child.pid!);
   console.log(`skanpost, aggregates + 2 forwarding destinations: ${fmt(forwarded, peakRssMb(forwarding.child.pid!))}`);
   await forwarding.stop();
-  partners.forEach((p) => p.close());
+  for (const p of partners) p.close();
   rmSync(dir, { recursive: true, force: true });
 }
 

@@ -9,18 +9,20 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { DEFAULT_INSTALL_MODEL, estimateInstall } from '../src/conversion/install-date.js';
 import { campaignOf } from '../src/conversion/campaign.js';
+import { DEFAULT_INSTALL_MODEL, estimateInstall } from '../src/conversion/install-date.js';
 import { ROLLUP_KEY, ROLLUP_MEASURES, rollups } from '../src/db/schema.js';
 import { createApp } from '../src/http/app.js';
-import { IngestMetrics } from '../src/observability/metrics.js';
 import { openDatabase, openReader } from '../src/node/database.js';
 import { GroupCommitWriter } from '../src/node/group-commit.js';
 import { ReportThreads } from '../src/node/report-threads.js';
 import { createVerification } from '../src/node/runtime.js';
-import { contributionOf, type Contributor } from '../src/rollup/contribution.js';
+import { IngestMetrics } from '../src/observability/metrics.js';
+import { type Contributor, contributionOf } from '../src/rollup/contribution.js';
 
-const { values } = parseArgs({ options: { postbacks: { type: 'string', default: '1000000' }, runs: { type: 'string', default: '30' }, keep: { type: 'boolean', default: false }, db: { type: 'string' } } });
+const { values } = parseArgs({
+  options: { postbacks: { type: 'string', default: '1000000' }, runs: { type: 'string', default: '30' }, keep: { type: 'boolean', default: false }, db: { type: 'string' } },
+});
 const N = Number(values.postbacks);
 const RUNS = Number(values.runs);
 const DAY = 86_400_000;
@@ -49,12 +51,30 @@ function postbackAt(receivedAt: Date): Contributor {
   const fine = window === 0 && didWin && rand() < 0.8 ? Math.floor(rand() * 64) : null;
   const coarse = fine === null && didWin && rand() < 0.7 ? pick(['low', 'medium', 'high'] as const) : null;
   return {
-    protocol: 'skan', environment: 'production', signature: 'verified', outcome: 'stored', receivedAt,
+    protocol: 'skan',
+    environment: 'production',
+    signature: 'verified',
+    outcome: 'stored',
+    receivedAt,
     installedAt: estimateInstall(receivedAt, { protocol: 'skan', version: '4.0', window }, DEFAULT_INSTALL_MODEL),
-    adNetworkId: pick(NETWORKS), appId: pick(APPS), campaign: campaignOf({ sourceIdentifier, campaignId: null }), campaignName: null,
-    sourceIdentifier, postbackSequenceIndex: window, fidelityType: rand() < 0.8 ? 1 : 0, redownload: rand() < 0.1, didWin,
-    version: '4.0', conversionType: null, adInteractionType: null, countryCode: pick(COUNTRIES), conversionValue: fine, coarseConversionValue: coarse,
-    sourceAppId: tier > 0.8 && window === 0 ? 500_000_000 + Math.floor(rand() * 500) : null, sourceDomain: null, decode: null,
+    adNetworkId: pick(NETWORKS),
+    appId: pick(APPS),
+    campaign: campaignOf({ sourceIdentifier, campaignId: null }),
+    campaignName: null,
+    sourceIdentifier,
+    postbackSequenceIndex: window,
+    fidelityType: rand() < 0.8 ? 1 : 0,
+    redownload: rand() < 0.1,
+    didWin,
+    version: '4.0',
+    conversionType: null,
+    adInteractionType: null,
+    countryCode: pick(COUNTRIES),
+    conversionValue: fine,
+    coarseConversionValue: coarse,
+    sourceAppId: tier > 0.8 && window === 0 ? 500_000_000 + Math.floor(rand() * 500) : null,
+    sourceDomain: null,
+    decode: null,
   };
 }
 
@@ -79,8 +99,9 @@ function load(path: string): { seconds: number; rollupRows: number } {
       const id = key.join('\u0000');
       const sums = ROLLUP_MEASURES.map((m) => contribution.measures[m]);
       const existing = groups.get(id);
-      if (existing) sums.forEach((v, i) => ((existing[key.length + i] as number) += v));
-      else groups.set(id, [...key, ...sums]);
+      if (existing) {
+        for (const [i, v] of sums.entries()) (existing[key.length + i] as number) += v;
+      } else groups.set(id, [...key, ...sums]);
     }
     sqlite.transaction(() => {
       for (const row of groups.values()) insert.run(...row);
@@ -112,8 +133,14 @@ async function main() {
   const app = createApp({
     reports: threads.run,
     metrics: new IngestMetrics(),
-    db: reader.db, adminKey: ADMIN, verification: await createVerification(''), writer: new GroupCommitWriter(writerDb.sqlite, writerDb.db),
-    now: () => new Date(END), installModel: DEFAULT_INSTALL_MODEL, logger: { info() {}, warn() {}, error() {} }, health: async () => true,
+    db: reader.db,
+    adminKey: ADMIN,
+    verification: await createVerification(''),
+    writer: new GroupCommitWriter(writerDb.sqlite, writerDb.db),
+    now: () => new Date(END),
+    installModel: DEFAULT_INSTALL_MODEL,
+    logger: { info() {}, warn() {}, error() {} },
+    health: async () => true,
   });
   const url = (format: string) => `/v1/reports/campaigns?from=2026-07-01&to=2026-09-28&tz=America/Los_Angeles&group_by=date,campaign,window&app_id=${APPS[3]}&format=${format}`;
   for (const format of ['json', 'csv']) {

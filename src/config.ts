@@ -53,7 +53,10 @@ export function readConfig(env: Record<string, string | undefined>): Config {
   try {
     installModel = InstallModel.parse(JSON.parse(env.SKANPOST_INSTALL_MODEL || '{}'));
   } catch (error) {
-    const detail = error instanceof SyntaxError ? 'not JSON' : (error as { issues?: Array<{ path: unknown[]; message: string }> }).issues?.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+    const detail =
+      error instanceof SyntaxError
+        ? 'not JSON'
+        : (error as { issues?: Array<{ path: unknown[]; message: string }> }).issues?.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
     throw new ConfigError(`SKANPOST_INSTALL_MODEL is invalid: ${detail}`);
   }
   const positive = (name: string, fallback: number) => {
@@ -65,11 +68,14 @@ export function readConfig(env: Record<string, string | undefined>): Config {
   const adminKey = env.SKANPOST_ADMIN_KEY || undefined;
   if (adminKey !== undefined && adminKey.length < 16) throw new ConfigError('SKANPOST_ADMIN_KEY must be at least 16 characters');
   const logLevel = (env.SKANPOST_LOG_LEVEL ?? 'info').toLowerCase();
-  if (!['debug', 'info', 'warn', 'error'].includes(logLevel)) throw new ConfigError(`SKANPOST_LOG_LEVEL must be debug, info, warn or error, got ${JSON.stringify(env.SKANPOST_LOG_LEVEL)}`);
+  if (!['debug', 'info', 'warn', 'error'].includes(logLevel))
+    throw new ConfigError(`SKANPOST_LOG_LEVEL must be debug, info, warn or error, got ${JSON.stringify(env.SKANPOST_LOG_LEVEL)}`);
   const rate = env.SKANPOST_RATE_LIMIT ? Number(env.SKANPOST_RATE_LIMIT) : undefined;
-  if (rate !== undefined && !(rate > 0 && Number.isFinite(rate))) throw new ConfigError(`SKANPOST_RATE_LIMIT must be a number of requests per second, got ${JSON.stringify(env.SKANPOST_RATE_LIMIT)}`);
+  if (rate !== undefined && !(rate > 0 && Number.isFinite(rate)))
+    throw new ConfigError(`SKANPOST_RATE_LIMIT must be a number of requests per second, got ${JSON.stringify(env.SKANPOST_RATE_LIMIT)}`);
   const header = env.SKANPOST_TRUSTED_PROXY_HEADER || undefined;
-  if (header !== undefined && !/^[A-Za-z0-9-]+$/.test(header)) throw new ConfigError(`SKANPOST_TRUSTED_PROXY_HEADER must be a header name such as X-Forwarded-For, got ${JSON.stringify(header)}`);
+  if (header !== undefined && !/^[A-Za-z0-9-]+$/.test(header))
+    throw new ConfigError(`SKANPOST_TRUSTED_PROXY_HEADER must be a header name such as X-Forwarded-For, got ${JSON.stringify(header)}`);
   return {
     rateLimit: rate,
     rateBurst: rate === undefined ? undefined : positive('SKANPOST_RATE_BURST', Math.max(1, Math.ceil(rate * 2))),

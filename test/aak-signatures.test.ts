@@ -62,7 +62,7 @@ describe('AdAttributionKit signatures', () => {
     expect(inspection.reasons).toEqual(['jws-string: no trusted key has kid "apple-cas-identifier/9"']);
   });
 
-  it('a known kid with someone else\'s signature is invalid', async () => {
+  it("a known kid with someone else's signature is invalid", async () => {
     const inspection = await inspect({ 'jws-string': signJws({ kid: 'test-prod/0', alg: 'ES256' }, aakPayload(), stranger) });
     expect(inspection.signature).toBe('invalid');
   });

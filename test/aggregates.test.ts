@@ -1,15 +1,16 @@
 // Aggregates kept at ingest equal aggregates rebuilt from the raw postbacks, whatever arrives:
 // duplicates, conflicts, forgeries, every window and protocol; schema and campaign changes follow.
-import fc from 'fast-check';
+
 import { readFileSync } from 'node:fs';
 import { sql } from 'drizzle-orm';
+import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULT_INSTALL_MODEL } from '../src/conversion/install-date.js';
-import { ConversionSchema } from '../src/model/conversion-schema.js';
 import type { Db } from '../src/db/db.js';
 import { startRebuild } from '../src/db/jobs.js';
-import { runPendingJobs } from '../src/maintenance/jobs.js';
 import { addCampaign, addSchema } from '../src/db/settings.js';
+import { runPendingJobs } from '../src/maintenance/jobs.js';
+import { ConversionSchema } from '../src/model/conversion-schema.js';
 import { createTestApp, type TestApp } from './support/app.js';
 import { aakPayload, generateKey, signJws, signSkan, skanBody, uuid } from './support/signing.js';
 
@@ -28,8 +29,12 @@ afterEach(async () => {
 });
 
 async function snapshot(db: Db) {
-  const rollups = await db.all(sql`select * from rollups where postbacks != 0 or conflicts != 0 or revenue_min_cents != 0 or revenue_max_cents != 0 order by 1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23`);
-  const events = await db.all(sql`select * from rollup_events where postbacks != 0 or count_min != 0 or count_max != 0 order by 1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23`);
+  const rollups = await db.all(
+    sql`select * from rollups where postbacks != 0 or conflicts != 0 or revenue_min_cents != 0 or revenue_max_cents != 0 order by 1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23`,
+  );
+  const events = await db.all(
+    sql`select * from rollup_events where postbacks != 0 or count_min != 0 or count_max != 0 order by 1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23`,
+  );
   return { rollups, events };
 }
 
@@ -74,7 +79,9 @@ function bodyFor(a: Arrival, sent: Array<Record<string, unknown>>): Record<strin
       return sent.length ? { ...sent[a.value % sent.length]!, timestamp: String(a.minutes) } : { 'transaction-id': uuid(), 'ad-network-id': 'x', 'attribution-signature': 'AA==' };
     case 'conflict': {
       const original = sent.find((b) => 'attribution-signature' in b && 'conversion-value' in b);
-      return original ? { ...original, 'conversion-value': ((original['conversion-value'] as number) + 1) % 64 } : { 'transaction-id': uuid(), 'ad-network-id': 'x', 'attribution-signature': 'AA==' };
+      return original
+        ? { ...original, 'conversion-value': ((original['conversion-value'] as number) + 1) % 64 }
+        : { 'transaction-id': uuid(), 'ad-network-id': 'x', 'attribution-signature': 'AA==' };
     }
   }
   throw new Error(`unknown kind ${String(a.kind)}`);
@@ -147,7 +154,11 @@ describe('aggregates', () => {
     clock += 72 * hour; // the same install 72 h later is past the boundary
     await app.post(signSkan(skanBody('4.0', { 'app-id': 555, 'conversion-value': 12 }), key, '4.0'));
     const decodes = (await app.rows()).slice(-3).map((r) => [r.decode?.schemaVersion, r.decode?.events[0]?.name]);
-    expect(decodes).toEqual([[1, 'purchase'], [1, 'purchase'], [2, 'v2_event']]);
+    expect(decodes).toEqual([
+      [1, 'purchase'],
+      [1, 'purchase'],
+      [2, 'v2_event'],
+    ]);
   });
 
   it('campaign names: the most specific identifier in force at install time', async () => {
@@ -155,7 +166,11 @@ describe('aggregates', () => {
     await app.writer.run(async (db) => {
       await addCampaign(db, { ad_network_id: 'example123.skadnetwork', app_id: 444, source_identifier: '39', name: 'Generic 39' }, new Date(clock));
       await addCampaign(db, { ad_network_id: 'example123.skadnetwork', app_id: 444, source_identifier: '5239', name: 'Old name', effective_to: install(10) }, new Date(clock));
-      await addCampaign(db, { ad_network_id: 'example123.skadnetwork', app_id: 444, source_identifier: '5239', name: 'New name', network_campaign_id: 'net-77', effective_from: install(10) }, new Date(clock));
+      await addCampaign(
+        db,
+        { ad_network_id: 'example123.skadnetwork', app_id: 444, source_identifier: '5239', name: 'New name', network_campaign_id: 'net-77', effective_from: install(10) },
+        new Date(clock),
+      );
     });
     await runPendingJobs(app.database.db, app.writer, DEFAULT_INSTALL_MODEL, () => new Date(clock));
     await app.post(signSkan(skanBody('4.0', { 'app-id': 444, 'source-identifier': '5239' }), key, '4.0'));

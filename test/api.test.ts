@@ -191,10 +191,22 @@ describe('postbacks API', () => {
     ['/v1/reports/events?limit=5', 'limit'],
     ['/v1/deliveries?state=lost', 'state'],
     ['/v1/deliveries?colour=red', 'colour'],
+    // Numbers are digits: coercion would read these as 0, 1000 and 16.
+    ['/v1/postbacks?cursor=', 'cursor'],
+    ['/v1/postbacks?cursor=1e3', 'cursor'],
+    ['/v1/postbacks?limit=0x10', 'limit'],
+    ['/v1/deliveries?limit=1e3', 'limit'],
+    ['/v1/deliveries?destination=-1', 'destination'],
   ])('%s is a 400 naming %s', async (path, parameter) => {
     const r = await call('GET', path, ADMIN);
     expect(r.status).toBe(400);
     expect(await r.json()).toMatchObject({ reason: 'invalid_parameter', parameter });
+  });
+
+  it.each(['/v1/postbacks/1e0', '/v1/postbacks/0x1', '/v1/postbacks/%20', '/v1/keys/1.0', '/v1/destinations/-1'])('%s names nothing: 404', async (path) => {
+    const r = await call(path.startsWith('/v1/keys') || path.startsWith('/v1/destinations') ? 'DELETE' : 'GET', path, ADMIN);
+    expect(r.status).toBe(404);
+    expect(await r.json()).toMatchObject({ reason: 'not_found' });
   });
 
   it('since and until take a day as well as a time', async () => {
@@ -221,15 +233,24 @@ describe('postbacks API', () => {
     await runPendingJobs(app.database.db, app.writer, DEFAULT_INSTALL_MODEL, () => new Date());
     const [decoded] = (await (await call('GET', '/v1/postbacks?app_id=100', ADMIN)).json()).postbacks.filter((p: { decode: unknown }) => p.decode);
     expect(decoded.decode).toEqual({
-      schema_version: 1, schemaVersion: 1, currency: 'USD', events: [{ name: 'purchase', min: 1, max: 1 }],
-      revenue_min_micros: 990_000, revenueMinMicros: 990_000, revenue_max_micros: 9_990_000, revenueMaxMicros: 9_990_000,
+      schema_version: 1,
+      schemaVersion: 1,
+      currency: 'USD',
+      events: [{ name: 'purchase', min: 1, max: 1 }],
+      revenue_min_micros: 990_000,
+      revenueMinMicros: 990_000,
+      revenue_max_micros: 9_990_000,
+      revenueMaxMicros: 9_990_000,
     });
   });
 
   it('exports NDJSON envelopes of received_at and body', async () => {
     const r = await call('GET', '/v1/postbacks?format=ndjson', keys.analyst);
     expect(r.headers.get('content-type')).toContain('application/x-ndjson');
-    const lines = (await r.text()).trim().split('\n').map((l) => JSON.parse(l));
+    const lines = (await r.text())
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(lines).toHaveLength(2);
     expect(lines[0]).toEqual({ received_at: '2026-11-25T12:00:00.000Z', raw: expect.stringContaining('"app-id":100'), body: expect.objectContaining({ 'app-id': 100 }) });
   });

@@ -56,7 +56,12 @@ describe('import, report, rebuild', () => {
 
     const report = await cli(['report', '--from', '2026-06-10', '--to', '2026-06-11', '--group-by', 'date,campaign', '--app-id', '100', '--format', 'csv']);
     expect(report.code, report.err).toBe(0);
-    expect(report.out.split('\r\n').slice(1, 3).map((l) => l.split(',').slice(0, 4).join(','))).toEqual(['2026-06-10,01,1,1', '2026-06-11,39,1,1']);
+    expect(
+      report.out
+        .split('\r\n')
+        .slice(1, 3)
+        .map((l) => l.split(',').slice(0, 4).join(',')),
+    ).toEqual(['2026-06-10,01,1,1', '2026-06-11,39,1,1']);
 
     const table = await cli(['report', '--from', '2026-06-10', '--to', '2026-06-11', '--group-by', 'campaign']);
     expect(table.out.split('\n')[0]).toMatch(/^campaign\s+postbacks\s+verified/);
@@ -77,14 +82,18 @@ describe('import, report, rebuild', () => {
       await source.post(postback(at, { 'conversion-value': i, 'country-code': 'DE' }).body);
     }
     const exported = await (await source.app.request('/v1/postbacks?format=ndjson', { headers: { Authorization: `Bearer ${ADMIN}` } })).text();
-    const sourceReport = await (await source.app.request('/v1/reports/campaigns?from=2026-11-20&to=2026-11-30&group_by=date,conversion_value,country_code', { headers: { Authorization: `Bearer ${ADMIN}` } })).json();
+    const sourceReport = await (
+      await source.app.request('/v1/reports/campaigns?from=2026-11-20&to=2026-11-30&group_by=date,conversion_value,country_code', { headers: { Authorization: `Bearer ${ADMIN}` } })
+    ).json();
     await source.close();
 
     writeFileSync(join(dir, 'export.ndjson'), exported);
     const target = { ...env, SKANPOST_DB: join(dir, 'target.db') };
     expect((await cli(['import', join(dir, 'export.ndjson')], target)).code).toBe(0);
     const copy = await createTestApp({ path: target.SKANPOST_DB, extraKeys: key.spkiBase64, adminKey: ADMIN, now: () => clock });
-    const copyReport = await (await copy.app.request('/v1/reports/campaigns?from=2026-11-20&to=2026-11-30&group_by=date,conversion_value,country_code', { headers: { Authorization: `Bearer ${ADMIN}` } })).json();
+    const copyReport = await (
+      await copy.app.request('/v1/reports/campaigns?from=2026-11-20&to=2026-11-30&group_by=date,conversion_value,country_code', { headers: { Authorization: `Bearer ${ADMIN}` } })
+    ).json();
     expect(copyReport.rows).toEqual(sourceReport.rows);
     expect(copyReport.rows.map((r: { date: string }) => r.date)).toEqual(['2026-11-21', '2026-11-21', '2026-11-24']);
     // A second import changes nothing: every line is a duplicate.
@@ -128,13 +137,20 @@ describe('usage errors exit 2', () => {
 });
 
 describe('help and exit codes', () => {
-  it.each(['verify', 'reverify', 'report', 'schema', 'keys', 'rebuild', 'import', 'prune', 'backup', 'destinations', 'deliveries'])('%s --help exits 0 with its usage', async (command) => {
-    for (const args of [[command, '--help'], [command, '-h'], ['help', command]]) {
-      const run = await cli(args);
-      expect(run.code).toBe(0);
-      expect(run.out).toMatch(new RegExp(`^usage: skanpost ${command}`));
-    }
-  });
+  it.each(['verify', 'reverify', 'report', 'schema', 'keys', 'rebuild', 'import', 'prune', 'backup', 'destinations', 'deliveries'])(
+    '%s --help exits 0 with its usage',
+    async (command) => {
+      for (const args of [
+        [command, '--help'],
+        [command, '-h'],
+        ['help', command],
+      ]) {
+        const run = await cli(args);
+        expect(run.code).toBe(0);
+        expect(run.out).toMatch(new RegExp(`^usage: skanpost ${command}`));
+      }
+    },
+  );
 
   it('backup into a folder that does not exist is a usage error', async () => {
     const run = await cli(['backup', join(dir, 'no', 'such', 'folder', 'copy.db')]);

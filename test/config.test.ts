@@ -8,9 +8,23 @@ import { generateKey } from './support/signing.js';
 describe('readConfig', () => {
   it('needs nothing: port 8787, ./data/skanpost.db, synchronous FULL, no extra keys', () => {
     expect(readConfig({})).toEqual({
-      port: 8787, dbPath: './data/skanpost.db', extraKeys: '', synchronous: 'full', installModel: DEFAULT_INSTALL_MODEL,
-      adminKey: undefined, maxInFlight: 2048, headersTimeoutMs: 10_000, requestTimeoutMs: 30_000, logLevel: 'info', metricsPort: undefined, retentionDays: 90, retentionVerifiedDays: undefined,
-      rateLimit: undefined, rateBurst: undefined, trustedProxyHeader: undefined, allowlist: '',
+      port: 8787,
+      dbPath: './data/skanpost.db',
+      extraKeys: '',
+      synchronous: 'full',
+      installModel: DEFAULT_INSTALL_MODEL,
+      adminKey: undefined,
+      maxInFlight: 2048,
+      headersTimeoutMs: 10_000,
+      requestTimeoutMs: 30_000,
+      logLevel: 'info',
+      metricsPort: undefined,
+      retentionDays: 90,
+      retentionVerifiedDays: undefined,
+      rateLimit: undefined,
+      rateBurst: undefined,
+      trustedProxyHeader: undefined,
+      allowlist: '',
     });
   });
 
@@ -47,7 +61,9 @@ describe('readConfig', () => {
 
 describe('SKANPOST_EXTRA_KEYS', () => {
   it('adds bare SKAN keys of either curve and AAK keys by kid', async () => {
-    const ring = await buildKeyRing(` ${generateKey('P-256').spkiBase64} , ${generateKey('P-192').spkiBase64},aak:k/0=${generateKey('P-256').spkiBase64},aak-dev:d/0=${generateKey('P-256').spkiBase64}`);
+    const ring = await buildKeyRing(
+      ` ${generateKey('P-256').spkiBase64} , ${generateKey('P-192').spkiBase64},aak:k/0=${generateKey('P-256').spkiBase64},aak-dev:d/0=${generateKey('P-256').spkiBase64}`,
+    );
     expect(ring.extra).toHaveLength(4);
     expect(ring.extra[0]).toMatch(/^extra-p-256-[0-9a-f]{16}$/);
     expect(ring.extra[1]).toMatch(/^extra-p-192-[0-9a-f]{16}$/);
@@ -55,7 +71,7 @@ describe('SKANPOST_EXTRA_KEYS', () => {
     expect(ring.aak.get('d/0')?.environment).toBe('development');
   });
 
-  it('is empty by default: only Apple\'s keys are trusted', async () => {
+  it("is empty by default: only Apple's keys are trusted", async () => {
     const ring = await buildKeyRing();
     expect(ring.extra).toEqual([]);
     expect(ring.skan.map((k) => k.id)).toEqual(['apple-skan-p256', 'apple-skan-p192']);

@@ -4,8 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { campaignOf } from '../src/conversion/campaign.js';
 import { decodeConversion } from '../src/conversion/decode.js';
 import { DEFAULT_INSTALL_MODEL, estimateInstall, fillingHorizonMs } from '../src/conversion/install-date.js';
+import { type SchemaVersion, schemaInForce } from '../src/conversion/schema.js';
 import { ConversionSchema } from '../src/model/conversion-schema.js';
-import { schemaInForce, type SchemaVersion } from '../src/conversion/schema.js';
 
 const example = JSON.parse(readFileSync(new URL('../fixtures/conversion-schema.json', import.meta.url), 'utf8'));
 const version = (n: number, from: string, overrides: Partial<ConversionSchema> = {}): SchemaVersion => ({
@@ -24,7 +24,15 @@ describe('ConversionSchema', () => {
     [{ currency: 'usd' }, 'currency'],
     [{ fine: [{ from: 5, to: 3, events: [] }] }, 'fine'],
     [{ fine: [{ from: 0, to: 64, events: [] }] }, 'fine'],
-    [{ fine: [{ from: 0, to: 5, events: [] }, { from: 5, to: 6, events: [] }] }, 'fine'],
+    [
+      {
+        fine: [
+          { from: 0, to: 5, events: [] },
+          { from: 5, to: 6, events: [] },
+        ],
+      },
+      'fine',
+    ],
     [{ fine: [{ from: 0, to: 0, events: [{ name: 'x', min: 3, max: 1 }] }] }, 'fine'],
     [{ coarse: { '3': { low: { events: [] } } } }, 'coarse'],
     [{ coarse: { '0': { lowest: { events: [] } } } }, 'coarse'],

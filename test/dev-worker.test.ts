@@ -1,7 +1,8 @@
 // The Worker as wrangler builds and serves it. `npm run dev:worker` as a developer runs it: applies the migrations to the local D1 and serves
-// the Worker with wrangler on port 8788, beside the Node server's 8787.
+// the Worker with wrangler (port 8788 by default, beside the Node server's 8787); here on a free port, with a state folder of its own.
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,10 +11,23 @@ import { loadAppleSamples } from './support/app.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
-it('serves the Worker on 127.0.0.1:8788 and ingests an Apple postback', async () => {
+/** A port nothing listens on now. */
+const freePort = () =>
+  new Promise<number>((resolve, reject) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+    server.on('error', reject);
+  });
+
+it('serves the Worker on 127.0.0.1 and ingests an Apple postback', async () => {
+  const state = mkdtempSync(join(tmpdir(), 'skanpost-dev-state-'));
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
   const child = spawn('npm', ['run', 'dev:worker', '--silent'], {
     cwd: root,
-    env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: 'false', WRANGLER_SEND_METRICS: 'false', CI: '1' },
+    env: { ...process.env, SKANPOST_DEV_STATE: state, SKANPOST_DEV_PORT: String(port), CLOUDFLARE_CF_FETCH_ENABLED: 'false', WRANGLER_SEND_METRICS: 'false', CI: '1' },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
   });
@@ -26,14 +40,19 @@ it('serves the Worker on 127.0.0.1:8788 and ingests an Apple postback', async ()
     let healthy = false;
     for (let i = 0; i < 120 && !healthy; i++) {
       await new Promise((r) => setTimeout(r, 500));
-      healthy = await fetch('http://127.0.0.1:8788/healthz').then((r) => r.ok, () => false);
+      healthy = await fetch(`${base}/healthz`).then(
+        (r) => r.ok,
+        () => false,
+      );
     }
     expect(healthy, logs).toBe(true);
     const sample = (await loadAppleSamples()).find((s) => s.expect === 'verified')!;
-    const response = await fetch('http://127.0.0.1:8788/.well-known/skadnetwork/report-attribution/', { method: 'POST', body: JSON.stringify(sample.body) });
-    expect(response.status).toBe(200);
-    // The local database outlives runs (.wrangler/state), so a second run sees a duplicate.
-    expect(await response.json()).toMatchObject({ signature: 'verified', outcome: expect.stringMatching(/^(stored|duplicate)$/) });
+    const post = () => fetch(`${base}/.well-known/skadnetwork/report-attribution/`, { method: 'POST', body: JSON.stringify(sample.body) });
+    const first = await post();
+    expect(first.status).toBe(200);
+    // A state folder of its own: the database starts empty, so the first copy is stored.
+    expect(await first.json()).toMatchObject({ signature: 'verified', outcome: 'stored' });
+    expect(await (await post()).json()).toMatchObject({ outcome: 'duplicate' });
   } finally {
     try {
       process.kill(-child.pid!, 'SIGKILL');
@@ -41,10 +60,11 @@ it('serves the Worker on 127.0.0.1:8788 and ingests an Apple postback', async ()
       // already gone
     }
     await exited;
+    rmSync(state, { recursive: true, force: true });
   }
 }, 90_000);
 
-it('bundles the Worker with wrangler, without Node-only modules', () => {
+it('bundles the Worker with wrangler, without Node-only modules or sqlite code', () => {
   const out = mkdtempSync(join(tmpdir(), 'skanpost-bundle-'));
   try {
     execFileSync('npx', ['wrangler', 'deploy', '--dry-run', '--outdir', out], {
@@ -56,6 +76,9 @@ it('bundles the Worker with wrangler, without Node-only modules', () => {
     const bundle = readFileSync(join(out, 'index.js'), 'utf8');
     expect(bundle).toContain('report-attribution');
     expect(bundle.match(/from\s*["']node:[^"']+["']|require\(["'](fs|path|better-sqlite3)["']\)|better_sqlite3\.node/g)).toBeNull();
+    // The Worker chooses D1's write unit; better-sqlite3's is never bundled with it.
+    expect(bundle).toMatch(/\bD1Unit = class\b|class D1Unit\b/);
+    expect(bundle).not.toContain('SqliteUnit');
   } finally {
     rmSync(out, { recursive: true, force: true });
   }

@@ -4,12 +4,17 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect, it } from 'vitest';
-import { INGEST_REJECT_REASONS } from '../src/observability/metrics.js';
 import { PROBLEM_REASONS } from '../src/http/problem.js';
+import { INGEST_REJECT_REASONS } from '../src/observability/metrics.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const docsDir = join(root, 'docs');
-const docs = [join(root, 'README.md'), ...readdirSync(docsDir).filter((f) => f.endsWith('.md')).map((f) => join(docsDir, f))]
+const docs = [
+  join(root, 'README.md'),
+  ...readdirSync(docsDir)
+    .filter((f) => f.endsWith('.md'))
+    .map((f) => join(docsDir, f)),
+]
   .map((f) => readFileSync(f, 'utf8'))
   .join('\n');
 const source = (dir: string): string =>
@@ -24,7 +29,13 @@ function tableAfter(heading: string): string[] {
   expect(start, `a section "${heading}" in README.md or docs/`).toBeGreaterThanOrEqual(0);
   const lines = docs.slice(start).split('\n').slice(1);
   const table = lines.slice(lines.findIndex((l) => l.startsWith('|')));
-  return table.slice(0, table.findIndex((l) => !l.startsWith('|'))).slice(2).map((l) => /^\|\s*`([^`]+)`/.exec(l)?.[1] ?? '');
+  return table
+    .slice(
+      0,
+      table.findIndex((l) => !l.startsWith('|')),
+    )
+    .slice(2)
+    .map((l) => /^\|\s*`([^`]+)`/.exec(l)?.[1] ?? '');
 }
 
 it('documents every error reason, and each documented one is used', () => {

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { startPartner, status } from './support/partner.js';
-import { startServer, type ServerProcess } from './support/server.js';
+import { type ServerProcess, startServer } from './support/server.js';
 import { generateKey, signSkan, skanBody } from './support/signing.js';
 
 const key = generateKey('P-256');

@@ -6,12 +6,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULT_INSTALL_MODEL } from '../src/conversion/install-date.js';
-import { ConversionSchema } from '../src/model/conversion-schema.js';
-import { runPendingJobs } from '../src/maintenance/jobs.js';
 import { addCampaign, addSchema } from '../src/db/settings.js';
 import { sendDue } from '../src/forward/sender.js';
+import { runPendingJobs } from '../src/maintenance/jobs.js';
+import { ConversionSchema } from '../src/model/conversion-schema.js';
 import { createTestApp, type TestApp } from './support/app.js';
-import { hang, startPartner, status, type Partner } from './support/partner.js';
+import { hang, type Partner, startPartner, status } from './support/partner.js';
 import { aakPayload, generateKey, signJws, signSkan, skanBody } from './support/signing.js';
 
 const key = generateKey('P-256');
@@ -55,7 +55,13 @@ async function drain(a: TestApp = app, rounds = 20) {
     clock = Math.max(clock, due.t);
   }
 }
-const states = () => app.database.sqlite.prepare('select state, attempts, last_status, last_error from deliveries order by id').all() as Array<{ state: string; attempts: number; last_status: number | null; last_error: string | null }>;
+const states = () =>
+  app.database.sqlite.prepare('select state, attempts, last_status, last_error from deliveries order by id').all() as Array<{
+    state: string;
+    attempts: number;
+    last_status: number | null;
+    last_error: string | null;
+  }>;
 const body40 = (o: Record<string, unknown> = {}) => signSkan(skanBody('4.0', { 'app-id': 100, 'conversion-value': 12, ...o }), key, '4.0');
 
 describe('formats', () => {
@@ -75,7 +81,11 @@ describe('formats', () => {
     const [, t, v1] = /^t=(\d+),v1=([0-9a-f]{64})$/.exec(got!.headers['x-skanpost-signature'] as string)!;
     expect(Number(t)).toBe(Math.floor(clock / 1000));
     expect(createHmac('sha256', SECRET).update(`${t}.${got!.body}`).digest('hex')).toBe(v1);
-    expect(createHmac('sha256', SECRET).update(`${t}.${got!.body.toString().replace('12', '13')}`).digest('hex')).not.toBe(v1);
+    expect(
+      createHmac('sha256', SECRET)
+        .update(`${t}.${got!.body.toString().replace('12', '13')}`)
+        .digest('hex'),
+    ).not.toBe(v1);
   });
 
   it('enriched: the postback plus campaign name, receive time, decoded events and revenue', async () => {
@@ -100,7 +110,11 @@ describe('formats', () => {
   });
 
   it('template: macros in the URL, URL-encoded, absent ones empty, no body', async () => {
-    await addDestination({ method: 'GET', format: 'template', url: `${partner.url}/pb?tid={transaction_id}&cv={conversion_value}&cc={country_code}&src={source_identifier}&v={signature}&cmp={campaign_name}` });
+    await addDestination({
+      method: 'GET',
+      format: 'template',
+      url: `${partner.url}/pb?tid={transaction_id}&cv={conversion_value}&cc={country_code}&src={source_identifier}&v={signature}&cmp={campaign_name}`,
+    });
     const body = body40({ 'source-identifier': '5239' });
     await app.post(body);
     await drain();
@@ -301,7 +315,13 @@ describe('routing and control', () => {
     expect((await api('PATCH', `/v1/destinations/${id}`, { format: 'xml' })).status).toBe(400);
     expect((await api('PATCH', '/v1/destinations/999', { name: 'x' })).status).toBe(404);
     const analyst = (await app.writer.run((tx) => import('../src/db/api-keys.js').then((m) => m.createApiKey(tx.db, { name: 'a', role: 'analyst' }, new Date())))).secret;
-    for (const [method, path] of [['GET', '/v1/destinations'], ['POST', '/v1/destinations'], ['GET', `/v1/destinations/${id}/stats`], ['GET', '/v1/deliveries'], ['POST', '/v1/deliveries/replay']]) {
+    for (const [method, path] of [
+      ['GET', '/v1/destinations'],
+      ['POST', '/v1/destinations'],
+      ['GET', `/v1/destinations/${id}/stats`],
+      ['GET', '/v1/deliveries'],
+      ['POST', '/v1/deliveries/replay'],
+    ]) {
       const r = await app.app.request(path!, { method, headers: { Authorization: `Bearer ${analyst}` }, body: method === 'POST' ? '{}' : null });
       expect(r.status).toBe(403);
     }

@@ -1,7 +1,8 @@
 // Hostile input at the ingest endpoint: whatever arrives, never a 5xx or a crash, never a row
 // for a 400, and never a changed figure from a replay with altered unsigned values.
-import fc from 'fast-check';
+
 import { sql } from 'drizzle-orm';
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from './support/app.js';
 import { generateKey, signSkan, skanBody } from './support/signing.js';
@@ -32,7 +33,10 @@ const signedText = JSON.stringify(signed);
 
 describe('hostile input', () => {
   it('random bytes', async () => {
-    await fc.assert(fc.asyncProperty(fc.uint8Array({ maxLength: 2048 }), async (bytes) => void (await post(bytes))), { numRuns: 300 });
+    await fc.assert(
+      fc.asyncProperty(fc.uint8Array({ maxLength: 2048 }), async (bytes) => void (await post(bytes))),
+      { numRuns: 300 },
+    );
   });
 
   it('truncated and spliced postbacks', async () => {
@@ -70,7 +74,8 @@ describe('hostile input', () => {
   });
 
   it('replays with altered unsigned values change no figure, at scale', async () => {
-    const figures = () => app.database.db.all(sql`select sum(postbacks) p, sum(verified) v, sum(null_values) n, sum(coarse_low + coarse_medium + coarse_high) c, sum(installs) i from rollups`);
+    const figures = () =>
+      app.database.db.all(sql`select sum(postbacks) p, sum(verified) v, sum(null_values) n, sum(coarse_low + coarse_medium + coarse_high) c, sum(installs) i from rollups`);
     const originals = Array.from({ length: 50 }, (_, i) => signSkan(skanBody('4.0', { 'conversion-value': i }), key, '4.0'));
     for (const body of originals) expect((await post(JSON.stringify(body))).status).toBe(200);
     const before = await figures();
@@ -79,7 +84,11 @@ describe('hostile input', () => {
     await fc.assert(
       fc.asyncProperty(
         fc.constantFrom(...originals),
-        fc.record({ 'conversion-value': fc.option(fc.integer({ min: -5, max: 70 })), 'coarse-conversion-value': fc.option(fc.constantFrom('low', 'medium', 'high', 'LOW')), 'country-code': fc.option(fc.constantFrom('US', 'FR', 'zz')) }),
+        fc.record({
+          'conversion-value': fc.option(fc.integer({ min: -5, max: 70 })),
+          'coarse-conversion-value': fc.option(fc.constantFrom('low', 'medium', 'high', 'LOW')),
+          'country-code': fc.option(fc.constantFrom('US', 'FR', 'zz')),
+        }),
         async (original, unsigned) => {
           const replay = { ...original, ...Object.fromEntries(Object.entries(unsigned).filter(([, v]) => v !== null)) };
           const response = await post(JSON.stringify(replay));

@@ -4,8 +4,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { importFile } from '../src/node/commands/import.js';
 import type { IngestDeps } from '../src/ingest/ingest.js';
+import { importFile } from '../src/node/commands/import.js';
 import { createTestApp, type TestApp } from './support/app.js';
 import { generateKey, signSkan, skanBody, uuid } from './support/signing.js';
 
@@ -77,7 +77,13 @@ describe('envelopes and errors', () => {
     );
     expect(summary.lines).toBe(5);
     expect(summary.errors).toEqual([
-      { line: 2, problems: [{ field: 'colour', reason: expect.any(String) }, { field: 'size', reason: expect.any(String) }] },
+      {
+        line: 2,
+        problems: [
+          { field: 'colour', reason: expect.any(String) },
+          { field: 'size', reason: expect.any(String) },
+        ],
+      },
       { line: 5, problems: [{ field: 'received_at', reason: 'must be an RFC 3339 time' }] },
       { line: 6, problems: [{ field: 'raw', reason: expect.any(String) }] },
       { line: 7, problems: [{ field: 'body', reason: expect.any(String) }] },
@@ -145,7 +151,11 @@ describe('export → import', () => {
       Promise.all(queries.map(async (q) => (await (await app.app.request(`/v1/${q}`, { headers: admin })).text()).replace(/"generated_at":"[^"]+"/, '')));
     // Ids are not compared: an insert that dedupe ignores may still use up an id.
     const stored = (app: TestApp) =>
-      app.database.sqlite.prepare('select p.received_at, p.body, p.body_sha256, p.signature, p.outcome, f.body_sha256 as first from postbacks p left join postbacks f on f.id = p.first_id order by p.id').all();
+      app.database.sqlite
+        .prepare(
+          'select p.received_at, p.body, p.body_sha256, p.signature, p.outcome, f.body_sha256 as first from postbacks p left join postbacks f on f.id = p.first_id order by p.id',
+        )
+        .all();
     const exported = await (await source.app.request('/v1/postbacks?format=ndjson', { headers: admin })).text();
     const before = { figures: await figures(source), rows: stored(source) };
     expect((before.rows as unknown[]).length).toBeGreaterThan(fixture.postbacks.length);

@@ -15,8 +15,7 @@ afterEach(async () => {
   await app.close();
 });
 
-const verified40 = (overrides: Record<string, unknown> = {}) =>
-  signSkan(skanBody('4.0', { 'conversion-value': 12, 'country-code': 'US', ...overrides }), p256, '4.0');
+const verified40 = (overrides: Record<string, unknown> = {}) => signSkan(skanBody('4.0', { 'conversion-value': 12, 'country-code': 'US', ...overrides }), p256, '4.0');
 const forged = (body: Record<string, unknown>) => ({ ...body, 'attribution-signature': signSkan(skanBody('4.0'), p256, '4.0')['attribution-signature'] });
 const receipt = async (response: Response) => {
   expect(response.status).toBe(200);
@@ -95,7 +94,12 @@ describe('routes', () => {
     const slow = createApp({
       ...app.deps,
       maxInFlight: 1,
-      writer: { run: async (work) => { await gate; return app.writer.run(work); } },
+      writer: {
+        run: async (work) => {
+          await gate;
+          return app.writer.run(work);
+        },
+      },
     });
     const first = slow.request(SKAN_PATH, { method: 'POST', body: JSON.stringify(verified40()) });
     await new Promise((r) => setTimeout(r, 20));
@@ -154,7 +158,19 @@ describe('storage', () => {
     const text = `{ "ip-address":"192.0.2.7",${JSON.stringify(verified40()).slice(1)}`;
     const { id } = await receipt(await app.postRaw(text));
     const [row] = await app.rows();
-    expect(row).toMatchObject({ id, body: text, protocol: 'skan', environment: 'production', version: '4.0', signature: 'verified', conversionValue: 12, countryCode: 'US', sourceIdentifier: '5239', didWin: true, postbackSequenceIndex: 0 });
+    expect(row).toMatchObject({
+      id,
+      body: text,
+      protocol: 'skan',
+      environment: 'production',
+      version: '4.0',
+      signature: 'verified',
+      conversionValue: 12,
+      countryCode: 'US',
+      sourceIdentifier: '5239',
+      didWin: true,
+      postbackSequenceIndex: 0,
+    });
     expect(row!.receivedAt.toISOString()).toBe('2026-11-25T12:00:00.000Z');
   });
 
@@ -266,7 +282,10 @@ describe('outcome table', () => {
     expect(genuine).toMatchObject({ outcome: 'stored', signature: 'verified' });
     expect(genuine.id).not.toBe(fake.id);
     const rows = await app.rows();
-    expect(rows.map((r) => [r.signature, r.dedupeKey !== null])).toEqual([['invalid', false], ['verified', true]]);
+    expect(rows.map((r) => [r.signature, r.dedupeKey !== null])).toEqual([
+      ['invalid', false],
+      ['verified', true],
+    ]);
   });
 
   it('a forged copy after the real one is stored apart and changes nothing about the first', async () => {

@@ -10,7 +10,13 @@ describe('parseStrictJson', () => {
         const text = JSON.stringify(value);
         const parsed = parseStrictJson(text);
         const normalise = (v: unknown): unknown =>
-          v instanceof JsonNumber ? Number(v.lexeme) : Array.isArray(v) ? v.map(normalise) : v && typeof v === 'object' ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, normalise(x)])) : v;
+          v instanceof JsonNumber
+            ? Number(v.lexeme)
+            : Array.isArray(v)
+              ? v.map(normalise)
+              : v && typeof v === 'object'
+                ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, normalise(x)]))
+                : v;
         expect(normalise(parsed)).toEqual(JSON.parse(text));
       }),
       { numRuns: 300 },

@@ -5,7 +5,10 @@ import { expect, it } from 'vitest';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const run = (body: string) =>
-  spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', `import { batchedStderr } from './src/node/log-writer.ts'; const log = batchedStderr(); ${body}`], { cwd: root, encoding: 'utf8' });
+  spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', `import { batchedStderr } from './src/node/log-writer.ts'; const log = batchedStderr(); ${body}`], {
+    cwd: root,
+    encoding: 'utf8',
+  });
 
 it('writes every line, in order, across turns', () => {
   const { stderr, status } = run(`for (let i = 0; i < 500; i++) log('a' + i); setTimeout(() => { log('b'); }, 10);`);

@@ -5,9 +5,9 @@ import { join } from 'node:path';
 import { eq, sql } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/better-sqlite3';
 import { afterEach, expect, it } from 'vitest';
-import { runPendingJobs } from '../src/maintenance/jobs.js';
-import { postbacks, rollups } from '../src/db/schema.js';
 import { DEFAULT_INSTALL_MODEL } from '../src/conversion/install-date.js';
+import { postbacks, rollups } from '../src/db/schema.js';
+import { runPendingJobs } from '../src/maintenance/jobs.js';
 import { openDatabase } from '../src/node/database.js';
 import { GroupCommitWriter } from '../src/node/group-commit.js';
 import { createTestApp } from './support/app.js';
@@ -15,7 +15,9 @@ import { databaseAt } from './support/old-database.js';
 import { aakPayload, generateKey, signJws, signSkan, skanBody } from './support/signing.js';
 
 const dirs: string[] = [];
-afterEach(() => dirs.splice(0).forEach((d) => rmSync(d, { recursive: true, force: true })));
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
 const key = generateKey('P-256');
 
 function tempPath() {
@@ -50,19 +52,30 @@ it('0005 gives absent did-win and redownload back their NULL and rebuilds the ag
   const rows = await ingestedRows([signSkan(skanBody('2.1'), key, '2.1'), signSkan(skanBody('3.0', { 'did-win': false }), key, '3.0')]);
   const old = databaseAt(path, '0004_');
   // What the old writer left behind: did_win 0 where the body has none, an absent decode as 'null'.
-  await drizzle(old).insert(postbacks).values(rows.map(({ id: _, ...row }) => row));
+  await drizzle(old)
+    .insert(postbacks)
+    .values(rows.map(({ id: _, ...row }) => row));
   old.exec(`UPDATE postbacks SET did_win = 0, decode = 'null' WHERE version = '2.1'`);
   old.close();
 
   await upgrade(path, async (reopened, jobs) => {
     const stored = await reopened.db.select().from(postbacks);
-    expect(stored.map((r) => [r.version, r.didWin])).toEqual([['2.1', null], ['3.0', false]]);
+    expect(stored.map((r) => [r.version, r.didWin])).toEqual([
+      ['2.1', null],
+      ['3.0', false],
+    ]);
     expect(reopened.sqlite.prepare(`SELECT count(*) AS n FROM postbacks WHERE decode = 'null'`).get()).toEqual({ n: 0 });
     expect(await reopened.db.select().from(rollups)).toEqual([]);
     await jobs();
-    const [v21] = await reopened.db.select({ installs: sql<number>`sum(${rollups.installs})`, nonWinning: sql<number>`sum(${rollups.nonWinning})` }).from(rollups).where(eq(rollups.version, '2.1'));
+    const [v21] = await reopened.db
+      .select({ installs: sql<number>`sum(${rollups.installs})`, nonWinning: sql<number>`sum(${rollups.nonWinning})` })
+      .from(rollups)
+      .where(eq(rollups.version, '2.1'));
     expect(v21).toEqual({ installs: 1, nonWinning: 0 });
-    const [v30] = await reopened.db.select({ nonWinning: sql<number>`sum(${rollups.nonWinning})` }).from(rollups).where(eq(rollups.version, '3.0'));
+    const [v30] = await reopened.db
+      .select({ nonWinning: sql<number>`sum(${rollups.nonWinning})` })
+      .from(rollups)
+      .where(eq(rollups.version, '3.0'));
     expect(v30).toEqual({ nonWinning: 1 });
   });
 });
@@ -73,7 +86,9 @@ it('0008 fills fidelity_type of AdAttributionKit rows and rebuilds the aggregate
   const rows = await ingestedRows([{ 'jws-string': jws, 'ad-interaction-type': 'view' }], true);
   const old = databaseAt(path, '0007_');
   // The old pipeline left fidelity_type empty for AdAttributionKit, and counted revenue in micros.
-  await drizzle(old).insert(postbacks).values(rows.map(({ id: _, ...row }) => ({ ...row, fidelityType: null })));
+  await drizzle(old)
+    .insert(postbacks)
+    .values(rows.map(({ id: _, ...row }) => ({ ...row, fidelityType: null })));
   old.exec(`INSERT INTO rollups (arrival_bucket, install_bucket, protocol, environment, signature, ad_network_id, app_id, campaign, campaign_name,
     source_identifier, window, fidelity_type, redownload, did_win, version, conversion_type, country_code, conversion_value,
     coarse_conversion_value, source_app_id, source_domain, currency, postbacks, verified, revenue_max_micros)

@@ -49,7 +49,15 @@ describe('request log', () => {
     await logged.request('/.well-known/skadnetwork/report-attribution/', { method: 'POST', body: JSON.stringify(body) });
     await logged.request('/healthz');
     expect(lines).toEqual([
-      expect.objectContaining({ level: 'info', message: 'request', method: 'POST', status: 200, outcome: 'stored', signature: 'verified', path: '/.well-known/skadnetwork/report-attribution/' }),
+      expect.objectContaining({
+        level: 'info',
+        message: 'request',
+        method: 'POST',
+        status: 200,
+        outcome: 'stored',
+        signature: 'verified',
+        path: '/.well-known/skadnetwork/report-attribution/',
+      }),
       expect.objectContaining({ message: 'request', method: 'GET', path: '/healthz', status: 200 }),
     ]);
     expect(JSON.stringify(lines)).not.toContain(body['attribution-signature'] as string);

@@ -4,7 +4,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { expect, it } from 'vitest';
 import { createTestApp } from './support/app.js';
-import { PARITY_ADMIN_KEY, PARITY_EXTRA_KEYS, runParityScenario, type Clock } from './support/parity-scenario.js';
+import { type Clock, PARITY_ADMIN_KEY, PARITY_EXTRA_KEYS, runParityScenario } from './support/parity-scenario.js';
 
 const GOLDEN = new URL('../fixtures/parity/golden.json', import.meta.url);
 

@@ -5,11 +5,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { DEFAULT_INSTALL_MODEL, fillingHorizonMs } from '../src/conversion/install-date.js';
-import { renderReportPart, reportBody, splitByDays } from '../src/report/render.js';
-import { MAX_REPORT_ROWS, ReportTooLargeError } from '../src/report/run.js';
 import { createApp } from '../src/http/app.js';
 import { ReportThreads } from '../src/node/report-threads.js';
 import { parseReportQuery } from '../src/report/query.js';
+import { renderReportPart, reportBody, splitByDays } from '../src/report/render.js';
+import { MAX_REPORT_ROWS, ReportTooLargeError } from '../src/report/run.js';
 import { createTestApp, type TestApp } from './support/app.js';
 import { generateKey, signSkan, skanBody } from './support/signing.js';
 
@@ -27,7 +27,12 @@ beforeAll(async () => {
   // Eight days of postbacks: campaigns, windows, two apps, some late in the UTC day (+05:30 moves them).
   for (let i = 0; i < 60; i++) {
     now = new Date(Date.UTC(2026, 5, 10 + (i % 8), (i * 7) % 24, (i * 13) % 60));
-    const body = skanBody('4.0', { 'app-id': 100 + (i % 2), 'source-identifier': String(5200 + (i % 5)), 'postback-sequence-index': i % 3, 'conversion-value': i % 3 ? undefined : i % 64 });
+    const body = skanBody('4.0', {
+      'app-id': 100 + (i % 2),
+      'source-identifier': String(5200 + (i % 5)),
+      'postback-sequence-index': i % 3,
+      'conversion-value': i % 3 ? undefined : i % 64,
+    });
     expect((await app.post(signSkan(body, key, '4.0'))).status).toBe(200);
   }
   now = NOW;
@@ -68,7 +73,10 @@ it('answers every report with the body the in-process path gives', async () => {
 it('splits only reports whose rows come in date order', () => {
   const query = (groupBy: string) => parseReportQuery(new URLSearchParams({ from: '2026-06-01', to: '2026-06-09', group_by: groupBy }), 'campaigns', NOW);
   const split = splitByDays(query('date,campaign'), 2);
-  expect(split.map((q) => [q.days[0]!.day, q.days.at(-1)!.day])).toEqual([['2026-06-01', '2026-06-04'], ['2026-06-05', '2026-06-09']]);
+  expect(split.map((q) => [q.days[0]!.day, q.days.at(-1)!.day])).toEqual([
+    ['2026-06-01', '2026-06-04'],
+    ['2026-06-05', '2026-06-09'],
+  ]);
   expect(splitByDays(query('campaign,date'), 2)).toHaveLength(1);
   expect(splitByDays(query('date'), 20)).toHaveLength(9);
 });
@@ -76,7 +84,12 @@ it('splits only reports whose rows come in date order', () => {
 it('counts the rows of all parts against the cap', async () => {
   const query = parseReportQuery(new URLSearchParams({ from: '2026-06-10', to: '2026-06-10', group_by: 'date' }), 'campaigns', NOW);
   const part = await renderReportPart(app.database.db, query, NOW, fillingHorizonMs(DEFAULT_INSTALL_MODEL));
-  expect(() => reportBody(query, NOW, [{ ...part, count: MAX_REPORT_ROWS }, { ...part, count: 1 }])).toThrow(ReportTooLargeError);
+  expect(() =>
+    reportBody(query, NOW, [
+      { ...part, count: MAX_REPORT_ROWS },
+      { ...part, count: 1 },
+    ]),
+  ).toThrow(ReportTooLargeError);
   expect(reportBody(query, NOW, [{ ...part, count: MAX_REPORT_ROWS }])).toContain('"rows":[');
 });
 

@@ -3,9 +3,9 @@
 import { readFileSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULT_INSTALL_MODEL } from '../src/conversion/install-date.js';
-import { ConversionSchema } from '../src/model/conversion-schema.js';
-import { runPendingJobs } from '../src/maintenance/jobs.js';
 import { addSchema } from '../src/db/settings.js';
+import { runPendingJobs } from '../src/maintenance/jobs.js';
+import { ConversionSchema } from '../src/model/conversion-schema.js';
 import { daysInZone } from '../src/report/query.js';
 import { createTestApp, type TestApp } from './support/app.js';
 import { aakPayload, generateKey, signJws, signSkan, skanBody } from './support/signing.js';
@@ -49,7 +49,9 @@ describe('metrics', () => {
     await postAt(at, s4({ 'source-identifier': '39', 'postback-sequence-index': 2, 'coarse-conversion-value': 'low' }));
     await postAt(at, signSkan(skanBody('4.0', { 'app-id': 100, 'source-identifier': '39' }), forger, '4.0')); // invalid
     await postAt(at, s4({ 'source-identifier': '39', version: '5.0' })); // unverifiable
-    await postAt(at, { 'jws-string': signJws({ kid: 'k/0', alg: 'ES256' }, aakPayload({ 'advertised-item-identifier': 100, 'source-identifier': '1239', 'conversion-type': 're-engagement' }), key) });
+    await postAt(at, {
+      'jws-string': signJws({ kid: 'k/0', alg: 'ES256' }, aakPayload({ 'advertised-item-identifier': 100, 'source-identifier': '1239', 'conversion-type': 're-engagement' }), key),
+    });
     await postAt(at, { 'jws-string': signJws({ kid: 'd/0', alg: 'ES256' }, aakPayload({ 'advertised-item-identifier': 100, 'source-identifier': '39' }), key) });
     const first = s4({ 'source-identifier': '39', 'conversion-value': 1 });
     await postAt(at, first);
@@ -60,10 +62,27 @@ describe('metrics', () => {
     expect(body.rows).toEqual([
       {
         campaign: '39',
-        postbacks: 9, verified: 7, installs: 2, redownloads: 1, reengagements: 1, non_winning: 1,
-        window_0: 5, window_1: 1, window_2: 1, null_values: 3, null_rate: 0.428571,
-        coarse_low: 1, coarse_medium: 0, coarse_high: 1, revenue_min: 0, revenue_max: 0, currency: null,
-        conflicts: 1, invalid: 1, unverifiable: 1, campaign_name: null,
+        postbacks: 9,
+        verified: 7,
+        installs: 2,
+        redownloads: 1,
+        reengagements: 1,
+        non_winning: 1,
+        window_0: 5,
+        window_1: 1,
+        window_2: 1,
+        null_values: 3,
+        null_rate: 0.428571,
+        coarse_low: 1,
+        coarse_medium: 0,
+        coarse_high: 1,
+        revenue_min: 0,
+        revenue_max: 0,
+        currency: null,
+        conflicts: 1,
+        invalid: 1,
+        unverifiable: 1,
+        campaign_name: null,
       },
     ]);
     const dev = await report('from=2026-06-10&to=2026-06-10&environment=development');
@@ -81,7 +100,11 @@ describe('metrics', () => {
     const events = await report('from=2026-06-10&to=2026-06-10&group_by=event', 'events');
     expect(events.body.rows).toEqual([{ event: 'purchase', postbacks: 2, count_min: 3, count_max: 11 }]);
     const histogram = await report('from=2026-06-10&to=2026-06-10&group_by=conversion_value');
-    expect(histogram.body.rows.map((r: { conversion_value: number | null; verified: number }) => [r.conversion_value, r.verified])).toEqual([[null, 1], [12, 1], [63, 1]]);
+    expect(histogram.body.rows.map((r: { conversion_value: number | null; verified: number }) => [r.conversion_value, r.verified])).toEqual([
+      [null, 1],
+      [12, 1],
+      [63, 1],
+    ]);
   });
 });
 
@@ -129,7 +152,10 @@ describe('time zones', () => {
     await postAt('2026-06-10T18:40:00Z', s4({})); // 00:10 on the 11th in Kolkata
     const rows = async (tz: string) =>
       (await report(`from=2026-06-10&to=2026-06-11&tz=${tz}&group_by=date`)).body.rows.map((r: { date: string; verified: number }) => [r.date, r.verified]);
-    expect(await rows('Asia/Kolkata')).toEqual([['2026-06-10', 1], ['2026-06-11', 1]]);
+    expect(await rows('Asia/Kolkata')).toEqual([
+      ['2026-06-10', 1],
+      ['2026-06-11', 1],
+    ]);
     expect(await rows('Asia/Kathmandu')).toEqual([['2026-06-11', 2]]);
     expect(await rows('UTC')).toEqual([['2026-06-10', 2]]);
   });
@@ -139,7 +165,10 @@ describe('time zones', () => {
     await postAt('2026-11-02T07:30:00Z', s4({})); // 23:30 PST on Nov 1
     await postAt('2026-11-02T08:30:00Z', s4({})); // 00:30 PST on Nov 2
     const { body } = await report('from=2026-11-01&to=2026-11-02&tz=America/Los_Angeles&group_by=date');
-    expect(body.rows.map((r: { date: string; verified: number }) => [r.date, r.verified])).toEqual([['2026-11-01', 2], ['2026-11-02', 1]]);
+    expect(body.rows.map((r: { date: string; verified: number }) => [r.date, r.verified])).toEqual([
+      ['2026-11-01', 2],
+      ['2026-11-02', 1],
+    ]);
   });
 });
 
@@ -149,7 +178,11 @@ describe('date basis and filling days', () => {
     await postAt('2026-06-10T12:00:00Z', s4({ 'postback-sequence-index': 1 })); // 252 h → 2026-05-31
     await postAt('2026-06-10T12:00:00Z', signSkan(skanBody('3.0', { 'app-id': 100 }), key, '3.0')); // 60 h → 2026-06-08
     const { body } = await report('from=2026-05-25&to=2026-06-10&date_basis=install&group_by=date,window');
-    expect(body.rows.map((r: { date: string; window: number }) => [r.date, r.window])).toEqual([['2026-05-31', 1], ['2026-06-07', 0], ['2026-06-08', 0]]);
+    expect(body.rows.map((r: { date: string; window: number }) => [r.date, r.window])).toEqual([
+      ['2026-05-31', 1],
+      ['2026-06-07', 0],
+      ['2026-06-08', 0],
+    ]);
     expect(body.meta).toMatchObject({ date_basis: 'install', group_by: ['date', 'window'], complete: false });
   });
 
@@ -171,7 +204,9 @@ describe('formats and errors', () => {
     const { body, headers } = await report('from=2026-06-10&to=2026-06-10&group_by=window,campaign&format=csv');
     expect(headers.get('content-type')).toContain('text/csv');
     const [header, row] = (body as string).split('\r\n');
-    expect(header).toBe('window,campaign,postbacks,verified,installs,redownloads,reengagements,non_winning,window_0,window_1,window_2,null_values,null_rate,coarse_low,coarse_medium,coarse_high,revenue_min,revenue_max,currency,conflicts,invalid,unverifiable,campaign_name');
+    expect(header).toBe(
+      'window,campaign,postbacks,verified,installs,redownloads,reengagements,non_winning,window_0,window_1,window_2,null_values,null_rate,coarse_low,coarse_medium,coarse_high,revenue_min,revenue_max,currency,conflicts,invalid,unverifiable,campaign_name',
+    );
     expect(row).toBe('0,01,1,1,1,0,0,0,1,0,0,1,1,0,0,0,0,0,,0,0,0,');
   });
 

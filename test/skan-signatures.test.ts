@@ -1,11 +1,11 @@
 // SKAN postbacks signed in the test with generated P-256 and P-192 keys: every version, every
 // optional-field combination, and tampering with signed versus unsigned fields.
 import { describe, expect, it } from 'vitest';
+import { createNodeVerifier } from '../src/node/crypto.js';
 import { createEcdsaVerifier } from '../src/postback/ecdsa.js';
 import { inspectPostback } from '../src/postback/inspect.js';
 import { buildKeyRing } from '../src/postback/keys.js';
 import { readPostback } from '../src/postback/read.js';
-import { createNodeVerifier } from '../src/node/crypto.js';
 import { generateKey, signSkan, skanBody, skanMessage } from './support/signing.js';
 
 const p256 = generateKey('P-256');
@@ -175,7 +175,12 @@ describe('key order', () => {
     const ring = await buildKeyRing(`${p256.spkiBase64},${second.spkiBase64}`);
     let calls = 0;
     const base = createNodeVerifier();
-    const counting = { verify: (...args: Parameters<typeof base.verify>) => (calls++, base.verify(...args)) };
+    const counting = {
+      verify: (...args: Parameters<typeof base.verify>) => {
+        calls++;
+        return base.verify(...args);
+      },
+    };
     const check = async (key: typeof p256) => {
       calls = 0;
       const read = readPostback(new TextEncoder().encode(JSON.stringify(signSkan(skanBody('4.0'), key, '4.0'))));

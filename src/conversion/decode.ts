@@ -1,7 +1,8 @@
 // Decoding a postback's conversion value with its app's schema, per window.
-import type { CoarseConversionValue } from '../postback/fields.js';
+
 import { MAX_REVENUE, type SchemaEntry } from '../model/conversion-schema.js';
 import type { Decode } from '../model/decode.js';
+import type { CoarseConversionValue } from '../postback/fields.js';
 import type { SchemaVersion } from './schema.js';
 
 export interface DecodeInput {

@@ -1,12 +1,13 @@
 // The columns derived from a postback and the app's settings: campaign, estimated install time,
 // the decode by the schema in force then, and the campaign name in force then.
-import { campaignOf } from './campaign.js';
+
+import type { NewPostbackRow, PostbackRow } from '../db/schema.js';
+import { campaignKey, type Settings } from '../db/settings-cache.js';
 import type { Decode } from '../model/decode.js';
+import { campaignOf } from './campaign.js';
 import { decodeConversion } from './decode.js';
 import { estimateInstall, type InstallModel } from './install-date.js';
 import { schemaInForce } from './schema.js';
-import type { NewPostbackRow, PostbackRow } from '../db/schema.js';
-import { campaignKey, type Settings } from '../db/settings-cache.js';
 
 export interface Derived {
   campaign: string | null;

@@ -1,7 +1,10 @@
 // Estimating when the app was installed (first launched) from when its postback arrived.
 import { z } from 'zod';
 
-const hours = z.number().min(0).max(24 * 100);
+const hours = z
+  .number()
+  .min(0)
+  .max(24 * 100);
 const range = z.tuple([hours, hours]).refine(([a, b]) => a <= b, { message: 'a delay range is [min, max]' });
 
 /**
@@ -40,9 +43,7 @@ const hasWindows = (input: InstallInput) => input.protocol === 'aak' || input.ve
 
 export function estimateInstall(arrival: Date, input: InstallInput, model: InstallModel = DEFAULT_INSTALL_MODEL): Date {
   const w = Math.min(Math.max(input.window, 0), 2) as 0 | 1 | 2;
-  const back = hasWindows(input)
-    ? model.window_end_hours[w] + mean(model.delay_hours[w])
-    : model.legacy_end_hours + mean(model.legacy_delay_hours);
+  const back = hasWindows(input) ? model.window_end_hours[w] + mean(model.delay_hours[w]) : model.legacy_end_hours + mean(model.legacy_delay_hours);
   return new Date(arrival.getTime() - back * HOUR);
 }
 

@@ -1,8 +1,8 @@
 // API keys: random secrets shown once, stored as SHA-256 (they carry 256 bits of entropy, so a
 // fast hash is enough), looked up by hash.
 import { asc, eq } from 'drizzle-orm';
-import type { Db } from './db.js';
 import { sha256Hex } from '../hash.js';
+import type { Db } from './db.js';
 import { apiKeys } from './schema.js';
 
 export type ApiKeyRow = typeof apiKeys.$inferSelect;
@@ -17,7 +17,10 @@ export interface NewApiKey {
 
 function newSecret(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(32));
-  return `skp_${btoa(String.fromCharCode(...bytes)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')}`;
+  return `skp_${btoa(String.fromCharCode(...bytes))
+    .replace(/\+/g, '-')
+    .replace(/\//g, '_')
+    .replace(/=+$/, '')}`;
 }
 
 /** A scope given as an empty list: refused, never read as "every app". */
@@ -50,7 +53,10 @@ export async function createApiKey(db: Db, input: NewApiKey, now: Date): Promise
 export const listApiKeys = (db: Db) => db.select().from(apiKeys).orderBy(asc(apiKeys.id));
 
 export async function findApiKey(db: Db, secret: string): Promise<ApiKeyRow | undefined> {
-  const [key] = await db.select().from(apiKeys).where(eq(apiKeys.secretSha256, sha256Hex(secret)));
+  const [key] = await db
+    .select()
+    .from(apiKeys)
+    .where(eq(apiKeys.secretSha256, sha256Hex(secret)));
   return key;
 }
 

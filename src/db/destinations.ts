@@ -10,7 +10,13 @@ import type { Unit } from './store.js';
 export type DestinationColumns = Omit<NewDestinationRow, 'id' | 'createdAt' | 'updatedAt' | 'paused'>;
 
 export async function insertDestination(tx: Unit, columns: DestinationColumns, now: Date): Promise<DestinationRow> {
-  const [inserted] = await tx.batch([tx.db.insert(destinations).values({ ...columns, createdAt: now, updatedAt: now }).returning(), bumpSettings(tx.db)]);
+  const [inserted] = await tx.batch([
+    tx.db
+      .insert(destinations)
+      .values({ ...columns, createdAt: now, updatedAt: now })
+      .returning(),
+    bumpSettings(tx.db),
+  ]);
   return (inserted as DestinationRow[])[0]!;
 }
 

@@ -5,7 +5,7 @@ import { type Column, getTableColumns, is, SQL, sql } from 'drizzle-orm';
 import type { SQLiteTable } from 'drizzle-orm/sqlite-core';
 
 /** D1 binds at most this many parameters per statement. */
-export const MAX_BOUND_PARAMETERS = 100;
+const MAX_BOUND_PARAMETERS = 100;
 
 /**
  * Splits `items` so that a statement built from one part stays under D1's parameter limit:

@@ -12,7 +12,10 @@ import type { Unit } from './store.js';
  * sender takes them. One UPDATE … RETURNING, so the claim is atomic on every driver.
  */
 export async function claimDue(db: Db, now: Date, leaseMs: number, limit: number): Promise<DeliveryRow[]> {
-  const running = db.select({ id: destinations.id }).from(destinations).where(and(eq(destinations.enabled, true), eq(destinations.paused, false)));
+  const running = db
+    .select({ id: destinations.id })
+    .from(destinations)
+    .where(and(eq(destinations.enabled, true), eq(destinations.paused, false)));
   const due = db
     .select({ id: deliveries.id })
     .from(deliveries)
@@ -105,7 +108,9 @@ export const deliveryIdsOf = async (db: Db, filter: { destinationId?: number | u
     await db
       .select({ id: deliveries.id })
       .from(deliveries)
-      .where(and(filter.destinationId !== undefined ? eq(deliveries.destinationId, filter.destinationId) : undefined, filter.state ? eq(deliveries.state, filter.state) : undefined))
+      .where(
+        and(filter.destinationId !== undefined ? eq(deliveries.destinationId, filter.destinationId) : undefined, filter.state ? eq(deliveries.state, filter.state) : undefined),
+      )
       .orderBy(asc(deliveries.id))
       .limit(limit)
   ).map((r) => r.id);

@@ -6,11 +6,25 @@ import { prepared } from './prepared.js';
 import { type PostbackRow, postbacks } from './schema.js';
 
 const byBody = (db: Db) =>
-  db.select({ id: postbacks.id, firstId: postbacks.firstId }).from(postbacks).where(eq(postbacks.bodySha256, sql.placeholder('sha'))).prepare();
+  db
+    .select({ id: postbacks.id, firstId: postbacks.firstId })
+    .from(postbacks)
+    .where(eq(postbacks.bodySha256, sql.placeholder('sha')))
+    .prepare();
 
-const byDedupeKey = (db: Db) => db.select().from(postbacks).where(eq(postbacks.dedupeKey, sql.placeholder('key'))).prepare();
+const byDedupeKey = (db: Db) =>
+  db
+    .select()
+    .from(postbacks)
+    .where(eq(postbacks.dedupeKey, sql.placeholder('key')))
+    .prepare();
 
-const byId = (db: Db) => db.select().from(postbacks).where(eq(postbacks.id, sql.placeholder('id'))).prepare();
+const byId = (db: Db) =>
+  db
+    .select()
+    .from(postbacks)
+    .where(eq(postbacks.id, sql.placeholder('id')))
+    .prepare();
 
 /** The kept row with this exact body, if any. */
 export const findByBody = async (db: Db, bodySha256: string): Promise<{ id: number; firstId: number | null } | undefined> =>

@@ -6,8 +6,14 @@ const cache = new WeakMap<Db, Map<string, unknown>>();
 
 export function prepared<T>(db: Db, name: string, build: (db: Db) => T): T {
   let perDb = cache.get(db);
-  if (!perDb) cache.set(db, (perDb = new Map()));
+  if (!perDb) {
+    perDb = new Map();
+    cache.set(db, perDb);
+  }
   let query = perDb.get(name) as T | undefined;
-  if (query === undefined) perDb.set(name, (query = build(db)));
+  if (query === undefined) {
+    query = build(db);
+    perDb.set(name, query);
+  }
   return query;
 }

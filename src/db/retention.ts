@@ -2,8 +2,8 @@
 // pruned after SKANPOST_RETENTION_DAYS; verified rows only when the operator sets a limit for
 // them. What a pruned row added to the aggregates stays: reports are history.
 import { and, asc, inArray, lt, ne, or } from 'drizzle-orm';
-import type { Writer } from './store.js';
 import { deliveries, postbacks } from './schema.js';
+import type { Writer } from './store.js';
 
 export interface RetentionPolicy {
   /** Invalid, unverifiable and development rows older than this many days go. */
@@ -18,8 +18,7 @@ const DAY = 86_400_000;
 export async function pruneExpired(writer: Writer, policy: RetentionPolicy, now: Date, chunk = 500, maxChunks = Infinity): Promise<number> {
   const unverifiedBefore = new Date(now.getTime() - policy.unverifiedDays * DAY);
   const unverified = and(lt(postbacks.receivedAt, unverifiedBefore), or(ne(postbacks.signature, 'verified'), ne(postbacks.environment, 'production')));
-  const expired =
-    policy.verifiedDays === undefined ? unverified : or(unverified, lt(postbacks.receivedAt, new Date(now.getTime() - policy.verifiedDays * DAY)));
+  const expired = policy.verifiedDays === undefined ? unverified : or(unverified, lt(postbacks.receivedAt, new Date(now.getTime() - policy.verifiedDays * DAY)));
   let pruned = 0;
   for (let chunks = 1; ; chunks++) {
     const removed = await writer.run(async (tx) => {

@@ -32,7 +32,11 @@ export type RollupRow = Array<string | number | null>;
 
 /** Key columns that always hold a value: no sentinel to turn back into null. */
 const ALWAYS_SET = new Set(['protocol', 'environment', 'signature', 'window', 'event']);
-const INTEGER_COLUMNS = new Set(Object.values(getTableColumns(rollupEvents)).filter((c) => c.dataType === 'number').map((c) => c.name));
+const INTEGER_COLUMNS = new Set(
+  Object.values(getTableColumns(rollupEvents))
+    .filter((c) => c.dataType === 'number')
+    .map((c) => c.name),
+);
 const sentinel = (column: string) => (INTEGER_COLUMNS.has(column) ? -1 : '');
 
 const columnSql = (column: string) => (ALWAYS_SET.has(column) ? `"${column}"` : `nullif("${column}", ${INTEGER_COLUMNS.has(column) ? -1 : "''"})`);
@@ -48,7 +52,12 @@ export async function queryRollups(db: Db, q: RollupQuery): Promise<RollupRow[]>
   const bucket = q.basis === 'install' ? 'install_bucket' : 'arrival_bucket';
   const where: SQL[] = [sql.raw(`${bucket} >= ${q.lo} and ${bucket} < ${q.hi}`)];
   for (const { column, values } of q.filters) {
-    where.push(sql`${sql.raw(`"${column}"`)} in (${sql.join(values.map((v) => sql`${stored(column, v)}`), sql`, `)})`);
+    where.push(
+      sql`${sql.raw(`"${column}"`)} in (${sql.join(
+        values.map((v) => sql`${stored(column, v)}`),
+        sql`, `,
+      )})`,
+    );
   }
   // The rollup tables are ordered by app, then time, and have no index on time alone (it would
   // cost every write): a query over every app walks the apps present, one key range each.

@@ -5,9 +5,10 @@ import type { Db } from './db.js';
 import { keyColumns, ROLLUP_KEY, ROLLUP_MEASURES, type RollupMeasures, rollupEvents, rollups } from './schema.js';
 
 /** `column + excluded.column` for every measure. */
-export const addMeasures = Object.fromEntries(
-  ROLLUP_MEASURES.map((m) => [m, sql`${rollups[m]} + excluded.${sql.identifier(rollups[m].name)}`]),
-) as Record<keyof RollupMeasures, ReturnType<typeof sql>>;
+const addMeasures = Object.fromEntries(ROLLUP_MEASURES.map((m) => [m, sql`${rollups[m]} + excluded.${sql.identifier(rollups[m].name)}`])) as Record<
+  keyof RollupMeasures,
+  ReturnType<typeof sql>
+>;
 
 export const rollupConflict = { target: keyColumns(rollups), set: addMeasures };
 
@@ -23,7 +24,12 @@ export const eventConflict = {
 const placeholders = (names: readonly string[]) => Object.fromEntries(names.map((n) => [n, sql.placeholder(n)])) as never;
 
 /** Prepared upserts, for a driver that keeps statements (better-sqlite3). */
-export const upsertRollup = (db: Db) => db.insert(rollups).values(placeholders([...ROLLUP_KEY, ...ROLLUP_MEASURES])).onConflictDoUpdate(rollupConflict).prepare();
+export const upsertRollup = (db: Db) =>
+  db
+    .insert(rollups)
+    .values(placeholders([...ROLLUP_KEY, ...ROLLUP_MEASURES]))
+    .onConflictDoUpdate(rollupConflict)
+    .prepare();
 
 export const upsertEvent = (db: Db) =>
   db

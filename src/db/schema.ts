@@ -1,8 +1,8 @@
 // The one drizzle schema for both drivers (better-sqlite3 on Node, D1 on Workers).
 import { sql } from 'drizzle-orm';
-import { index, integer, primaryKey, sqliteTable, text, uniqueIndex, type SQLiteColumn } from 'drizzle-orm/sqlite-core';
-import type { Decode } from '../model/decode.js';
+import { index, integer, primaryKey, type SQLiteColumn, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
 import type { ConversionSchema } from '../model/conversion-schema.js';
+import type { Decode } from '../model/decode.js';
 import type { DestinationFilters, RetryPolicy } from '../model/destination.js';
 
 /**
@@ -213,10 +213,7 @@ export const rollupEvents = sqliteTable(
     countMin: count('count_min'),
     countMax: count('count_max'),
   },
-  (t) => [
-    primaryKey({ name: 'rollup_events_key', columns: [...clusteredKey(t), t.event] }),
-    index('rollup_events_app_install').on(t.appId, t.installBucket),
-  ],
+  (t) => [primaryKey({ name: 'rollup_events_key', columns: [...clusteredKey(t), t.event] }), index('rollup_events_app_install').on(t.appId, t.installBucket)],
 );
 
 /** API keys for the analyst and admin routes; only a hash of the secret is kept. */

@@ -19,7 +19,10 @@ export async function addSchema(tx: Unit, appId: number, definition: ConversionS
   // The next version is taken inside the insert, so two admins adding at once cannot collide.
   const nextVersion = sql`(select coalesce(max(${conversionSchemas.version}), 0) + 1 from ${conversionSchemas} where ${eq(conversionSchemas.appId, appId)})`;
   const [inserted] = await tx.batch([
-    db.insert(conversionSchemas).values({ appId, version: nextVersion, effectiveFrom: new Date(definition.effective_from), definition, createdAt: now }).returning(),
+    db
+      .insert(conversionSchemas)
+      .values({ appId, version: nextVersion, effectiveFrom: new Date(definition.effective_from), definition, createdAt: now })
+      .returning(),
     ...followChange(db, appId, now),
   ]);
   return (inserted as SchemaRow[])[0]!;
@@ -30,7 +33,10 @@ export async function listSchemas(db: Db, appId: number): Promise<SchemaRow[]> {
 }
 
 export async function getSchema(db: Db, appId: number, version: number): Promise<SchemaRow | undefined> {
-  const [row] = await db.select().from(conversionSchemas).where(and(eq(conversionSchemas.appId, appId), eq(conversionSchemas.version, version)));
+  const [row] = await db
+    .select()
+    .from(conversionSchemas)
+    .where(and(eq(conversionSchemas.appId, appId), eq(conversionSchemas.version, version)));
   return row;
 }
 
@@ -38,7 +44,10 @@ export async function deleteSchema(tx: Unit, appId: number, version: number, now
   const db = tx.db;
   if (!(await getSchema(db, appId, version))) return false;
   const [deleted] = await tx.batch([
-    db.delete(conversionSchemas).where(and(eq(conversionSchemas.appId, appId), eq(conversionSchemas.version, version))).returning(),
+    db
+      .delete(conversionSchemas)
+      .where(and(eq(conversionSchemas.appId, appId), eq(conversionSchemas.version, version)))
+      .returning(),
     ...followChange(db, appId, now),
   ]);
   return (deleted as SchemaRow[]).length > 0;

@@ -1,15 +1,26 @@
 // A partner that receives copies of postbacks: where, how, which ones, and how to retry.
 import { z } from 'zod';
-import { skanSignedFields, unsignedFields } from '../postback/fields.js';
 import { DestinationFilters, RetryPolicy } from '../model/destination.js';
+import { skanSignedFields, unsignedFields } from '../postback/fields.js';
 
-export const FORMATS = ['raw', 'enriched', 'template'] as const;
+const FORMATS = ['raw', 'enriched', 'template'] as const;
 
 const headerName = z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, 'an HTTP header name');
 const RESERVED_HEADERS = new Set(['content-length', 'host', 'idempotency-key', 'x-skanpost-signature', 'user-agent']);
 // Hop-by-hop and framing headers belong to the connection, not to the message: fetch refuses
 // some and a proxy would strip the others, so a destination naming them could never deliver.
-const CONNECTION_HEADERS = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-authenticate', 'proxy-authorization', 'expect']);
+const CONNECTION_HEADERS = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'te',
+  'trailer',
+  'upgrade',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'expect',
+]);
 
 /** The keys Apple puts in a postback: an enriched copy may not overwrite one. */
 const APPLE_KEYS = new Set([...Object.keys(skanSignedFields), ...Object.keys(unsignedFields), 'attribution-signature', 'jws-string']);
@@ -23,7 +34,7 @@ export function maskUrlPassword(text: string): string {
   return text.replace(/([a-z][a-z0-9+.-]*:\/\/)([^/?#@\s:]*):[^/?#@\s]*@/gi, '$1$2:***@');
 }
 
-export const hasCredentials = (url: string) => CREDENTIALS.test(url);
+const hasCredentials = (url: string) => CREDENTIALS.test(url);
 
 const enrichedKey = (fallback: string) =>
   z
@@ -33,7 +44,7 @@ const enrichedKey = (fallback: string) =>
     .default(fallback);
 
 /** Names of the keys an enriched copy adds to the postback object. */
-export const EnrichedKeys = z
+const EnrichedKeys = z
   .object({
     campaign_name: enrichedKey('campaign-name'),
     network_campaign_id: enrichedKey('network-campaign-id'),
@@ -59,9 +70,18 @@ export const DestinationInput = z
     enriched_keys: EnrichedKeys.default(EnrichedKeys.parse({})),
     filters: DestinationFilters.default(DestinationFilters.parse({})),
     headers: z
-      .record(headerName, z.string().max(4000).regex(/^[^\r\n\0]*$/, 'a header value may not contain CR, LF or NUL'))
+      .record(
+        headerName,
+        z
+          .string()
+          .max(4000)
+          .regex(/^[^\r\n\0]*$/, 'a header value may not contain CR, LF or NUL'),
+      )
       .default({})
-      .refine((h) => Object.keys(h).every((k) => !RESERVED_HEADERS.has(k.toLowerCase())), 'Content-Length, Host, Idempotency-Key, X-Skanpost-Signature and User-Agent are set by skanpost')
+      .refine(
+        (h) => Object.keys(h).every((k) => !RESERVED_HEADERS.has(k.toLowerCase())),
+        'Content-Length, Host, Idempotency-Key, X-Skanpost-Signature and User-Agent are set by skanpost',
+      )
       .refine(
         (h) => Object.keys(h).every((k) => !CONNECTION_HEADERS.has(k.toLowerCase())),
         'hop-by-hop and framing headers (Connection, Keep-Alive, Transfer-Encoding, TE, Trailer, Upgrade, Expect, Proxy-*) cannot be set: they belong to the connection',

@@ -50,7 +50,8 @@ function check(input: DestinationInput): void {
     if (unknown.length) throw new DestinationError(field, `unknown macro${unknown.length > 1 ? 's' : ''} ${unknown.map((m) => `{${m}}`).join(', ')}`);
   }
   if (input.format !== 'template' && input.body_template) throw new DestinationError('body_template', 'a body template needs format "template"');
-  if (input.method === 'GET' && (input.format !== 'template' || input.body_template)) throw new DestinationError('method', 'GET sends no body: use it with format "template" and no body_template');
+  if (input.method === 'GET' && (input.format !== 'template' || input.body_template))
+    throw new DestinationError('method', 'GET sends no body: use it with format "template" and no body_template');
 }
 
 const columns = (input: DestinationInput): DestinationColumns => ({

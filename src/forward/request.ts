@@ -1,9 +1,9 @@
 // The HTTP request a destination gets for one postback: format, macros, headers, signature.
 import type { DestinationRow, PostbackRow } from '../db/schema.js';
-import { renderTemplate } from './template.js';
 import { VERSION } from '../version.js';
+import { renderTemplate } from './template.js';
 
-export const USER_AGENT = `skanpost/${VERSION}`;
+const USER_AGENT = `skanpost/${VERSION}`;
 
 export interface OutgoingRequest {
   url: string;
@@ -28,18 +28,19 @@ function enriched(destination: DestinationRow, postback: PostbackRow): string {
   object[keys.network_campaign_id!] = postback.networkCampaignId;
   object[keys.received_at!] = postback.receivedAt.toISOString();
   object[keys.events!] = postback.decode?.events ?? null;
-  object[keys.revenue!] = postback.decode
-    ? { min: postback.decode.revenueMinMicros / 1e6, max: postback.decode.revenueMaxMicros / 1e6, currency: postback.decode.currency }
-    : null;
+  object[keys.revenue!] = postback.decode ? { min: postback.decode.revenueMinMicros / 1e6, max: postback.decode.revenueMaxMicros / 1e6, currency: postback.decode.currency } : null;
   return JSON.stringify(object);
 }
 
 export async function buildRequest(destination: DestinationRow, postback: PostbackRow, now: Date): Promise<OutgoingRequest> {
   const body =
-    destination.format === 'raw' ? postback.body
-    : destination.format === 'enriched' ? enriched(destination, postback)
-    : destination.bodyTemplate ? renderTemplate(destination.bodyTemplate, postback)
-    : null;
+    destination.format === 'raw'
+      ? postback.body
+      : destination.format === 'enriched'
+        ? enriched(destination, postback)
+        : destination.bodyTemplate
+          ? renderTemplate(destination.bodyTemplate, postback)
+          : null;
   const headers: Record<string, string> = {
     ...destination.headers,
     'User-Agent': USER_AGENT,

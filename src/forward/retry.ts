@@ -2,7 +2,7 @@
 import type { RetryPolicy } from '../model/destination.js';
 
 /** Retry-After is honoured up to this; a partner cannot park a delivery for days. */
-export const MAX_RETRY_AFTER_MS = 3_600_000;
+const MAX_RETRY_AFTER_MS = 3_600_000;
 
 /**
  * Delay before attempt `attempt + 1` after `attempt` failed (attempt counts from 1), or undefined

@@ -1,6 +1,7 @@
 // URL and body templates: `{macro}` replaced by a postback's values, URL-encoded, '' when absent.
-import type { Decode } from '../model/decode.js';
+
 import type { PostbackRow } from '../db/schema.js';
+import type { Decode } from '../model/decode.js';
 
 const FIELD_MACROS: Record<string, (p: PostbackRow) => unknown> = {
   protocol: (p) => p.protocol,

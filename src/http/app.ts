@@ -18,7 +18,7 @@ import { schemaRoutes } from './routes/schemas.js';
 import { systemRoutes } from './routes/system.js';
 
 /** Admin and analyst request bodies (schemas, mappings, keys) stay small. */
-export const MAX_API_BODY_BYTES = 64 * 1024;
+const MAX_API_BODY_BYTES = 64 * 1024;
 
 /**
  * The dependencies: the same for every request (Node), or built for each from the bindings the

@@ -65,6 +65,9 @@ export function clientAddress(headers: Headers, socketAddress: string | undefine
   if (!trustedHeader) return socketAddress;
   const value = headers.get(trustedHeader);
   if (!value) return undefined;
-  const entries = value.split(',').map((s) => s.trim()).filter(Boolean);
+  const entries = value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   return trustedHeader.toLowerCase() === 'x-forwarded-for' ? entries.at(-1) : entries[0];
 }

@@ -1,8 +1,8 @@
 // What the app needs from the runtime it runs on, and what a request carries through it. The
 // Node server passes one set for its life; the Worker builds one per request from its bindings.
 import type { Context } from 'hono';
-import type { Db } from '../db/db.js';
 import type { Role } from '../db/api-keys.js';
+import type { Db } from '../db/db.js';
 import type { IngestDeps, Receipt } from '../ingest/ingest.js';
 import type { Logger } from '../observability/logger.js';
 import type { IngestMetrics } from '../observability/metrics.js';

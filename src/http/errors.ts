@@ -33,7 +33,7 @@ export class InvalidParameterError extends Error {
 }
 
 /** A request body that is not what the route takes, every problem by field. */
-export class InvalidBodyError extends Error {
+class InvalidBodyError extends Error {
   constructor(
     readonly problems: Array<{ field: string; reason: string }>,
     message = 'the body does not match the expected shape',
@@ -42,8 +42,7 @@ export class InvalidBodyError extends Error {
   }
 }
 
-export const invalidBody = (c: Context, problems: Array<{ field: string; reason: string }>, detail: string) =>
-  problem(c, 400, 'invalid_body', 'Bad Request', { detail, problems });
+export const invalidBody = (c: Context, problems: Array<{ field: string; reason: string }>, detail: string) => problem(c, 400, 'invalid_body', 'Bad Request', { detail, problems });
 
 const issueMessage = (issue: z.core.$ZodIssue) => {
   if (issue.code === 'unrecognized_keys') return `unknown parameter ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}`;

@@ -41,12 +41,15 @@ export const json = <T extends z.ZodType>(description: string, schema: T) => ({ 
 export const anyJson = (description: string) => json(description, z.object({}).passthrough());
 export const noContent = (description: string) => ({ description });
 
-/** A row id in a path: digits only (no sign, no exponent, no hex), as ids are written. */
-export const Id = z
+/**
+ * A whole number as a query or path writes it: digits only. Coercion would also take "" (0),
+ * "1e3" and "0x10"; a script that sends those has a bug worth a 400.
+ */
+export const Count = z
   .string()
-  .regex(/^\d{1,15}$/)
+  .regex(/^\d{1,15}$/, 'a whole number, digits only')
   .transform(Number);
-export const IdParams = z.object({ id: Id.openapi({ param: { name: 'id', in: 'path' }, example: '1' }) });
+export const IdParams = z.object({ id: Count.openapi({ param: { name: 'id', in: 'path' }, example: '1' }) });
 
 /** A JSON request body, validated by the route's schema. */
 export const jsonBody = <T extends z.ZodType>(schema: T) => ({ body: { content: { 'application/json': { schema } }, required: true } });

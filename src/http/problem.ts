@@ -7,9 +7,22 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status';
  * stable across releases, listed here once and documented (a test compares the two).
  */
 export const PROBLEM_REASONS = [
-  'invalid_postback', 'invalid_body', 'invalid_parameter', 'too_many_rows', 'unauthorized', 'forbidden', 'out_of_scope',
-  'not_allowed', 'not_found', 'method_not_allowed', 'body_too_large', 'rate_limited', 'internal_error', 'overloaded',
-  'storage_unavailable', 'unhealthy',
+  'invalid_postback',
+  'invalid_body',
+  'invalid_parameter',
+  'too_many_rows',
+  'unauthorized',
+  'forbidden',
+  'out_of_scope',
+  'not_allowed',
+  'not_found',
+  'method_not_allowed',
+  'body_too_large',
+  'rate_limited',
+  'internal_error',
+  'overloaded',
+  'storage_unavailable',
+  'unhealthy',
 ] as const;
 export type ProblemReason = (typeof PROBLEM_REASONS)[number];
 

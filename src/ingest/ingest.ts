@@ -1,8 +1,9 @@
 // One postback from bytes to a stored row: read, verify, then one atomic write. The two halves
 // are separate so that bulk paths can verify many at once yet store them in their own order.
+
+import type { InstallModel } from '../conversion/install-date.js';
 import type { NewPostbackRow } from '../db/schema.js';
 import type { Writer } from '../db/store.js';
-import type { InstallModel } from '../conversion/install-date.js';
 import { inspectPostback, type Verification } from '../postback/inspect.js';
 import { readPostback } from '../postback/read.js';
 import type { Inspection, Problem, SignatureVerdict } from '../postback/types.js';

@@ -1,10 +1,11 @@
 // Keeping one postback, inside one write unit: its derived columns from the settings in force,
 // what it adds to the aggregates, the partners that get a copy, and Apple's dedupe outcome. The
 // driver makes the write atomic (db/store.ts); everything decided here is the same on both.
-import type { InstallModel } from '../conversion/install-date.js';
-import { deriveColumns } from '../conversion/derive.js';
-import { findByBody, findByDedupeKey, updatePostback } from '../db/postbacks.js';
+
 import { getTableColumns } from 'drizzle-orm';
+import { deriveColumns } from '../conversion/derive.js';
+import type { InstallModel } from '../conversion/install-date.js';
+import { findByBody, findByDedupeKey, updatePostback } from '../db/postbacks.js';
 import { type NewPostbackRow, type PostbackRow, postbacks } from '../db/schema.js';
 import type { Unit, UnsavedPostback } from '../db/store.js';
 import { destinationsFor } from '../forward/route.js';

@@ -12,9 +12,7 @@ export const MAX_REVENUE = 1e13;
 const count = z.number().int().min(0);
 const amount = z.number().min(0).max(MAX_REVENUE, `at most ${MAX_REVENUE} (10^13) currency units`);
 
-export const SchemaEvent = z
-  .object({ name: z.string().min(1).max(100), min: count, max: count })
-  .refine((e) => e.min <= e.max, { message: 'event min must not exceed max' });
+const SchemaEvent = z.object({ name: z.string().min(1).max(100), min: count, max: count }).refine((e) => e.min <= e.max, { message: 'event min must not exceed max' });
 
 export const SchemaEntry = z
   .object({
@@ -26,7 +24,7 @@ export const SchemaEntry = z
   })
   .strict();
 
-export const FineRange = SchemaEntry.and(
+const FineRange = SchemaEntry.and(
   z.object({ from: z.number().int().min(0).max(63), to: z.number().int().min(0).max(63) }).refine((r) => r.from <= r.to, {
     message: 'from must not exceed to',
   }),

@@ -1,6 +1,6 @@
 // A postback's conversion value as decoded by its app's schema: kept with the postback as JSON.
 
-export interface DecodedEvent {
+interface DecodedEvent {
   name: string;
   min: number;
   max: number;

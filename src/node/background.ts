@@ -5,11 +5,11 @@
 // serves). Its state is in the database: a restart resumes where the last run stopped.
 import type { InstallModel } from '../conversion/install-date.js';
 import type { Db } from '../db/db.js';
-import type { Writer } from '../db/store.js';
-import { runPendingJobs } from '../maintenance/jobs.js';
 import { releaseClaims } from '../db/outbox.js';
 import { pruneExpired, type RetentionPolicy } from '../db/retention.js';
+import type { Writer } from '../db/store.js';
 import { sendDue } from '../forward/sender.js';
+import { runPendingJobs } from '../maintenance/jobs.js';
 import type { Logger } from '../observability/logger.js';
 import { errorMessage } from '../observability/logger.js';
 
@@ -52,10 +52,12 @@ function loop<T>(first: Promise<unknown>, step: () => Promise<T>, pause: (result
 export function startBackground(deps: BackgroundDeps): Background {
   const { db, writer, now, logger } = deps;
   // One server per database file: claims found now were left by a process killed mid-send.
-  const released = writer.run((tx) => releaseClaims(tx.db)).then(
-    (count) => count && logger.warn('released deliveries claimed by a previous run', { released: count }),
-    (error: unknown) => logger.error('forwarding failed', { error: errorMessage(error) }),
-  );
+  const released = writer
+    .run((tx) => releaseClaims(tx.db))
+    .then(
+      (count) => count && logger.warn('released deliveries claimed by a previous run', { released: count }),
+      (error: unknown) => logger.error('forwarding failed', { error: errorMessage(error) }),
+    );
   const forwarding = loop(
     released,
     () =>

@@ -3,27 +3,27 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError, readConfig } from '../config.js';
-import { ConversionSchema } from '../model/conversion-schema.js';
 import { createApiKey, publicKey } from '../db/api-keys.js';
-import { MAX_POSTBACK_BYTES } from '../ingest/ingest.js';
 import { rebuildRunning, startRebuild } from '../db/jobs.js';
+import { pruneExpired } from '../db/retention.js';
+import { GuardConfigError } from '../http/client-guard.js';
+import { MAX_POSTBACK_BYTES } from '../ingest/ingest.js';
 import { runPendingJobs } from '../maintenance/jobs.js';
+import { ConversionSchema } from '../model/conversion-schema.js';
+import { errorMessage, jsonLogger } from '../observability/logger.js';
 import { inspectPostback } from '../postback/inspect.js';
 import { JsonSyntaxError, parseStrictJson, toPlain } from '../postback/json.js';
 import { KeyConfigError } from '../postback/keys.js';
-import { GuardConfigError } from '../http/client-guard.js';
 import { readPostback } from '../postback/read.js';
 import { snakeKeys } from '../postback/types.js';
 import { ReportParamError } from '../report/query.js';
 import { CommandError, deliveriesCommand, destinationsCommand } from './commands/forwarding.js';
 import { importFile } from './commands/import.js';
-import { pruneExpired } from '../db/retention.js';
 import { REPORT_OPTIONS, reportCommand } from './commands/report.js';
-import { errorMessage, jsonLogger } from '../observability/logger.js';
 import { reverify } from './reverify.js';
 import { createNodeRuntime, createVerification, type NodeRuntime } from './runtime.js';
 
-export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
+const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
 
 /** Each command's synopsis and what it does: the overall usage, and `skanpost COMMAND --help`. */
 const HELP: Record<string, string> = {
@@ -49,7 +49,9 @@ const HELP: Record<string, string> = {
 const USAGE = `usage: skanpost <command> [options]   (skanpost <command> --help for one)
 
 commands:
-${Object.values(HELP).map((h) => `  ${h}`).join('\n')}
+${Object.values(HELP)
+  .map((h) => `  ${h}`)
+  .join('\n')}
 
 environment: SKANPOST_DB, SKANPOST_EXTRA_KEYS, SKANPOST_INSTALL_MODEL, ... (see docs/operations.md)`;
 
@@ -87,7 +89,13 @@ async function verifyCommand(args: string[], io: Io): Promise<number> {
   if (file === undefined || rest.length > 0) throw new UsageError('verify takes exactly one FILE (or - for stdin)');
   const bytes = readInput(file, io);
   if (bytes.byteLength > MAX_POSTBACK_BYTES) {
-    io.stdout(JSON.stringify({ error: 'the server would refuse this body with 413', problems: [{ field: 'body', reason: `${bytes.byteLength} bytes, over the limit of ${MAX_POSTBACK_BYTES}` }] }, null, 2));
+    io.stdout(
+      JSON.stringify(
+        { error: 'the server would refuse this body with 413', problems: [{ field: 'body', reason: `${bytes.byteLength} bytes, over the limit of ${MAX_POSTBACK_BYTES}` }] },
+        null,
+        2,
+      ),
+    );
     return EXIT.usage;
   }
   const read = readPostback(bytes);
@@ -133,7 +141,11 @@ function schemaCommand(args: string[], io: Io): number {
   return EXIT.failure;
 }
 
-const list = (value: string | undefined) => value?.split(',').map((s) => s.trim()).filter(Boolean);
+const list = (value: string | undefined) =>
+  value
+    ?.split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 
 async function withRuntime(io: Io, work: (runtime: NodeRuntime) => Promise<number>): Promise<number> {
   const runtime = await createNodeRuntime(readConfig(io.env), jsonLogger(io.stderr));
@@ -156,7 +168,11 @@ async function keysCommand(args: string[], io: Io): Promise<number> {
   if (apps?.some((a) => !/^\d{1,15}$/.test(a))) throw new UsageError('--apps takes comma-separated app ids');
   return withRuntime(io, async (runtime) => {
     const { key, secret } = await runtime.writer.run((tx) =>
-      createApiKey(tx.db, { name: values.name ?? `${values.role} key`, role: values.role as 'analyst' | 'admin', app_ids: apps?.map(Number), ad_network_ids: networks }, new Date()),
+      createApiKey(
+        tx.db,
+        { name: values.name ?? `${values.role} key`, role: values.role as 'analyst' | 'admin', app_ids: apps?.map(Number), ad_network_ids: networks },
+        new Date(),
+      ),
     );
     io.stdout(JSON.stringify({ ...publicKey(key), secret }, null, 2));
     io.stderr('skanpost: store the secret now; it is not shown again');
@@ -259,7 +275,12 @@ export async function runCli(argv: string[], io: Io): Promise<number> {
       }
       case 'destinations':
       case 'deliveries': {
-        const { positionals, values } = options(args, { 'backfill-since': { type: 'string' }, destination: { type: 'string' }, ids: { type: 'string' }, state: { type: 'string' } });
+        const { positionals, values } = options(args, {
+          'backfill-since': { type: 'string' },
+          destination: { type: 'string' },
+          ids: { type: 'string' },
+          state: { type: 'string' },
+        });
         return await withRuntime(io, async (runtime) => {
           try {
             const result = command === 'destinations' ? await destinationsCommand(runtime, positionals, values) : await deliveriesCommand(runtime, positionals, values);
@@ -286,7 +307,15 @@ export async function runCli(argv: string[], io: Io): Promise<number> {
     }
   } catch (error) {
     const code = (error as { code?: string }).code;
-    if (error instanceof UsageError || error instanceof ConfigError || error instanceof KeyConfigError || error instanceof GuardConfigError || error instanceof ReportParamError || error instanceof RangeError || code?.startsWith('ERR_PARSE_ARGS')) {
+    if (
+      error instanceof UsageError ||
+      error instanceof ConfigError ||
+      error instanceof KeyConfigError ||
+      error instanceof GuardConfigError ||
+      error instanceof ReportParamError ||
+      error instanceof RangeError ||
+      code?.startsWith('ERR_PARSE_ARGS')
+    ) {
       io.stderr(`skanpost: ${(error as Error).message}\n\n${USAGE}`);
       return EXIT.usage;
     }

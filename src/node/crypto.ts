@@ -1,8 +1,8 @@
 // node:crypto verification for the Node runtime: the callback form runs on libuv's thread pool
 // (both cores) without WebCrypto's per-call argument checking, and it knows P-192.
-import { createPublicKey, verify, type KeyObject } from 'node:crypto';
-import type { EcPublicKey } from '../postback/keys.js';
+import { createPublicKey, type KeyObject, verify } from 'node:crypto';
 import { createEcdsaVerifier, type EcdsaVerifier, type VerifyFn } from '../postback/ecdsa.js';
+import type { EcPublicKey } from '../postback/keys.js';
 
 const keyObjects = new WeakMap<Uint8Array, KeyObject>();
 
@@ -15,12 +15,10 @@ function keyObject(key: EcPublicKey): KeyObject {
   return object;
 }
 
-export const nodeVerify: VerifyFn = (key, message, signature, encoding) =>
+const nodeVerify: VerifyFn = (key, message, signature, encoding) =>
   new Promise((resolve) => {
     try {
-      verify('sha256', message, { key: keyObject(key), dsaEncoding: encoding === 'der' ? 'der' : 'ieee-p1363' }, signature, (error, valid) =>
-        resolve(!error && valid),
-      );
+      verify('sha256', message, { key: keyObject(key), dsaEncoding: encoding === 'der' ? 'der' : 'ieee-p1363' }, signature, (error, valid) => resolve(!error && valid));
     } catch {
       resolve(false); // malformed DER is refused synchronously
     }

@@ -107,7 +107,7 @@ export class GroupCommitWriter implements Writer {
     const batch = this.queue.splice(0, this.maxBatch);
     if (batch.length === 0) return;
     try {
-      // Savepoints cost a fifth of a postback's write, and units almost never fail: run the batch
+      // Savepoints cost a noticeable share of a postback's write (BENCHMARKS.md), and units almost never fail: run the batch
       // bare first, and only if a unit throws, run it again with each unit in its own savepoint.
       let settled = await this.commitBatch(batch, false);
       if (!settled) {

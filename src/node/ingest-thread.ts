@@ -4,17 +4,17 @@
 // receipts. One connection, one writer, same transaction: the Node default's guarantees. The
 // background work (forwarding, jobs, retention) runs here too, so every write it makes goes
 // through the same connection.
-import { isMainThread, parentPort, workerData, type Worker } from 'node:worker_threads';
+import { isMainThread, parentPort, type Worker, workerData } from 'node:worker_threads';
 import type { Synchronous } from '../config.js';
 import type { InstallModel } from '../conversion/install-date.js';
 import { StorageUnavailableError } from '../db/db.js';
 import type { RetentionPolicy } from '../db/retention.js';
+import type { NewPostbackRow } from '../db/schema.js';
+import { type SaveResult, savePostback } from '../ingest/save.js';
 import type { Logger } from '../observability/logger.js';
 import { errorMessage } from '../observability/logger.js';
-import { type SaveResult, savePostback } from '../ingest/save.js';
-import type { NewPostbackRow } from '../db/schema.js';
+import { type Background, startBackground } from './background.js';
 import { openDatabase } from './database.js';
-import { startBackground, type Background } from './background.js';
 import { GroupCommitWriter } from './group-commit.js';
 import { startThread } from './thread.js';
 
@@ -40,7 +40,11 @@ export class IngestThread {
   private closing: Promise<void> | undefined;
   private failure: Error | undefined;
 
-  constructor(options: IngestThreadOptions, onFailure: (error: Error) => void, private readonly logger?: Logger) {
+  constructor(
+    options: IngestThreadOptions,
+    onFailure: (error: Error) => void,
+    private readonly logger?: Logger,
+  ) {
     // The thread holds only the write path's objects: a small heap keeps the process's memory flat.
     const settings = { workerData: options, resourceLimits: { maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 8 } };
     this.worker = startThread(import.meta.url, 'ingest-thread.mjs', settings);
@@ -89,7 +93,10 @@ export class IngestThread {
   }
 
   private settle(reply: Reply): void {
-    if ('log' in reply) return this.logger?.[reply.log.level](reply.log.message, reply.log.fields);
+    if ('log' in reply) {
+      this.logger?.[reply.log.level](reply.log.message, reply.log.fields);
+      return;
+    }
     const waiter = this.pending.get(reply.id);
     if (!waiter) return;
     this.pending.delete(reply.id);
@@ -122,14 +129,16 @@ function serve(options: IngestThreadOptions): void {
       return;
     }
     if ('metrics' in request) return reply({ id: request.id, result: writer.metricsText() });
-    writer.run((tx) => savePostback(tx, request.row, options.installModel)).then(
-      (result) => reply({ id: request.id, result }),
-      (error: unknown) =>
-        reply({
-          id: request.id,
-          error: error instanceof StorageUnavailableError ? { storage: error.code, message: error.message } : { message: errorMessage(error) },
-        }),
-    );
+    writer
+      .run((tx) => savePostback(tx, request.row, options.installModel))
+      .then(
+        (result) => reply({ id: request.id, result }),
+        (error: unknown) =>
+          reply({
+            id: request.id,
+            error: error instanceof StorageUnavailableError ? { storage: error.code, message: error.message } : { message: errorMessage(error) },
+          }),
+      );
   });
 }
 

@@ -3,10 +3,10 @@ import 'reflect-metadata'; // before @peculiar/x509 loads (it needs the polyfill
 import { serve } from '@hono/node-server';
 import { ConfigError, readConfig } from '../config.js';
 import { createApp } from '../http/app.js';
-import { METRICS_TYPE, renderMetrics } from '../http/routes/system.js';
-import { KeyConfigError } from '../postback/keys.js';
 import { GuardConfigError } from '../http/client-guard.js';
+import { METRICS_TYPE, renderMetrics } from '../http/routes/system.js';
 import { jsonLogger } from '../observability/logger.js';
+import { KeyConfigError } from '../postback/keys.js';
 import { batchedStderr } from './log-writer.js';
 import { createNodeRuntime } from './runtime.js';
 

@@ -4,11 +4,11 @@
 // writer), and a report grouped by date first is split into runs of days, one per thread, so a
 // large one uses both cores. Threads start with the first report and end after a quiet minute:
 // a server that only ingests keeps its memory.
-import { isMainThread, parentPort, workerData, type Worker } from 'node:worker_threads';
+import { isMainThread, parentPort, type Worker, workerData } from 'node:worker_threads';
+import { errorMessage } from '../observability/logger.js';
+import type { ReportQuery } from '../report/query.js';
 import { type ReportPart, renderReportPart, splitByDays } from '../report/render.js';
 import { ReportTooLargeError } from '../report/run.js';
-import type { ReportQuery } from '../report/query.js';
-import { errorMessage } from '../observability/logger.js';
 import { openReader } from './database.js';
 import { startThread } from './thread.js';
 

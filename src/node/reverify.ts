@@ -3,9 +3,9 @@
 import type { InstallModel } from '../conversion/install-date.js';
 import type { Db } from '../db/db.js';
 import { listUnsettled } from '../db/postbacks.js';
+import type { PostbackRow } from '../db/schema.js';
 import type { Writer } from '../db/store.js';
 import { resettlePostback } from '../ingest/save.js';
-import type { PostbackRow } from '../db/schema.js';
 import { inspectPostback, type Verification } from '../postback/inspect.js';
 import { readPostback } from '../postback/read.js';
 import type { Inspection, SignatureVerdict } from '../postback/types.js';

@@ -1,20 +1,21 @@
 // Wires the Node runtime: database, writer, keys and verifier, shared by the server and the CLI.
+
+import { getConnInfo } from '@hono/node-server/conninfo';
 import { sql } from 'drizzle-orm';
 import type { Config } from '../config.js';
-import type { AppDeps } from '../http/deps.js';
-import { IngestMetrics } from '../observability/metrics.js';
-import type { Logger } from '../observability/logger.js';
-import { buildKeyRing } from '../postback/keys.js';
-import type { Verification } from '../postback/inspect.js';
-import { createNodeVerifier } from './crypto.js';
-import { openDatabase, openReader, type NodeDatabase } from './database.js';
-import { getConnInfo } from '@hono/node-server/conninfo';
+import type { NewPostbackRow } from '../db/schema.js';
 import { parseAllowlist, RateLimiter } from '../http/client-guard.js';
-import { startBackground, type Background } from './background.js';
+import type { AppDeps } from '../http/deps.js';
+import type { Logger } from '../observability/logger.js';
+import { IngestMetrics } from '../observability/metrics.js';
+import type { Verification } from '../postback/inspect.js';
+import { buildKeyRing } from '../postback/keys.js';
+import { type Background, startBackground } from './background.js';
+import { createNodeVerifier } from './crypto.js';
+import { type NodeDatabase, openDatabase, openReader } from './database.js';
 import { GroupCommitWriter } from './group-commit.js';
 import { IngestThread } from './ingest-thread.js';
 import { ReportThreads } from './report-threads.js';
-import type { NewPostbackRow } from '../db/schema.js';
 
 export interface NodeRuntime extends NodeDatabase {
   writer: GroupCommitWriter;
@@ -51,11 +52,15 @@ export async function createNodeRuntime(config: Config, logger: Logger, now: () 
   const onFile = config.dbPath !== ':memory:';
   const ingestThread =
     options.ingestThread && onFile
-      ? new IngestThread({ dbPath: config.dbPath, synchronous: config.synchronous, installModel: config.installModel, retention }, (error) => {
-          // Without its writer the server cannot keep postbacks: stop, so a supervisor restarts it.
-          logger.error('ingest writer thread failed', { error: error.stack ?? error.message });
-          process.exit(1);
-        }, logger)
+      ? new IngestThread(
+          { dbPath: config.dbPath, synchronous: config.synchronous, installModel: config.installModel, retention },
+          (error) => {
+            // Without its writer the server cannot keep postbacks: stop, so a supervisor restarts it.
+            logger.error('ingest writer thread failed', { error: error.stack ?? error.message });
+            process.exit(1);
+          },
+          logger,
+        )
       : undefined;
   // Reports read through their own connection: under WAL they see committed data only and never
   // wait for the writer.

@@ -10,7 +10,7 @@ export interface Logger {
 /** What to say of anything thrown (an Error's message, or the value itself). */
 export const errorMessage = (error: unknown): string => (error instanceof Error ? error.message : String(error));
 
-export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
 export function jsonLogger(write: (line: string) => void = (line) => console.error(line), level: LogLevel = 'info'): Logger {

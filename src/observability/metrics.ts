@@ -5,15 +5,18 @@
 type Labels = Record<string, string>;
 
 const key = (labels: Labels) => JSON.stringify(Object.entries(labels).sort());
-const escape = (v: string) => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+const escapeValue = (v: string) => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
 const render = (labels: Labels) => {
   const entries = Object.entries(labels);
-  return entries.length ? `{${entries.map(([k, v]) => `${k}="${escape(v)}"`).join(',')}}` : '';
+  return entries.length ? `{${entries.map(([k, v]) => `${k}="${escapeValue(v)}"`).join(',')}}` : '';
 };
 
-export class Counter<L extends Labels = Labels> {
+class Counter<L extends Labels = Labels> {
   private values = new Map<string, { labels: Labels; value: number }>();
-  constructor(readonly name: string, readonly help: string) {}
+  constructor(
+    readonly name: string,
+    readonly help: string,
+  ) {}
   inc(labels: L = {} as L, by = 1): void {
     const k = key(labels);
     const entry = this.values.get(k) ?? { labels, value: 0 };
@@ -31,7 +34,11 @@ export class Histogram {
   private counts: number[];
   private sum = 0;
   private count = 0;
-  constructor(readonly name: string, readonly help: string, readonly buckets: number[]) {
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    readonly buckets: number[],
+  ) {
     this.counts = buckets.map(() => 0);
   }
   observe(value: number): void {
@@ -43,7 +50,7 @@ export class Histogram {
   }
   text(): string {
     const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} histogram`];
-    this.buckets.forEach((le, i) => lines.push(`${this.name}_bucket{le="${le}"} ${this.counts[i]}`));
+    for (const [i, le] of this.buckets.entries()) lines.push(`${this.name}_bucket{le="${le}"} ${this.counts[i]}`);
     lines.push(`${this.name}_bucket{le="+Inf"} ${this.count}`, `${this.name}_sum ${this.sum}`, `${this.name}_count ${this.count}`);
     return lines.join('\n');
   }
@@ -56,8 +63,7 @@ export interface Gauge {
   samples: Array<{ labels?: Labels; value: number }>;
 }
 
-export const gaugeText = (g: Gauge) =>
-  [`# HELP ${g.name} ${g.help}`, `# TYPE ${g.name} gauge`, ...g.samples.map((s) => `${g.name}${render(s.labels ?? {})} ${s.value}`)].join('\n');
+const gaugeText = (g: Gauge) => [`# HELP ${g.name} ${g.help}`, `# TYPE ${g.name} gauge`, ...g.samples.map((s) => `${g.name}${render(s.labels ?? {})} ${s.value}`)].join('\n');
 
 /** The `reason` label of skanpost_ingest_rejected_total: why an ingest request got no 200 (documented; a test compares). */
 export const INGEST_REJECT_REASONS = ['invalid_postback', 'body_too_large', 'method_not_allowed', 'not_allowed', 'rate_limited', 'overloaded', 'storage_unavailable'] as const;
@@ -66,9 +72,13 @@ export type IngestRejectReason = (typeof INGEST_REJECT_REASONS)[number];
 export class IngestMetrics {
   readonly ingested = new Counter<{ outcome: string; signature: string }>('skanpost_ingest_total', 'Postbacks answered 200, by outcome and signature verdict');
   readonly rejected = new Counter<{ reason: IngestRejectReason }>('skanpost_ingest_rejected_total', 'Ingest requests not answered 200, by reason');
-  readonly duration = new Histogram('skanpost_ingest_duration_seconds', 'Time from request to answer for ingest', [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]);
+  readonly duration = new Histogram(
+    'skanpost_ingest_duration_seconds',
+    'Time from request to answer for ingest',
+    [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+  );
 
   text(extra: Gauge[] = []): string {
-    return [this.ingested.text(), this.rejected.text(), this.duration.text(), ...extra.map(gaugeText)].join('\n\n') + '\n';
+    return `${[this.ingested.text(), this.rejected.text(), this.duration.text(), ...extra.map(gaugeText)].join('\n\n')}\n`;
   }
 }

@@ -1,17 +1,18 @@
 // AdAttributionKit: a compact ES256 JWS whose payload carries the signed fields (SPEC.md §6).
-import { aakOptionalPayloadFields, aakPayloadFields, describeValue, expectedType, JwsHeader } from './fields.js';
-import { isJsonObject, JsonSyntaxError, parseStrictJson, type JsonObject } from './json.js';
-import type { KeyRing } from './keys.js';
+
 import type { EcdsaVerifier } from './ecdsa.js';
+import { aakOptionalPayloadFields, aakPayloadFields, describeValue, expectedType, JwsHeader } from './fields.js';
+import { isJsonObject, type JsonObject, JsonSyntaxError, parseStrictJson } from './json.js';
+import type { KeyRing } from './keys.js';
+import { emptyFields, type Inspection, type PostbackFields, setColumn } from './types.js';
 import { readUnsigned } from './unsigned.js';
-import { emptyFields, setColumn, type Inspection, type PostbackFields } from './types.js';
 
 type PayloadField = keyof typeof aakPayloadFields;
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
 const encoder = new TextEncoder();
 
-export function base64UrlToBytes(part: string): Uint8Array<ArrayBuffer> {
+function base64UrlToBytes(part: string): Uint8Array<ArrayBuffer> {
   const base64 = part.replace(/-/g, '+').replace(/_/g, '/');
   const binary = atob(base64 + '='.repeat((4 - (base64.length % 4)) % 4));
   return Uint8Array.from(binary, (c) => c.charCodeAt(0));
@@ -72,7 +73,9 @@ export async function inspectAak(body: JsonObject, keys: KeyRing, verifier: Ecds
   const signingInput = `${headerPart}.${payloadPart}`;
 
   const payload = decodeJsonPart(payloadPart);
-  const payloadComplete = typeof payload === 'string' ? (reasons.push(`jws-string: payload ${payload}`), false) : readPayload(payload, fields, reasons);
+  let payloadComplete = false;
+  if (typeof payload === 'string') reasons.push(`jws-string: payload ${payload}`);
+  else payloadComplete = readPayload(payload, fields, reasons);
 
   const header = decodeJsonPart(headerPart);
   const parsedHeader = typeof header === 'string' ? undefined : JwsHeader.safeParse(header);

@@ -1,19 +1,15 @@
 // ECDSA-SHA256 verification behind one small interface: WebCrypto for P-256 everywhere, and a
 // replaceable P-192 path because WebCrypto has no P-192 (Node passes node:crypto, Workers keep noble).
-import { AsnEcSignatureFormatter } from '@peculiar/x509';
+
 import { ecdsa, weierstrass } from '@noble/curves/abstract/weierstrass.js';
 import { sha256 } from '@noble/hashes/sha2.js';
+import { AsnEcSignatureFormatter } from '@peculiar/x509';
 import type { EcPublicKey } from './keys.js';
 
 /** `der` is SKAN's SEQUENCE{r,s}; `p1363` is the raw r‖s of a JWS. */
-export type SignatureEncoding = 'der' | 'p1363';
+type SignatureEncoding = 'der' | 'p1363';
 
-export type VerifyFn = (
-  key: EcPublicKey,
-  message: Uint8Array<ArrayBuffer>,
-  signature: Uint8Array<ArrayBuffer>,
-  encoding: SignatureEncoding,
-) => Promise<boolean>;
+export type VerifyFn = (key: EcPublicKey, message: Uint8Array<ArrayBuffer>, signature: Uint8Array<ArrayBuffer>, encoding: SignatureEncoding) => Promise<boolean>;
 
 export interface EcdsaVerifier {
   verify: VerifyFn;
@@ -34,7 +30,7 @@ const p192 = ecdsa(
 );
 
 /** Pure-JS P-192: slow (hundreds per second) but runs wherever JavaScript does. */
-export const nobleP192: VerifyFn = async (key, message, signature, encoding) => {
+const nobleP192: VerifyFn = async (key, message, signature, encoding) => {
   try {
     // OpenSSL-style signers (Apple's included) do not normalise s, so high-S must verify.
     return p192.verify(signature, message, key.point, { lowS: false, format: encoding === 'der' ? 'der' : 'compact' });
@@ -65,9 +61,9 @@ function toP1363(der: Uint8Array<ArrayBuffer>): Uint8Array<ArrayBuffer> | undefi
   }
 }
 
-export const webCryptoP256: VerifyFn = async (key, message, signature, encoding) => {
+const webCryptoP256: VerifyFn = async (key, message, signature, encoding) => {
   const raw = encoding === 'der' ? toP1363(signature) : signature;
-  if (!raw || raw.byteLength !== 64) return false;
+  if (raw?.byteLength !== 64) return false;
   return crypto.subtle.verify({ name: 'ECDSA', hash: 'SHA-256' }, await importP256(key), raw, message);
 };
 
@@ -76,7 +72,6 @@ export function createEcdsaVerifier(options: { p192?: VerifyFn; p256?: VerifyFn 
   const verifyP192 = options.p192 ?? nobleP192;
   const verifyP256 = options.p256 ?? webCryptoP256;
   return {
-    verify: (key, message, signature, encoding) =>
-      key.curve === 'P-256' ? verifyP256(key, message, signature, encoding) : verifyP192(key, message, signature, encoding),
+    verify: (key, message, signature, encoding) => (key.curve === 'P-256' ? verifyP256(key, message, signature, encoding) : verifyP192(key, message, signature, encoding)),
   };
 }

@@ -22,7 +22,7 @@ export const skanSignedFields = {
   'postback-sequence-index': integer,
 } as const;
 
-export const coarseConversionValue = z.enum(['low', 'medium', 'high']);
+const coarseConversionValue = z.enum(['low', 'medium', 'high']);
 export type CoarseConversionValue = z.infer<typeof coarseConversionValue>;
 
 /** Values Apple leaves unsigned: a bad one is dropped, never a reason to refuse the body. */
@@ -34,11 +34,6 @@ export const unsignedFields = {
 } as const;
 export type UnsignedField = keyof typeof unsignedFields;
 
-export const SkanPostback = z
-  .object({ ...skanSignedFields, ...unsignedFields, 'attribution-signature': z.string().min(1) })
-  .partial();
-export type SkanPostback = z.infer<typeof SkanPostback>;
-
 /** The fields skanpost needs to identify and keep a SKAN body at all; without them it is a 400. */
 export const SkanIdentity = z.object({
   'ad-network-id': skanSignedFields['ad-network-id'],
@@ -46,7 +41,7 @@ export const SkanIdentity = z.object({
   'attribution-signature': z.string().min(1),
 });
 
-export const conversionType = z.enum(['download', 'redownload', 're-engagement']);
+const conversionType = z.enum(['download', 'redownload', 're-engagement']);
 
 /** The signed payload of an AdAttributionKit JWS. */
 export const aakPayloadFields = {
@@ -62,9 +57,6 @@ export const aakPayloadFields = {
   'publisher-item-identifier': integer,
 } as const;
 export const aakOptionalPayloadFields = new Set(['marketplace-identifier', 'publisher-item-identifier']);
-
-export const AakPayload = z.object(aakPayloadFields).partial();
-export type AakPayload = z.infer<typeof AakPayload>;
 
 export const JwsHeader = z.object({ kid: z.string().min(1), alg: z.string().min(1) });
 

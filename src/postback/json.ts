@@ -47,9 +47,10 @@ export function parseStrictJson(text: string, maxDepth = MAX_JSON_DEPTH): JsonVa
       pos++;
     }
   };
-  const expectLiteral = (word: string) => {
+  const literal = <T>(word: string, value: T): T => {
     if (text.startsWith(word, pos)) pos += word.length;
     else fail('unexpected token');
+    return value;
   };
 
   const parseString = (): string => {
@@ -106,9 +107,9 @@ export function parseStrictJson(text: string, maxDepth = MAX_JSON_DEPTH): JsonVa
       return c === '{' ? parseObject(depth + 1) : parseArray(depth + 1);
     }
     if (c === '"') return parseString();
-    if (c === 't') return expectLiteral('true'), true;
-    if (c === 'f') return expectLiteral('false'), false;
-    if (c === 'n') return expectLiteral('null'), null;
+    if (c === 't') return literal('true', true);
+    if (c === 'f') return literal('false', false);
+    if (c === 'n') return literal('null', null);
     if (c === '-' || (c !== undefined && c >= '0' && c <= '9')) return parseNumber();
     return fail(c === undefined ? 'unexpected end of input' : 'unexpected token');
   };
@@ -126,7 +127,7 @@ export function parseStrictJson(text: string, maxDepth = MAX_JSON_DEPTH): JsonVa
       if (text[pos] !== '"') fail('expected a quoted key');
       const keyAt = pos;
       const key = parseString();
-      if (Object.prototype.hasOwnProperty.call(obj, key)) {
+      if (Object.hasOwn(obj, key)) {
         pos = keyAt;
         fail(`duplicate key "${key}"`, key);
       }
@@ -135,24 +136,29 @@ export function parseStrictJson(text: string, maxDepth = MAX_JSON_DEPTH): JsonVa
       pos++;
       obj[key] = parseValue(depth);
       skipWhitespace();
-      if (text[pos] === ',') pos++;
-      else if (text[pos] === '}') return pos++, obj;
-      else fail('expected "," or "}"');
+      if (text[pos] === '}') break;
+      if (text[pos] !== ',') fail('expected "," or "}"');
+      pos++;
     }
+    pos++;
+    return obj;
   };
 
   const parseArray = (depth: number): JsonValue[] => {
     pos++;
     const arr: JsonValue[] = [];
     skipWhitespace();
-    if (text[pos] === ']') return pos++, arr;
-    for (;;) {
-      arr.push(parseValue(depth));
-      skipWhitespace();
-      if (text[pos] === ',') pos++;
-      else if (text[pos] === ']') return pos++, arr;
-      else fail('expected "," or "]"');
+    if (text[pos] !== ']') {
+      for (;;) {
+        arr.push(parseValue(depth));
+        skipWhitespace();
+        if (text[pos] === ']') break;
+        if (text[pos] !== ',') fail('expected "," or "]"');
+        pos++;
+      }
     }
+    pos++;
+    return arr;
   };
 
   const value = parseValue(0);
@@ -168,7 +174,10 @@ export function parseStrictJson(text: string, maxDepth = MAX_JSON_DEPTH): JsonVa
 export function stringifyJson(value: JsonValue): string {
   if (value instanceof JsonNumber) return value.lexeme;
   if (Array.isArray(value)) return `[${value.map(stringifyJson).join(',')}]`;
-  if (isJsonObject(value)) return `{${Object.entries(value).map(([k, v]) => `${JSON.stringify(k)}:${stringifyJson(v)}`).join(',')}}`;
+  if (isJsonObject(value))
+    return `{${Object.entries(value)
+      .map(([k, v]) => `${JSON.stringify(k)}:${stringifyJson(v)}`)
+      .join(',')}}`;
   return JSON.stringify(value);
 }
 

@@ -19,7 +19,7 @@ export interface SkanKey extends EcPublicKey {
   readonly id: string;
 }
 
-export interface AakKey extends EcPublicKey {
+interface AakKey extends EcPublicKey {
   readonly kid: string;
   readonly environment: Environment;
 }
@@ -31,14 +31,10 @@ export interface KeyRing {
   readonly extra: readonly string[];
 }
 
-export const APPLE_SKAN_P192 =
-  'MEkwEwYHKoZIzj0CAQYIKoZIzj0DAQEDMgAEMyHD625uvsmGq4C43cQ9BnfN2xslVT5V1nOmAMP6qaRRUll3PB1JYmgSm+62sosG';
-export const APPLE_SKAN_P256 =
-  'MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEWdp8GPcGqmhgzEFj9Z2nSpQVddayaPe4FMzqM9wib1+aHaaIzoHoLN9zW4K8y4SPykE3YVK3sVqW6Af0lfx3gg==';
-const APPLE_AAK_DEV_0 =
-  'MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAELeEDzpJEP+/qRSE5hJVC1p1J0ssUnQGMzBBbvnACBok8OVGGLgxL0myrKiy6lvRtSlLRsWit87i+vftD8AEqeQ==';
-const APPLE_AAK_DEV_1 =
-  'MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE8YzdO7eM97s/IJ25kdW5CZ3A14USE5IJ5Ha/vhWaxI6UBI1ZxCEvjrKxVluVGe6qWwF1BDFq+QHqKfH5u+wxHQ==';
+const APPLE_SKAN_P192 = 'MEkwEwYHKoZIzj0CAQYIKoZIzj0DAQEDMgAEMyHD625uvsmGq4C43cQ9BnfN2xslVT5V1nOmAMP6qaRRUll3PB1JYmgSm+62sosG';
+const APPLE_SKAN_P256 = 'MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEWdp8GPcGqmhgzEFj9Z2nSpQVddayaPe4FMzqM9wib1+aHaaIzoHoLN9zW4K8y4SPykE3YVK3sVqW6Af0lfx3gg==';
+const APPLE_AAK_DEV_0 = 'MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAELeEDzpJEP+/qRSE5hJVC1p1J0ssUnQGMzBBbvnACBok8OVGGLgxL0myrKiy6lvRtSlLRsWit87i+vftD8AEqeQ==';
+const APPLE_AAK_DEV_1 = 'MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE8YzdO7eM97s/IJ25kdW5CZ3A14USE5IJ5Ha/vhWaxI6UBI1ZxCEvjrKxVluVGe6qWwF1BDFq+QHqKfH5u+wxHQ==';
 
 // DER of the namedCurve OIDs in the SPKI's AlgorithmIdentifier parameters.
 const CURVE_OIDS: Record<string, Curve> = {
@@ -58,7 +54,7 @@ export function base64ToBytes(text: string): Uint8Array<ArrayBuffer> {
 }
 
 /** Parses a base64 DER SubjectPublicKeyInfo and tells which curve it is on. */
-export function parseSpki(base64: string): EcPublicKey {
+function parseSpki(base64: string): EcPublicKey {
   let spki: Uint8Array<ArrayBuffer>;
   try {
     spki = new Uint8Array(new PublicKey(base64ToBytes(base64.trim())).rawData);
@@ -111,7 +107,10 @@ export async function buildKeyRing(extraKeys = ''): Promise<KeyRing> {
   const skan = [...apple().skan];
   const aak = new Map(apple().aak.map((k) => [k.kid, k]));
   const extra: string[] = [];
-  const entries = extraKeys.split(',').map((e) => e.trim()).filter(Boolean);
+  const entries = extraKeys
+    .split(',')
+    .map((e) => e.trim())
+    .filter(Boolean);
   for (const [index, entry] of entries.entries()) {
     try {
       const aakMatch = /^(aak|aak-dev):([^=]+)=(.+)$/s.exec(entry);

@@ -1,6 +1,6 @@
 // Bytes to a keepable postback object, or the list of problems that make it a 400.
-import { SkanIdentity, expectedType, describeValue } from './fields.js';
-import { JsonSyntaxError, isJsonObject, parseStrictJson, JsonNumber, type JsonObject } from './json.js';
+import { describeValue, expectedType, SkanIdentity } from './fields.js';
+import { isJsonObject, JsonNumber, type JsonObject, JsonSyntaxError, type JsonValue, parseStrictJson } from './json.js';
 import type { Problem, Protocol } from './types.js';
 
 export interface ReadPostback {
@@ -32,7 +32,7 @@ export function readPostback(bytes: Uint8Array): ReadResult {
   const bomDropped = text.charCodeAt(0) === 0xfeff;
   if (bomDropped) text = text.slice(1);
 
-  let body;
+  let body: JsonValue;
   try {
     body = parseStrictJson(text);
   } catch (error) {

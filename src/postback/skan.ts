@@ -1,10 +1,11 @@
 // SKAdNetwork: the signed-message recipe of each version (SPEC.md §3) and the verdict it gives.
+
+import type { EcdsaVerifier } from './ecdsa.js';
 import { describeValue, expectedType, skanSignedFields } from './fields.js';
 import type { JsonObject, JsonValue } from './json.js';
 import { base64ToBytes, type Curve, type KeyRing, type SkanKey } from './keys.js';
-import type { EcdsaVerifier } from './ecdsa.js';
+import { emptyFields, type Inspection, type PostbackFields, setColumn } from './types.js';
 import { readUnsigned } from './unsigned.js';
-import { emptyFields, setColumn, type Inspection, type PostbackFields } from './types.js';
 
 type SignedField = keyof typeof skanSignedFields;
 
@@ -27,12 +28,19 @@ const V2 = [req('version'), ...V1, req('redownload'), opt('source-app-id')];
 const V22 = [...V2, req('fidelity-type')];
 const V3 = [...V22, req('did-win')];
 const V4 = [
-  req('version'), req('ad-network-id'), req('source-identifier'), req('app-id'), req('transaction-id'),
-  req('redownload'), opt('source-app-id', 'source-domain'), req('fidelity-type'), req('did-win'),
+  req('version'),
+  req('ad-network-id'),
+  req('source-identifier'),
+  req('app-id'),
+  req('transaction-id'),
+  req('redownload'),
+  opt('source-app-id', 'source-domain'),
+  req('fidelity-type'),
+  req('did-win'),
   req('postback-sequence-index'),
 ];
 
-export const SKAN_RECIPES: Readonly<Record<string, Recipe>> = {
+const SKAN_RECIPES: Readonly<Record<string, Recipe>> = {
   '1.0': { curve: 'P-192', slots: V1 },
   '2.0': { curve: 'P-192', slots: V2 },
   '2.1': { curve: 'P-256', slots: V2 },

@@ -1,6 +1,6 @@
 // Unsigned values (conversion values, country, interaction type): kept when they pass their
 // checks, otherwise dropped and named in the reasons. They never decide whether a body is kept.
-import { describeValue, unsignedFields, type UnsignedField } from './fields.js';
+import { describeValue, type UnsignedField, unsignedFields } from './fields.js';
 import type { JsonObject } from './json.js';
 import type { PostbackFields } from './types.js';
 
@@ -11,12 +11,7 @@ const EXPECTED: Record<UnsignedField, string> = {
   'ad-interaction-type': '"view" or "click"',
 };
 
-export function readUnsigned(
-  body: JsonObject,
-  names: readonly UnsignedField[],
-  fields: PostbackFields,
-  reasons: string[],
-): void {
+export function readUnsigned(body: JsonObject, names: readonly UnsignedField[], fields: PostbackFields, reasons: string[]): void {
   const valid = <T>(name: UnsignedField, parse: (value: unknown) => { success: boolean; data?: T }): T | null => {
     if (!names.includes(name) || !(name in body)) return null;
     const parsed = parse(body[name]);

@@ -5,6 +5,7 @@
 
 // C0 controls, DEL and C1 controls: written as the escape \uXXXX, so a field never breaks a line,
 // never hides text, and its content stays readable.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching them is the point
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g;
 // A leading =, +, - or @ starts a formula in Excel, LibreOffice and Google Sheets (tab and CR too,
 // but those are escaped above): a leading apostrophe makes the cell text (OWASP, "CSV Injection").

@@ -1,7 +1,7 @@
 // Report dimensions: the public names analysts use in `group_by`, filters and CSV headers, and
 // the rollup column each reads. (Metrics are in report/metrics.ts.)
 
-export type DimensionType = 'text' | 'int' | 'bool' | 'date';
+type DimensionType = 'text' | 'int' | 'bool' | 'date';
 
 export interface Dimension {
   name: string;

@@ -7,7 +7,7 @@ import { ROLLUP_MEASURES, type RollupMeasures, rollups } from '../db/schema.js';
 export type ReportValue = string | number | boolean | null;
 
 /** A group's currency: the one its verified postbacks were decoded in, or none. */
-export interface GroupCurrency {
+interface GroupCurrency {
   /** False when the group mixes currencies: then no revenue sum means anything. */
   single: boolean;
   code: string | null;

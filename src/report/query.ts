@@ -7,7 +7,7 @@ import { addDays, differenceInCalendarDays, format, isValid, parse } from 'date-
 import { BUCKET_MS } from '../rollup/contribution.js';
 import { DIMENSIONS, type Dimension, dimensionByName, EVENT_DIMENSION } from './dimensions.js';
 
-export const MAX_RANGE_DAYS = 400;
+const MAX_RANGE_DAYS = 400;
 
 export interface Day {
   day: string;
@@ -33,12 +33,15 @@ export interface ReportQuery {
 }
 
 export class ReportParamError extends Error {
-  constructor(readonly param: string, message: string) {
+  constructor(
+    readonly param: string,
+    message: string,
+  ) {
     super(message);
   }
 }
 
-export function isTimeZone(tz: string): boolean {
+function isTimeZone(tz: string): boolean {
   try {
     new Intl.DateTimeFormat('en-US', { timeZone: tz });
     return true;
@@ -51,7 +54,7 @@ const dayOf = (value: string) => parse(value, 'yyyy-MM-dd', new Date(0));
 const isDay = (value: string) => /^\d{4}-\d{2}-\d{2}$/.test(value) && isValid(dayOf(value));
 
 /** The zone's offset (in 15-minute buckets) at the start of the range and after each change in it. */
-export function offsetsInZone(days: Day[], tz: string): ReportQuery['offsets'] {
+function offsetsInZone(days: Day[], tz: string): ReportQuery['offsets'] {
   const start = new Date(days[0]!.lo * BUCKET_MS);
   const end = new Date(days.at(-1)!.hi * BUCKET_MS);
   const toBuckets = (minutes: number) => Math.round((minutes * 60_000) / BUCKET_MS);
@@ -85,8 +88,7 @@ function filterValue(dim: Dimension, raw: string): FilterValue | { error: string
 }
 
 /** A query parameter given once: a repeated one arrives as an array, which says why it is refused. */
-const single = (name: string) =>
-  z.string({ error: (issue) => (Array.isArray(issue.input) ? `${name} is given more than once; list values comma-separated` : undefined) });
+const single = (name: string) => z.string({ error: (issue) => (Array.isArray(issue.input) ? `${name} is given more than once; list values comma-separated` : undefined) });
 
 const list = (raw: string) =>
   raw

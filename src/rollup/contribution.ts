@@ -1,20 +1,39 @@
 // What one stored postback adds to the aggregates: a pure function of its row, so ingest,
 // re-verification, re-decoding and rebuilds all agree by construction.
-import type { Decode } from '../model/decode.js';
-import type { PostbackRow, RollupKey, RollupMeasures } from '../db/schema.js';
-import { ROLLUP_MEASURES } from '../db/schema.js';
+
+import { type PostbackRow, ROLLUP_MEASURES, type RollupKey, type RollupMeasures } from '../db/schema.js';
 import type { Counts } from '../db/store.js';
 
 export const BUCKET_MS = 15 * 60 * 1000;
-export const bucketOf = (at: Date) => Math.floor(at.getTime() / BUCKET_MS);
+const bucketOf = (at: Date) => Math.floor(at.getTime() / BUCKET_MS);
 
 /** The row fields a contribution depends on. */
 export type Contributor = Pick<
   PostbackRow,
-  | 'protocol' | 'environment' | 'signature' | 'outcome' | 'receivedAt' | 'installedAt' | 'adNetworkId' | 'appId'
-  | 'campaign' | 'campaignName' | 'sourceIdentifier' | 'postbackSequenceIndex' | 'fidelityType' | 'redownload'
-  | 'didWin' | 'version' | 'conversionType' | 'adInteractionType' | 'countryCode' | 'conversionValue' | 'coarseConversionValue'
-  | 'sourceAppId' | 'sourceDomain' | 'decode'
+  | 'protocol'
+  | 'environment'
+  | 'signature'
+  | 'outcome'
+  | 'receivedAt'
+  | 'installedAt'
+  | 'adNetworkId'
+  | 'appId'
+  | 'campaign'
+  | 'campaignName'
+  | 'sourceIdentifier'
+  | 'postbackSequenceIndex'
+  | 'fidelityType'
+  | 'redownload'
+  | 'didWin'
+  | 'version'
+  | 'conversionType'
+  | 'adInteractionType'
+  | 'countryCode'
+  | 'conversionValue'
+  | 'coarseConversionValue'
+  | 'sourceAppId'
+  | 'sourceDomain'
+  | 'decode'
 >;
 
 export interface Contribution {
@@ -66,7 +85,7 @@ const text = (v: string | null | undefined) => v ?? '';
 const int = (v: number | null | undefined) => v ?? -1;
 const bool = (v: boolean | null | undefined) => (v === null || v === undefined ? -1 : v ? 1 : 0);
 
-export function rollupKeyOf(row: Contributor): RollupKey {
+function rollupKeyOf(row: Contributor): RollupKey {
   return {
     arrivalBucket: bucketOf(row.receivedAt),
     installBucket: bucketOf(row.installedAt ?? row.receivedAt),

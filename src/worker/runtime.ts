@@ -4,8 +4,8 @@
 import { sql } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/d1';
 import { type Config, readConfig } from '../config.js';
-import { d1Store } from '../db/d1/writer.js';
 import type { D1Unit } from '../db/d1/unit.js';
+import { d1Store } from '../db/d1/writer.js';
 import type { Db } from '../db/db.js';
 import * as schema from '../db/schema.js';
 import type { Writer } from '../db/store.js';

@@ -1,16 +1,17 @@
 // An in-process skanpost on an in-memory database, driven with app.request() as Hono's tests do.
+
+import { asc } from 'drizzle-orm';
+import { DEFAULT_INSTALL_MODEL } from '../../src/conversion/install-date.js';
+import { postbacks } from '../../src/db/schema.js';
 import { createApp } from '../../src/http/app.js';
 import type { AppDeps } from '../../src/http/deps.js';
-import { IngestMetrics } from '../../src/observability/metrics.js';
-import type { Logger } from '../../src/observability/logger.js';
 import { openDatabase } from '../../src/node/database.js';
 import { GroupCommitWriter } from '../../src/node/group-commit.js';
 import { createVerification } from '../../src/node/runtime.js';
-import { postbacks } from '../../src/db/schema.js';
-import { asc } from 'drizzle-orm';
-import { DEFAULT_INSTALL_MODEL } from '../../src/conversion/install-date.js';
+import type { Logger } from '../../src/observability/logger.js';
+import { IngestMetrics } from '../../src/observability/metrics.js';
 
-export const silentLogger: Logger = { info() {}, warn() {}, error() {} };
+const silentLogger: Logger = { info() {}, warn() {}, error() {} };
 
 export interface TestApp {
   post(body: unknown, init?: { path?: string; headers?: Record<string, string> }): Promise<Response>;
@@ -43,8 +44,7 @@ export async function createTestApp(options: { extraKeys?: string; path?: string
     health: async () => true,
   };
   const app = createApp(deps);
-  const postRaw: TestApp['postRaw'] = async (body, init = {}) =>
-    app.request(init.path ?? SKAN_PATH, { method: init.method ?? 'POST', body, headers: init.headers ?? {} });
+  const postRaw: TestApp['postRaw'] = async (body, init = {}) => app.request(init.path ?? SKAN_PATH, { method: init.method ?? 'POST', body, headers: init.headers ?? {} });
   return {
     app,
     deps,

@@ -2,7 +2,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-export interface Received {
+interface Received {
   method: string;
   url: string;
   headers: IncomingMessage['headers'];
@@ -11,8 +11,11 @@ export interface Received {
 
 export type Behaviour = (req: Received, res: ServerResponse) => void;
 
-export const ok: Behaviour = (_, res) => res.writeHead(200).end('ok');
-export const status = (code: number, headers: Record<string, string> = {}): Behaviour => (_, res) => res.writeHead(code, headers).end();
+const ok: Behaviour = (_, res) => res.writeHead(200).end('ok');
+export const status =
+  (code: number, headers: Record<string, string> = {}): Behaviour =>
+  (_, res) =>
+    res.writeHead(code, headers).end();
 export const hang: Behaviour = () => undefined; // never answers
 
 export interface Partner {

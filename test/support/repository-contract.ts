@@ -3,22 +3,22 @@
 // Runtime-neutral: no Node modules, rows built directly (verification is not the repository's job).
 import { and, eq, sql } from 'drizzle-orm';
 import { beforeEach, describe, expect, it } from 'vitest';
+import schemaFixture from '../../fixtures/conversion-schema.json' with { type: 'json' };
 import { DEFAULT_INSTALL_MODEL } from '../../src/conversion/install-date.js';
 import type { Db } from '../../src/db/db.js';
 import { pendingJobs } from '../../src/db/jobs.js';
 import { claimDue, replayDeliveries, settleAttempt } from '../../src/db/outbox.js';
+import { pruneExpired } from '../../src/db/retention.js';
+import { deliveries, maintenanceJobs, type NewPostbackRow, postbacks, rollups, writeMarks } from '../../src/db/schema.js';
+import { addSchema, deleteSchema, listSchemas } from '../../src/db/settings.js';
 import type { Writer } from '../../src/db/store.js';
+import { DestinationInput } from '../../src/forward/destination.js';
 import { backfill, createDestination } from '../../src/forward/destinations.js';
 import { sha256Hex } from '../../src/hash.js';
 import { savePostback } from '../../src/ingest/save.js';
 import { runJobChunk, runPendingJobs } from '../../src/maintenance/jobs.js';
 import { dedupeKey } from '../../src/postback/dedupe.js';
-import { pruneExpired } from '../../src/db/retention.js';
-import { deliveries, maintenanceJobs, postbacks, rollups, writeMarks, type NewPostbackRow } from '../../src/db/schema.js';
-import { addSchema, deleteSchema, listSchemas } from '../../src/db/settings.js';
-import { DestinationInput } from '../../src/forward/destination.js';
 import { emptyFields, type Inspection, type PostbackFields } from '../../src/postback/types.js';
-import schemaFixture from '../../fixtures/conversion-schema.json' with { type: 'json' };
 
 export interface Store {
   db: Db;
@@ -33,7 +33,9 @@ const NOW = new Date('2026-11-20T12:00:00Z');
 let serial = 0;
 
 /** A stored-ready row as ingest builds it, for a verdict and fields of the test's choosing. */
-export async function postbackRow(options: { signature?: Inspection['signature']; fields?: Partial<PostbackFields>; receivedAt?: Date; body?: string } = {}): Promise<NewPostbackRow> {
+export async function postbackRow(
+  options: { signature?: Inspection['signature']; fields?: Partial<PostbackFields>; receivedAt?: Date; body?: string } = {},
+): Promise<NewPostbackRow> {
   serial++;
   const fields: PostbackFields = {
     ...emptyFields(),
@@ -48,7 +50,16 @@ export async function postbackRow(options: { signature?: Inspection['signature']
     conversionValue: 12,
     ...options.fields,
   };
-  const inspection: Inspection = { protocol: 'skan', version: '4.0', environment: 'production', signature: options.signature ?? 'verified', reasons: [], key: 'contract', message: null, fields };
+  const inspection: Inspection = {
+    protocol: 'skan',
+    version: '4.0',
+    environment: 'production',
+    signature: options.signature ?? 'verified',
+    reasons: [],
+    key: 'contract',
+    message: null,
+    fields,
+  };
   const body = options.body ?? JSON.stringify({ ...fields, serial });
   return {
     receivedAt: options.receivedAt ?? NOW,
@@ -171,7 +182,12 @@ export function repositoryContract(driver: string, open: () => Promise<Store>, s
       expect(await pruneExpired(store.writer, { unverifiedDays: 90, verifiedDays: undefined }, NOW, 3)).toBe(7);
       const left = await store.db.select().from(postbacks);
       expect(left.map((p) => p.signature)).toEqual(['verified']);
-      expect(await store.db.select().from(deliveries).where(and(eq(deliveries.postbackId, left[0]!.id)))).toHaveLength(1);
+      expect(
+        await store.db
+          .select()
+          .from(deliveries)
+          .where(and(eq(deliveries.postbackId, left[0]!.id))),
+      ).toHaveLength(1);
       expect((await store.db.select().from(deliveries)).length).toBe(1);
       expect(await sum(store.db, 'postbacks')).toBe(before);
     });

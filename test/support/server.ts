@@ -1,5 +1,5 @@
 // Runs the real server (`src/node/main.ts`) as a child process on a free loopback port.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));

@@ -1,6 +1,6 @@
 // Test-side signer: generates key pairs and signs postbacks from SPEC.md's recipe table, written
 // independently of src/ so a wrong production recipe cannot agree with itself.
-import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
+import { generateKeyPairSync, type KeyObject, sign } from 'node:crypto';
 
 export interface TestKey {
   curve: 'P-256' | 'P-192';
@@ -22,8 +22,17 @@ const SIGNED: Record<string, string[]> = {
   '2.2': ['version', 'ad-network-id', 'campaign-id', 'app-id', 'transaction-id', 'redownload', 'source-app-id', 'fidelity-type'],
   '3.0': ['version', 'ad-network-id', 'campaign-id', 'app-id', 'transaction-id', 'redownload', 'source-app-id', 'fidelity-type', 'did-win'],
   '4.0': [
-    'version', 'ad-network-id', 'source-identifier', 'app-id', 'transaction-id', 'redownload',
-    'source-app-id', 'source-domain', 'fidelity-type', 'did-win', 'postback-sequence-index',
+    'version',
+    'ad-network-id',
+    'source-identifier',
+    'app-id',
+    'transaction-id',
+    'redownload',
+    'source-app-id',
+    'source-domain',
+    'fidelity-type',
+    'did-win',
+    'postback-sequence-index',
   ],
 };
 

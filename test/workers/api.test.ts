@@ -10,7 +10,7 @@ import { resetTables } from './reset.js';
 
 const ADMIN = { authorization: `Bearer ${env.SKANPOST_ADMIN_KEY}`, 'content-type': 'application/json' };
 const APP_ID = 525463029;
-let clock = new Date('2026-11-02T00:00:00Z');
+const clock = new Date('2026-11-02T00:00:00Z');
 let app: ReturnType<typeof createApp>;
 
 beforeEach(async () => {
@@ -22,7 +22,9 @@ beforeEach(async () => {
 const call = (method: string, path: string, body?: unknown, headers: Record<string, string> = ADMIN) =>
   app.request(`https://skanpost.example${path}`, { method, headers, ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }) });
 /** Verified SKAN 4.0 postbacks of the parity fixture that carry a fine conversion value. */
-const fineValued = fixture.postbacks.filter(({ body }) => (body as Record<string, unknown>).version === '4.0' && 'conversion-value' in body && (body as Record<string, unknown>)['app-id'] === APP_ID);
+const fineValued = fixture.postbacks.filter(
+  ({ body }) => (body as Record<string, unknown>).version === '4.0' && 'conversion-value' in body && (body as Record<string, unknown>)['app-id'] === APP_ID,
+);
 
 it('sums revenue exactly instead of failing, and refuses a revenue bound past 10^13', async () => {
   const rupiah = { effective_from: '2026-01-01T00:00:00Z', currency: 'IDR', fine: [{ from: 0, to: 63, revenue: { min: 4_999_999_999_999.99, max: 5e12 } }] };

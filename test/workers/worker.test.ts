@@ -4,10 +4,10 @@ import { createExecutionContext, createScheduledController, env, SELF, waitOnExe
 import { beforeEach, describe, expect, it } from 'vitest';
 import samples from '../../fixtures/apple-samples.json' with { type: 'json' };
 import schema from '../../fixtures/conversion-schema.json' with { type: 'json' };
+import { d1Store } from '../../src/db/d1/writer.js';
+import { StorageUnavailableError } from '../../src/db/db.js';
 import { deliveries, maintenanceJobs, postbacks } from '../../src/db/schema.js';
 import worker, { CRON_BUDGET } from '../../src/worker/index.js';
-import { StorageUnavailableError } from '../../src/db/db.js';
-import { d1Store } from '../../src/db/d1/writer.js';
 import { createWorkerRuntime } from '../../src/worker/runtime.js';
 import { resetTables } from './reset.js';
 
@@ -187,21 +187,25 @@ describe('round trips to D1', () => {
   function counting(db: D1Database) {
     let trips = 0;
     const real = new WeakMap<object, D1PreparedStatement>();
+    const trip = <T>(call: () => T): T => {
+      trips++;
+      return call();
+    };
     const wrap = (statement: D1PreparedStatement): D1PreparedStatement => {
       const wrapper = {
         bind: (...values: unknown[]) => wrap(statement.bind(...values)),
-        first: (column?: string) => (trips++, column === undefined ? statement.first() : statement.first(column)),
-        all: () => (trips++, statement.all()),
-        raw: (options?: { columnNames?: boolean }) => (trips++, statement.raw(options as never)),
-        run: () => (trips++, statement.run()),
+        first: (column?: string) => trip(() => (column === undefined ? statement.first() : statement.first(column))),
+        all: () => trip(() => statement.all()),
+        raw: (options?: { columnNames?: boolean }) => trip(() => statement.raw(options as never)),
+        run: () => trip(() => statement.run()),
       } as unknown as D1PreparedStatement;
       real.set(wrapper, statement);
       return wrapper;
     };
     const wrapped = {
       prepare: (query: string) => wrap(db.prepare(query)),
-      batch: (statements: D1PreparedStatement[]) => (trips++, db.batch(statements.map((s) => real.get(s) ?? s))),
-      exec: (query: string) => (trips++, db.exec(query)),
+      batch: (statements: D1PreparedStatement[]) => trip(() => db.batch(statements.map((s) => real.get(s) ?? s))),
+      exec: (query: string) => trip(() => db.exec(query)),
     } as unknown as D1Database;
     return { db: wrapped, trips: () => trips };
   }

@@ -11,8 +11,7 @@ import { postbacks, writeMarks } from '../schema.js';
 export const newToken = () => crypto.randomUUID();
 
 /** True while the unit's mark exists and has found its postback. */
-export const markHolds = (token: string): SQL =>
-  sql`exists (select 1 from ${writeMarks} where ${and(eq(writeMarks.token, token), isNotNull(writeMarks.postbackId))})`;
+export const markHolds = (token: string): SQL => sql`exists (select 1 from ${writeMarks} where ${and(eq(writeMarks.token, token), isNotNull(writeMarks.postbackId))})`;
 
 /** The id of the postback this unit inserted (null when the insert was ignored). */
 export const markedPostbackId = (token: string): SQL => sql`(select ${writeMarks.postbackId} from ${writeMarks} where ${eq(writeMarks.token, token)})`;

@@ -95,8 +95,16 @@ export class D1Unit implements Unit {
   /** The aggregate upserts, each applied only while `guard` holds when the batch reaches it. */
   private countStatements(counts: Counts, guard: SQL): Array<BatchItem<'sqlite'>> {
     return [
-      this.db.insert(rollups).select(guardedValues(rollups, counts.rollup, guard)).onConflictDoUpdate(rollupConflict),
-      ...counts.events.map((event) => this.db.insert(rollupEvents).select(guardedValues(rollupEvents, event, guard)).onConflictDoUpdate(eventConflict)),
+      this.db
+        .insert(rollups)
+        .select(guardedValues(rollups, counts.rollup, guard))
+        .onConflictDoUpdate(rollupConflict),
+      ...counts.events.map((event) =>
+        this.db
+          .insert(rollupEvents)
+          .select(guardedValues(rollupEvents, event, guard))
+          .onConflictDoUpdate(eventConflict),
+      ),
     ];
   }
 

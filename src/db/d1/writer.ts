@@ -1,11 +1,13 @@
 // The Writer on D1: one unit per writer (a request, or a cron run), its batches committed by D1.
-import { StorageUnavailableError } from '../db.js';
+
 import type { Db } from '../db.js';
+import { StorageUnavailableError } from '../db.js';
 import type { Writer } from '../store.js';
 import { D1Unit } from './unit.js';
 
 // D1 answers these when it cannot take a write right now: the device should retry, not lose it.
-const TRANSIENT_D1 = /D1_ERROR.*(overloaded|busy|SQLITE_BUSY|SQLITE_FULL|storage|reset|timed? ?out|Network connection lost|internal error)|D1 DB (is )?(overloaded|reset)|Network connection lost/i;
+const TRANSIENT_D1 =
+  /D1_ERROR.*(overloaded|busy|SQLITE_BUSY|SQLITE_FULL|storage|reset|timed? ?out|Network connection lost|internal error)|D1 DB (is )?(overloaded|reset)|Network connection lost/i;
 
 export interface D1Store {
   writer: Writer;

@@ -33,7 +33,13 @@ const driverValues = (row: UnsavedPostback) =>
 const enqueueOne = (db: Db) =>
   db
     .insert(deliveries)
-    .values({ postbackId: sql.placeholder('postbackId'), destinationId: sql.placeholder('destinationId'), state: 'pending', nextAttemptAt: sql.placeholder('now'), createdAt: sql.placeholder('now') })
+    .values({
+      postbackId: sql.placeholder('postbackId'),
+      destinationId: sql.placeholder('destinationId'),
+      state: 'pending',
+      nextAttemptAt: sql.placeholder('now'),
+      createdAt: sql.placeholder('now'),
+    })
     .onConflictDoNothing()
     .prepare();
 

@@ -18,7 +18,7 @@ const campaignView = (m: CampaignRow) => ({
   created_at: m.createdAt.toISOString(),
 });
 
-export const CampaignInput = z
+const CampaignInput = z
   .object({
     ad_network_id: z.string().min(1).max(200),
     app_id: z.number().int().min(0),

@@ -5,18 +5,14 @@ import { deliveryIdsOf, listDeliveries, replayDeliveries } from '../../db/outbox
 import type { DeliveryRow } from '../../db/schema.js';
 import { requireRole } from '../auth.js';
 import type { AppEnv } from '../deps.js';
-import { anyJson, bearer, errorResponses, jsonBody, strictJson } from '../openapi.js';
+import { anyJson, bearer, Count, errorResponses, jsonBody, strictJson } from '../openapi.js';
 
-const digits = z
-  .string()
-  .regex(/^\d{1,15}$/)
-  .transform(Number);
 const ListParams = z
   .object({
-    destination: digits.optional(),
+    destination: Count.optional(),
     state: z.enum(['pending', 'delivered', 'dead']).optional(),
-    cursor: digits.optional(),
-    limit: digits.optional().openapi({ description: 'page size, default 100, at most 1000' }),
+    cursor: Count.optional(),
+    limit: Count.optional().openapi({ description: 'page size, default 100, at most 1000' }),
   })
   .strict();
 

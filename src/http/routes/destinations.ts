@@ -10,7 +10,10 @@ import type { AppEnv } from '../deps.js';
 import { NotFoundError } from '../errors.js';
 import { anyJson, bearer, errorResponses, IdParams, jsonBody, noContent, strictJson } from '../openapi.js';
 
-const Backfill = z.object({ since: z.iso.datetime({ offset: true }) }).strict().openapi('BackfillInput');
+const Backfill = z
+  .object({ since: z.iso.datetime({ offset: true }) })
+  .strict()
+  .openapi('BackfillInput');
 const admin = requireRole('admin', { unscoped: true });
 
 export function destinationRoutes(app: OpenAPIHono<AppEnv>): void {
@@ -40,7 +43,13 @@ export function destinationRoutes(app: OpenAPIHono<AppEnv>): void {
   );
 
   app.openapi(
-    route({ method: 'get', path: '/v1/destinations/{id}', summary: 'One destination', request: { params: IdParams }, responses: { 200: anyJson('The destination'), ...errorResponses(401, 403, 404) } }),
+    route({
+      method: 'get',
+      path: '/v1/destinations/{id}',
+      summary: 'One destination',
+      request: { params: IdParams },
+      responses: { 200: anyJson('The destination'), ...errorResponses(401, 403, 404) },
+    }),
     async (c) => {
       const { id } = c.req.valid('param');
       const row = await getDestination(c.get('deps').db, id);
@@ -69,7 +78,13 @@ export function destinationRoutes(app: OpenAPIHono<AppEnv>): void {
   );
 
   app.openapi(
-    route({ method: 'delete', path: '/v1/destinations/{id}', summary: 'Remove a destination and its pending copies', request: { params: IdParams }, responses: { 204: noContent('Removed'), ...errorResponses(401, 403, 404) } }),
+    route({
+      method: 'delete',
+      path: '/v1/destinations/{id}',
+      summary: 'Remove a destination and its pending copies',
+      request: { params: IdParams },
+      responses: { 204: noContent('Removed'), ...errorResponses(401, 403, 404) },
+    }),
     async (c) => {
       const { id } = c.req.valid('param');
       if (!(await c.get('deps').writer.run((tx) => deleteDestination(tx, id)))) throw missing(id);

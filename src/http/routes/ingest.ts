@@ -11,7 +11,7 @@ import type { AppEnv } from '../deps.js';
 import { errorResponses } from '../openapi.js';
 import { problem } from '../problem.js';
 
-export const INGEST_PATHS = ['/.well-known/skadnetwork/report-attribution', '/.well-known/appattribution/report-attribution'];
+const INGEST_PATHS = ['/.well-known/skadnetwork/report-attribution', '/.well-known/appattribution/report-attribution'];
 
 const ReceiptSchema = z
   .object({

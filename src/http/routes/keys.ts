@@ -6,7 +6,7 @@ import type { AppEnv } from '../deps.js';
 import { NotFoundError, ScopeError } from '../errors.js';
 import { anyJson, bearer, errorResponses, IdParams, jsonBody, noContent, strictJson } from '../openapi.js';
 
-export const KeyInput = z
+const KeyInput = z
   .object({
     name: z.string().min(1).max(200),
     role: z.enum(['analyst', 'admin']),

@@ -7,7 +7,7 @@ import { snakeKeys } from '../../postback/types.js';
 import { requireRole, withinScope } from '../auth.js';
 import type { AppEnv, Principal } from '../deps.js';
 import { NotFoundError } from '../errors.js';
-import { bearer, errorResponses, IdParams, json, streamed } from '../openapi.js';
+import { bearer, Count, errorResponses, IdParams, json, streamed } from '../openapi.js';
 
 const list = z.string().transform((s) =>
   s
@@ -21,7 +21,18 @@ const instant = z.union([z.iso.datetime({ offset: true }), z.iso.date().transfor
 
 const ListParams = z
   .object({
-    app_id: list.pipe(z.array(z.string().regex(/^\d{1,15}$/, 'an app id is an integer').transform(Number)).min(1)).optional(),
+    app_id: list
+      .pipe(
+        z
+          .array(
+            z
+              .string()
+              .regex(/^\d{1,15}$/, 'an app id is an integer')
+              .transform(Number),
+          )
+          .min(1),
+      )
+      .optional(),
     ad_network_id: list.pipe(z.array(z.string()).min(1)).optional(),
     protocol: oneOf(['skan', 'aak'] as const),
     environment: oneOf(['production', 'development'] as const),
@@ -29,16 +40,21 @@ const ListParams = z
     outcome: oneOf(['stored', 'conflict', 'duplicate'] as const),
     since: instant.optional().openapi({ description: 'received at or after: an RFC 3339 time, or a day (YYYY-MM-DD, from 00:00 UTC)' }),
     until: instant.optional().openapi({ description: 'received before: an RFC 3339 time, or a day (YYYY-MM-DD, from 00:00 UTC)' }),
-    cursor: z.coerce.number().int().min(0).optional().openapi({ description: 'next_cursor of the previous page' }),
-    limit: z.coerce.number().int().min(1).max(1000).optional().openapi({ description: 'page size, default 100 (JSON); NDJSON exports everything unless given' }),
+    cursor: Count.optional().openapi({ description: 'next_cursor of the previous page' }),
+    limit: Count.pipe(z.number().min(1).max(1000)).optional().openapi({ description: 'page size, default 100 (JSON); NDJSON exports everything unless given' }),
     format: z.enum(['json', 'ndjson']).optional(),
   })
   .strict();
 
 /** snake_case like every other key of the API, beside the camelCase keys it had first (deprecated). */
-const describeDecode = (decode: Decode) => ({ ...decode, schema_version: decode.schemaVersion, revenue_min_micros: decode.revenueMinMicros, revenue_max_micros: decode.revenueMaxMicros });
+const describeDecode = (decode: Decode) => ({
+  ...decode,
+  schema_version: decode.schemaVersion,
+  revenue_min_micros: decode.revenueMinMicros,
+  revenue_max_micros: decode.revenueMaxMicros,
+});
 
-export function describePostback(row: PostbackRow, detail: boolean) {
+function describePostback(row: PostbackRow, detail: boolean) {
   const { body, bodySha256, dedupeKey, reasons, receivedAt, installedAt, decode, id, ...rest } = row;
   return {
     id,

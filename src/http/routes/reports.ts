@@ -1,12 +1,12 @@
 // GET /v1/reports/campaigns and /v1/reports/events: aggregates by any dimensions, JSON or CSV.
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import { fillingHorizonMs } from '../../conversion/install-date.js';
+import { dimensionByName } from '../../report/dimensions.js';
 import { CAMPAIGN_METRICS, EVENT_METRICS, type Metric, metricNames } from '../../report/metrics.js';
 import { buildReportQuery, paramError, type ReportQuery, reportParams } from '../../report/query.js';
 import { renderReportPart, reportBody } from '../../report/render.js';
 import { requireRole, withinScope } from '../auth.js';
 import type { AppEnv, Principal } from '../deps.js';
-import { dimensionByName } from '../../report/dimensions.js';
 import { bearer, errorResponses } from '../openapi.js';
 
 const reportResponse = (metrics: readonly Metric[]) => ({
@@ -15,7 +15,15 @@ const reportResponse = (metrics: readonly Metric[]) => ({
     'application/json': {
       schema: z.object({
         rows: z.array(z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()]))).openapi({ description: `metrics: ${metricNames(metrics).join(', ')}` }),
-        meta: z.object({ from: z.string(), to: z.string(), tz: z.string(), date_basis: z.string(), group_by: z.array(z.string()), generated_at: z.string(), complete: z.boolean() }),
+        meta: z.object({
+          from: z.string(),
+          to: z.string(),
+          tz: z.string(),
+          date_basis: z.string(),
+          group_by: z.array(z.string()),
+          generated_at: z.string(),
+          complete: z.boolean(),
+        }),
       }),
     },
     'text/csv': { schema: z.string() },

@@ -5,12 +5,18 @@ import { ConversionSchema } from '../../model/conversion-schema.js';
 import { requireRole } from '../auth.js';
 import type { AppEnv, Principal } from '../deps.js';
 import { InvalidParameterError, NotFoundError, ScopeError, validationHook } from '../errors.js';
-import { anyJson, bearer, errorResponses, Id, jsonBody, noContent, strictJson } from '../openapi.js';
+import { anyJson, bearer, Count, errorResponses, jsonBody, noContent, strictJson } from '../openapi.js';
 
-const schemaView = (s: SchemaRow) => ({ app_id: s.appId, version: s.version, effective_from: s.effectiveFrom.toISOString(), created_at: s.createdAt.toISOString(), definition: s.definition });
+const schemaView = (s: SchemaRow) => ({
+  app_id: s.appId,
+  version: s.version,
+  effective_from: s.effectiveFrom.toISOString(),
+  created_at: s.createdAt.toISOString(),
+  definition: s.definition,
+});
 
-const AppParams = z.object({ appId: Id.openapi({ param: { name: 'appId', in: 'path' }, description: "the app's App Store id (app-id / advertised-item-identifier)" }) });
-const VersionParams = AppParams.extend({ version: Id.openapi({ param: { name: 'version', in: 'path' } }) });
+const AppParams = z.object({ appId: Count.openapi({ param: { name: 'appId', in: 'path' }, description: "the app's App Store id (app-id / advertised-item-identifier)" }) });
+const VersionParams = AppParams.extend({ version: Count.openapi({ param: { name: 'version', in: 'path' } }) });
 
 function checkApp(principal: Principal, appId: number): void {
   if (principal.appIds && !principal.appIds.includes(appId)) throw new ScopeError(`this key may not read app ${appId}`);

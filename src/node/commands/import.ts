@@ -3,8 +3,8 @@
 // stored in file order, so the first copy in the file is the first copy kept, as over HTTP.
 import { createReadStream, statSync } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { preparePostback, storePrepared, type IngestDeps, type Prepared, type Receipt } from '../../ingest/ingest.js';
-import { isJsonObject, MAX_JSON_DEPTH, parseStrictJson, stringifyJson } from '../../postback/json.js';
+import { type IngestDeps, type Prepared, preparePostback, type Receipt, storePrepared } from '../../ingest/ingest.js';
+import { isJsonObject, type JsonValue, MAX_JSON_DEPTH, parseStrictJson, stringifyJson } from '../../postback/json.js';
 
 export interface ImportSummary {
   /** Lines that held something (blank lines are skipped). */
@@ -28,8 +28,8 @@ type Unwrapped = { bytes: Uint8Array; receivedAt?: Date } | { problems: Array<{ 
  * present, else `body` re-serialized with its numbers as written. Anything else is a bare
  * postback. The envelope may nest one level deeper than a postback, since it wraps one.
  */
-export function unwrap(line: string): Unwrapped {
-  let value;
+function unwrap(line: string): Unwrapped {
+  let value: JsonValue;
   try {
     value = parseStrictJson(line, MAX_JSON_DEPTH + 1);
   } catch {

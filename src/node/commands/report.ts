@@ -1,15 +1,16 @@
 // `skanpost report`: the campaign report from the command line, as a table, CSV or JSON.
+
+import type { InstallModel } from '../../conversion/install-date.js';
 import { fillingHorizonMs } from '../../conversion/install-date.js';
 import type { Db } from '../../db/db.js';
+import { DIMENSIONS } from '../../report/dimensions.js';
 import type { ReportValue } from '../../report/metrics.js';
+import { parseReportQuery } from '../../report/query.js';
 import { renderReportPart, reportBody } from '../../report/render.js';
 import { runReport } from '../../report/run.js';
-import type { InstallModel } from '../../conversion/install-date.js';
-import { DIMENSIONS } from '../../report/dimensions.js';
-import { parseReportQuery } from '../../report/query.js';
 
 /** Options as typed (`--group-by`, `--app-id`) to the API's parameter names (`group_by`, `app_id`). */
-export function reportParams(options: Record<string, string | undefined>): { params: URLSearchParams; format: 'table' | 'csv' | 'json' } {
+function reportParams(options: Record<string, string | undefined>): { params: URLSearchParams; format: 'table' | 'csv' | 'json' } {
   const params = new URLSearchParams();
   let format: 'table' | 'csv' | 'json' = 'table';
   for (const [name, value] of Object.entries(options)) {
@@ -26,13 +27,23 @@ export function reportParams(options: Record<string, string | undefined>): { par
 }
 
 export const REPORT_OPTIONS = Object.fromEntries(
-  ['from', 'to', 'tz', 'date-basis', 'group-by', 'format', ...DIMENSIONS.filter((d) => d.type !== 'date').map((d) => d.name.replace(/_/g, '-'))].map((name) => [name, { type: 'string' as const }]),
+  ['from', 'to', 'tz', 'date-basis', 'group-by', 'format', ...DIMENSIONS.filter((d) => d.type !== 'date').map((d) => d.name.replace(/_/g, '-'))].map((name) => [
+    name,
+    { type: 'string' as const },
+  ]),
 );
 
 function table(columns: string[], rows: ReportValue[][]): string {
   const cells = [columns, ...rows.map((r) => r.map((v) => (v === null ? '' : String(v))))];
   const widths = columns.map((_, i) => Math.max(...cells.map((row) => row[i]!.length)));
-  return cells.map((row) => row.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+  return cells
+    .map((row) =>
+      row
+        .map((cell, i) => cell.padEnd(widths[i]!))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 export async function reportCommand(db: Db, options: Record<string, string | undefined>, now: Date, model: InstallModel): Promise<string> {
