@@ -32,7 +32,7 @@ export interface Config {
   trustedProxyHeader: string | undefined;
   /** CIDR ranges allowed to post; empty: everyone. */
   allowlist: string;
-  /** Constants of the install-date estimate (SKANPOST_INSTALL_MODEL, JSON; defaults from SPEC.md §4). */
+  /** Constants of the install-date estimate (SKANPOST_INSTALL_MODEL, JSON; defaults from docs/postbacks.md). */
   installModel: InstallModel;
 }
 

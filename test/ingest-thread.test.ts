@@ -8,7 +8,7 @@ import { afterEach, expect, it } from 'vitest';
 import { DEFAULT_INSTALL_MODEL } from '../src/conversion/install-date.js';
 import { StorageUnavailableError } from '../src/db/db.js';
 import { SqliteUnit } from '../src/db/sqlite/unit.js';
-import { DestinationInput } from '../src/forward/destination.js';
+import { DestinationInput } from '../src/forward/destination-input.js';
 import { createDestination } from '../src/forward/destinations.js';
 import { openDatabase } from '../src/node/database.js';
 import { IngestThread } from '../src/node/ingest-thread.js';

@@ -1,4 +1,4 @@
-// The campaign a postback belongs to, from Apple's hierarchical source identifier (SPEC.md §4).
+// The campaign a postback belongs to, from Apple's hierarchical source identifier (docs/postbacks.md, "Conversion windows and timing").
 
 /**
  * SKAN 4 / AAK: the last two digits of `source-identifier` (`5239`, `239`, `39` → `"39"`; Apple's

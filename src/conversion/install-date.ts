@@ -8,7 +8,7 @@ const hours = z
 const range = z.tuple([hours, hours]).refine(([a, b]) => a <= b, { message: 'a delay range is [min, max]' });
 
 /**
- * SPEC.md §4. SKAN 4 and AdAttributionKit: window 0 ends 48 h after first launch, windows 1 and 2
+ * docs/postbacks.md, "Conversion windows and timing". SKAN 4 and AdAttributionKit: window 0 ends 48 h after first launch, windows 1 and 2
  * at 7 and 35 days; postback 0 then waits 24–48 h, postbacks 1 and 2 wait 24–144 h. SKAN ≤ 3: one
  * postback 24–48 h after a 24 h timer that starts at the last conversion-value update, taken here
  * as the install day itself (apps that keep updating will be estimated too late).

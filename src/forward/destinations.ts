@@ -4,7 +4,7 @@ import { type DestinationColumns, getDestination, insertDeliveries, insertDestin
 import { storedSince } from '../db/postbacks.js';
 import type { DestinationRow } from '../db/schema.js';
 import type { Unit } from '../db/store.js';
-import { DestinationInput, maskUrlPassword } from './destination.js';
+import { DestinationInput, maskUrlPassword } from './destination-input.js';
 import { wants } from './route.js';
 import { unknownMacros } from './template.js';
 

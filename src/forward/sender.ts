@@ -6,7 +6,7 @@ import { type AttemptResult, claimDue, settleAttempt } from '../db/outbox.js';
 import { postbackById } from '../db/postbacks.js';
 import type { DeliveryRow, DestinationRow } from '../db/schema.js';
 import type { Writer } from '../db/store.js';
-import { maskUrlPassword } from './destination.js';
+import { maskUrlPassword } from './destination-input.js';
 import { buildRequest } from './request.js';
 import { isRetryableStatus, nextDelayMs, parseRetryAfter } from './retry.js';
 

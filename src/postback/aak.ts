@@ -1,4 +1,4 @@
-// AdAttributionKit: a compact ES256 JWS whose payload carries the signed fields (SPEC.md §6).
+// AdAttributionKit: a compact ES256 JWS whose payload carries the signed fields (docs/postbacks.md, "AdAttributionKit").
 
 import type { EcdsaVerifier } from './ecdsa.js';
 import { aakOptionalPayloadFields, aakPayloadFields, describeValue, expectedType, JwsHeader } from './fields.js';
@@ -29,7 +29,7 @@ function decodeJsonPart(part: string): JsonObject | string {
   }
 }
 
-// Where each payload field lands, under the SKAN name it plays the role of (SPEC.md §6).
+// Where each payload field lands, under the SKAN name it plays the role of (docs/postbacks.md).
 const COLUMNS: Record<PayloadField, keyof PostbackFields> = {
   'ad-network-identifier': 'adNetworkId',
   'postback-identifier': 'transactionId',

@@ -1,4 +1,4 @@
-// Apple's dedupe rule (SPEC §5, docs/postbacks.md): the first verified copy of a postback counts;
+// Apple's dedupe rule (docs/postbacks.md, "Which copy counts"): the first verified copy of a postback counts;
 // a later copy is a duplicate when it agrees on the values a relay may alter, else a conflict.
 import type { Inspection, PostbackFields } from './types.js';
 

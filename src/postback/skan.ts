@@ -1,4 +1,4 @@
-// SKAdNetwork: the signed-message recipe of each version (SPEC.md §3) and the verdict it gives.
+// SKAdNetwork: the signed-message recipe of each version (docs/postbacks.md, "Signature recipes") and the verdict it gives.
 
 import type { EcdsaVerifier } from './ecdsa.js';
 import { describeValue, expectedType, skanSignedFields } from './fields.js';

@@ -12,7 +12,7 @@ import { pruneExpired } from '../../src/db/retention.js';
 import { deliveries, maintenanceJobs, type NewPostbackRow, postbacks, rollups, writeMarks } from '../../src/db/schema.js';
 import { addSchema, deleteSchema, listSchemas } from '../../src/db/settings.js';
 import type { Writer } from '../../src/db/store.js';
-import { DestinationInput } from '../../src/forward/destination.js';
+import { DestinationInput } from '../../src/forward/destination-input.js';
 import { backfill, createDestination } from '../../src/forward/destinations.js';
 import { sha256Hex } from '../../src/hash.js';
 import { savePostback } from '../../src/ingest/save.js';

@@ -2,7 +2,7 @@
 // app's postbacks, so only unscoped admins manage them.
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import { deleteDestination, destinationStats, getDestination, listDestinations, setPaused } from '../../db/destinations.js';
-import { DestinationInput } from '../../forward/destination.js';
+import { DestinationInput } from '../../forward/destination-input.js';
 import { backfill, createDestination, publicDestination, updateDestination } from '../../forward/destinations.js';
 import { MACROS } from '../../forward/template.js';
 import { requireRole } from '../auth.js';

@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { destinationStats, getDestination, listDestinations, setPaused } from '../../db/destinations.js';
 import { deliveryIdsOf, listDeliveries, replayDeliveries } from '../../db/outbox.js';
-import { DestinationInput } from '../../forward/destination.js';
+import { DestinationInput } from '../../forward/destination-input.js';
 import { backfill, createDestination, DestinationError, publicDestination } from '../../forward/destinations.js';
 import { parseStrictJson, toPlain } from '../../postback/json.js';
 import type { NodeRuntime } from '../runtime.js';
