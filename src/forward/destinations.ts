@@ -18,22 +18,30 @@ export class DestinationError extends Error {
   }
 }
 
+/** The saved destination as the input that would save it again, so a partial change can be merged into it. */
+const asInput = (d: DestinationRow): Record<string, unknown> => ({
+  name: d.name,
+  url: d.url,
+  method: d.method,
+  format: d.format,
+  body_template: d.bodyTemplate,
+  enriched_keys: d.enrichedKeys,
+  filters: d.filters,
+  headers: d.headers,
+  secret: d.secret,
+  retry: d.retry,
+  timeout_ms: d.timeoutMs,
+  enabled: d.enabled,
+});
+
 /** What a client sees of a destination: the secret only as whether one is set, a URL's password masked. */
 export function publicDestination(d: DestinationRow) {
+  const { secret: _, ...saved } = asInput(d);
   return {
     id: d.id,
-    name: d.name,
+    ...saved,
     url: maskUrlPassword(d.url),
-    method: d.method,
-    format: d.format,
-    body_template: d.bodyTemplate,
-    enriched_keys: d.enrichedKeys,
-    filters: d.filters,
-    headers: d.headers,
     has_secret: d.secret !== null,
-    retry: d.retry,
-    timeout_ms: d.timeoutMs,
-    enabled: d.enabled,
     paused: d.paused,
     last_error: d.lastError,
     created_at: d.createdAt.toISOString(),
@@ -67,22 +75,6 @@ const columns = (input: DestinationInput): DestinationColumns => ({
   retry: input.retry,
   timeoutMs: input.timeout_ms,
   enabled: input.enabled,
-});
-
-/** The saved destination as the input that would save it again, so a partial change can be merged into it. */
-const asInput = (d: DestinationRow): Record<string, unknown> => ({
-  name: d.name,
-  url: d.url,
-  method: d.method,
-  format: d.format,
-  body_template: d.bodyTemplate,
-  enriched_keys: d.enrichedKeys,
-  filters: d.filters,
-  headers: d.headers,
-  secret: d.secret,
-  retry: d.retry,
-  timeout_ms: d.timeoutMs,
-  enabled: d.enabled,
 });
 
 export async function createDestination(tx: Unit, input: DestinationInput, now: Date): Promise<DestinationRow> {

@@ -7,7 +7,7 @@ import { ROLLUP_MEASURES, type RollupMeasures, rollups } from '../db/schema.js';
 export type ReportValue = string | number | boolean | null;
 
 /** A group's currency: the one its verified postbacks were decoded in, or none. */
-interface GroupCurrency {
+export interface GroupCurrency {
   /** False when the group mixes currencies: then no revenue sum means anything. */
   single: boolean;
   code: string | null;
@@ -15,8 +15,10 @@ interface GroupCurrency {
 
 export interface Metric {
   name: string;
-  /** `sums`: the group's measures in the order of `MEASURE_COLUMNS`. */
-  value(sums: readonly number[], currency: GroupCurrency): ReportValue;
+  /** A plain sum: its position among the summed measures (read directly, no call per row). */
+  sum?: number;
+  /** Otherwise derived: `sums` are the group's measures in the order of `MEASURE_COLUMNS`. */
+  value?(sums: readonly number[], currency: GroupCurrency): ReportValue;
 }
 
 /** The measures every campaign report sums, as rollup columns, in schema order. */
@@ -24,10 +26,7 @@ export const MEASURE_COLUMNS = ROLLUP_MEASURES.map((m) => rollups[m].name);
 const at = (measure: keyof RollupMeasures) => ROLLUP_MEASURES.indexOf(measure);
 
 /** A measure as it is summed, under its column's name. */
-const sum = (measure: keyof RollupMeasures): Metric => {
-  const i = at(measure);
-  return { name: rollups[measure].name, value: (s) => s[i]! };
-};
+const sum = (measure: keyof RollupMeasures): Metric => ({ name: rollups[measure].name, sum: at(measure) });
 const ratio = (name: string, part: keyof RollupMeasures, whole: keyof RollupMeasures): Metric => {
   const [p, w] = [at(part), at(whole)];
   return { name, value: (s) => (s[w] ? Math.round((s[p]! / s[w]!) * 1e6) / 1e6 : null) };
@@ -63,6 +62,6 @@ export const CAMPAIGN_METRICS: readonly Metric[] = [
 
 /** Events: `postbacks` (real postbacks with the event) and the decoded count range. */
 export const EVENT_COLUMNS = ['postbacks', 'count_min', 'count_max'] as const;
-export const EVENT_METRICS: readonly Metric[] = EVENT_COLUMNS.map((name, i) => ({ name, value: (s) => s[i]! }));
+export const EVENT_METRICS: readonly Metric[] = EVENT_COLUMNS.map((name, i) => ({ name, sum: i }));
 
 export const metricNames = (metrics: readonly Metric[]) => metrics.map((m) => m.name);

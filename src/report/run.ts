@@ -2,7 +2,7 @@
 // dimensions and metrics in their public form. Never a scan of raw postbacks.
 import type { Db } from '../db/db.js';
 import { queryRollups } from '../db/rollup-query.js';
-import { CAMPAIGN_METRICS, EVENT_COLUMNS, EVENT_METRICS, MEASURE_COLUMNS, type ReportValue } from './metrics.js';
+import { CAMPAIGN_METRICS, EVENT_COLUMNS, EVENT_METRICS, type GroupCurrency, MEASURE_COLUMNS, type ReportValue } from './metrics.js';
 import type { ReportQuery } from './query.js';
 
 /**
@@ -58,10 +58,13 @@ export async function runReport(db: Db, query: ReportQuery, now: Date, fillingHo
   const currencyAt = sumsEnd;
   const namesAt = campaigns ? sumsEnd + 2 : sumsEnd;
   const rows: ReportValue[][] = [];
+  // One object, refilled per row: this loop runs for up to 100,000 groups.
+  const currency: GroupCurrency = { single: true, code: null };
+  const derived = metrics.filter((m) => m.sum === undefined).length > 0;
   for (const values of raw) {
-    const totals = values.slice(n, sumsEnd) as number[];
     // Rollup rows can net to zero after a re-derive took a contribution back out: no real group.
-    if (n && totals[0] === 0 && !(campaigns && totals[CONFLICTS])) continue;
+    if (n && values[n] === 0 && !(campaigns && values[n + CONFLICTS])) continue;
+    const totals = derived ? (values.slice(n, sumsEnd) as number[]) : [];
     const out: ReportValue[] = [];
     let day: { name: string; complete: boolean } | undefined;
     for (let i = 0; i < n; i++) {
@@ -74,8 +77,9 @@ export async function runReport(db: Db, query: ReportQuery, now: Date, fillingHo
         out.push(g.type === 'bool' && value !== null ? value === 1 : value);
       }
     }
-    const currency = { single: values[currencyAt] === values[currencyAt + 1], code: values[currencyAt] as string | null };
-    for (const metric of metrics) out.push(metric.value(totals, currency));
+    currency.single = values[currencyAt] === values[currencyAt + 1];
+    currency.code = values[currencyAt] as string | null;
+    for (const metric of metrics) out.push(metric.sum !== undefined ? values[n + metric.sum]! : metric.value!(totals, currency));
     if (byCampaign) out.push(values[namesAt] === values[namesAt + 1] && values[namesAt] !== '' ? values[namesAt]! : null);
     if (byDate) out.push(day?.complete ?? false);
     rows.push(out);
