@@ -2,7 +2,7 @@
 // the decode by the schema in force then, and the campaign name in force then.
 
 import type { NewPostbackRow, PostbackRow } from '../db/schema.js';
-import { campaignKey, type Settings } from '../db/settings-cache.js';
+import { campaignKey, type Settings } from '../db/settings-snapshot.js';
 import type { Decode } from '../model/decode.js';
 import { campaignOf } from './campaign.js';
 import { decodeConversion } from './decode.js';

@@ -4,7 +4,7 @@ import { and, asc, desc, eq, getTableColumns, isNotNull, sql } from 'drizzle-orm
 import type { Db } from './db.js';
 import { partsFor } from './guarded.js';
 import { type DestinationRow, deliveries, destinations, type NewDestinationRow } from './schema.js';
-import { bumpSettings } from './settings-cache.js';
+import { bumpSettings } from './settings-snapshot.js';
 import type { Unit } from './store.js';
 
 export type DestinationColumns = Omit<NewDestinationRow, 'id' | 'createdAt' | 'updatedAt' | 'paused'>;

@@ -5,7 +5,7 @@ import type { ConversionSchema } from '../model/conversion-schema.js';
 import type { Db } from './db.js';
 import { enqueueRederive } from './jobs.js';
 import { campaigns, conversionSchemas } from './schema.js';
-import { bumpSettings } from './settings-cache.js';
+import { bumpSettings } from './settings-snapshot.js';
 import type { Unit } from './store.js';
 
 export type SchemaRow = typeof conversionSchemas.$inferSelect;

@@ -5,7 +5,7 @@ import type { BatchItem } from 'drizzle-orm/batch';
 import type { Db } from './db.js';
 import type { Job } from './jobs.js';
 import type { NewPostbackRow, PostbackRow, RollupKey, RollupMeasures } from './schema.js';
-import type { Settings } from './settings-cache.js';
+import type { Settings } from './settings-snapshot.js';
 
 /** A postback row with every column set (null where absent), ready to insert. */
 export type UnsavedPostback = Omit<PostbackRow, 'id'>;

@@ -9,7 +9,7 @@ import { guardedValues } from '../guarded.js';
 import type { Job } from '../jobs.js';
 import { eventConflict, rollupConflict } from '../rollups.js';
 import { deliveries, maintenanceJobs, postbacks, rollupEvents, rollups } from '../schema.js';
-import { revisionQuery, type Settings, type SettingsRows, settingsOf, settingsQueries } from '../settings-cache.js';
+import { revisionQuery, type Settings, type SettingsRows, settingsOf, settingsQueries } from '../settings-snapshot.js';
 import type { ChunkChange, Counts, JobAdvance, Unit, UnsavedPostback } from '../store.js';
 import { closeMark, markedPostbackId, markHolds, markIf, newToken, postbackMark } from './marks.js';
 

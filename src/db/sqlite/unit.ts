@@ -8,7 +8,7 @@ import type { Job } from '../jobs.js';
 import { prepared } from '../prepared.js';
 import { upsertEvent, upsertRollup } from '../rollups.js';
 import { deliveries, maintenanceJobs, postbacks } from '../schema.js';
-import { revisionQuery, type Settings, settingsOf, settingsQueries } from '../settings-cache.js';
+import { revisionQuery, type Settings, settingsOf, settingsQueries } from '../settings-snapshot.js';
 import type { ChunkChange, Counts, JobAdvance, Unit, UnsavedPostback } from '../store.js';
 
 const COLUMNS = getTableColumns(postbacks);

@@ -1,5 +1,5 @@
-// The small, rarely changed tables every write needs (schemas, campaign names, destinations). Each
-// driver keeps them in memory and reloads them when the settings revision moves (db/sqlite, db/d1).
+// The small, rarely changed tables every write needs (schemas, campaign names, destinations), as one
+// snapshot: each driver's unit keeps it in memory and reloads it when the settings revision moves.
 import { eq, sql } from 'drizzle-orm';
 import type { Db } from './db.js';
 import { campaigns, conversionSchemas, type DestinationRow, destinations, settingsRevision } from './schema.js';
