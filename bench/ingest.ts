@@ -2,7 +2,9 @@
 // A B A B in one run on this machine, driven by autocannon with unique pre-signed SKAN 4.0
 // postbacks. Prints req/s at saturation, p50/p99, errors, peak RSS, server CPU per request (main
 // thread and the others), the ratio, p99 at 60 % of the baseline's saturated rate, and the same
-// with duplicates, invalid signatures and forwarding.
+// with duplicates, invalid signatures and forwarding. Then the MMP side: `/c` redirects against
+// the baseline's bare redirect (A B A B), and MMP postbacks answered durably. `--only ingest|mmp`
+// runs one half.
 import 'reflect-metadata'; // before @peculiar/x509 loads (it needs the polyfill)
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { generateKeyPairSync, sign } from 'node:crypto';
@@ -13,16 +15,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
+import { mintClickId } from '../src/mmp/click-id.js';
 
-const { values } = parseArgs({ options: { duration: { type: 'string', default: '10' }, rounds: { type: 'string', default: '2' } } });
+const { values } = parseArgs({ options: { duration: { type: 'string', default: '10' }, rounds: { type: 'string', default: '2' }, only: { type: 'string', default: 'all' } } });
+if (!['all', 'ingest', 'mmp'].includes(values.only)) throw new Error('--only must be ingest or mmp');
 const DURATION = Number(values.duration);
 const ROUNDS = Number(values.rounds);
 const PATH = '/.well-known/skadnetwork/report-attribution/';
 const ADMIN = 'bench-admin-key-0123456789';
+const CLICK_SECRET = 'bench-click-secret-0123456789-0123456789';
 
 const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
 const SPKI = publicKey.export({ format: 'der', type: 'spki' }).toString('base64');
 let serial = 0;
+let servers = 0;
 
 /** Unique SKAN 4.0 postbacks signed with the bench key (optionally a share of duplicates and forgeries). */
 function postbacks(count: number, mix = { duplicates: 0, invalid: 0 }): string[] {
@@ -68,7 +74,15 @@ execFileSync('npm', ['run', '--silent', 'build'], { stdio: 'inherit' });
 async function start(kind: 'baseline' | 'skanpost', dir: string): Promise<Server> {
   const args = kind === 'baseline' ? ['--import', 'tsx', 'bench/baseline-server.ts'] : SKANPOST_ARGS;
   const child = spawn(process.execPath, args, {
-    env: { ...process.env, PORT: '0', BENCH_KEY: SPKI, SKANPOST_EXTRA_KEYS: SPKI, SKANPOST_DB: join(dir, `${kind}-${serial}.db`), SKANPOST_ADMIN_KEY: ADMIN },
+    env: {
+      ...process.env,
+      PORT: '0',
+      BENCH_KEY: SPKI,
+      SKANPOST_EXTRA_KEYS: SPKI,
+      SKANPOST_DB: join(dir, `${kind}-${serial}-${++servers}.db`),
+      SKANPOST_ADMIN_KEY: ADMIN,
+      SKANPOST_CLICK_SECRET: CLICK_SECRET,
+    },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let logs = '';
@@ -132,6 +146,103 @@ async function load(url: string, bodies: string[], pid: number, rate?: number) {
   return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, errors: result.errors + result.non2xx + result.timeouts, sent: next, cpu };
 }
 
+/** GET requests over `paths` in turn; counts 3xx as answered (a click is a 302). */
+async function loadGet(url: string, paths: string[], pid: number) {
+  let next = 0;
+  const before = cpuTicks(pid);
+  const result = await autocannon({
+    url,
+    connections: 64,
+    duration: DURATION,
+    requests: [{ method: 'GET', setupRequest: (req) => ({ ...req, path: paths[next++ % paths.length]! }) }],
+  });
+  const after = cpuTicks(pid);
+  const perRequest = (ticks: number) => (ticks * 10_000) / Math.max(1, result.requests.total);
+  const answered: Record<string, number> = {};
+  for (const [status, count] of Object.entries(result.statusCodeStats ?? {})) answered[status] = count.count ?? 0;
+  return {
+    rps: result.requests.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    errors:
+      result.errors +
+      result.timeouts +
+      Object.entries(answered)
+        .filter(([s]) => !/^[23]/.test(s))
+        .reduce((n, [, c]) => n + c, 0),
+    answered,
+    cpu: { main: perRequest(after.main - before.main), others: perRequest(after.others - before.others) },
+  };
+}
+
+const api = async (url: string, path: string, body: unknown) => {
+  const r = await fetch(`${url}${path}`, { method: 'POST', headers: { Authorization: `Bearer ${ADMIN}` }, body: JSON.stringify(body) });
+  if (!r.ok) throw new Error(`${path}: ${r.status} ${await r.text()}`);
+  return (await r.json()) as Record<string, unknown>;
+};
+
+/** Today's MMP totals: one row without group_by. */
+async function mmpTotals(url: string): Promise<{ clicks: number; installs: number } | undefined> {
+  const day = new Date().toISOString().slice(0, 10);
+  const r = await fetch(`${url}/v1/reports/mmp?from=${day}&to=${day}`, { headers: { Authorization: `Bearer ${ADMIN}` } });
+  return r.ok ? ((await r.json()) as { rows: Array<{ clicks: number; installs: number }> }).rows[0] : undefined;
+}
+
+/** A partner and a link on a fresh server: what clicks and MMP postbacks need. */
+async function mmpSetup(url: string): Promise<{ token: string; partnerId: number; linkId: number }> {
+  const partner = await api(url, '/v1/mmp-partners', { name: 'bench MMP', preset: 'custom' });
+  const link = await api(url, '/v1/links', {
+    name: 'bench link',
+    app_id: 1_000_001,
+    ad_network_id: 'bench.skadnetwork',
+    network_campaign_id: 'bench-1',
+    mmp_partner_id: partner.id,
+    target_url: 'https://mmp.example/click?clickid={click_id}&c={campaign_name}&s1={sub1}&ts={timestamp}',
+  });
+  return { token: partner.token as string, partnerId: partner.id as number, linkId: link.id as number };
+}
+
+async function mmpBench(dir: string) {
+  console.log("\nMMP: /c redirects (skanpost: link read, click ID signed, click written after the answer) against the baseline's bare redirect");
+  const clicks: Record<'baseline' | 'skanpost', number[]> = { baseline: [], skanpost: [] };
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const kind of ['baseline', 'skanpost'] as const) {
+      const server = await start(kind, dir);
+      const linkId = kind === 'skanpost' ? (await mmpSetup(server.url)).linkId : 1;
+      const paths = Array.from({ length: 1000 }, (_, i) => `/c/${linkId}?sub1=pub-${i % 50}`);
+      const result = await loadGet(server.url, paths, server.child.pid!);
+      const rss = peakRssMb(server.child.pid!);
+      let kept = '';
+      if (kind === 'skanpost') {
+        await new Promise((resolve) => setTimeout(resolve, 500)); // the last batch of clicks
+        kept = `  clicks in the report ${(await mmpTotals(server.url))?.clicks} of ${result.answered['302'] ?? 0} redirects`;
+      }
+      await server.stop();
+      clicks[kind].push(result.rps);
+      console.log(`round ${round + 1} ${kind.padEnd(8)} ${fmt(result, rss)}${kept}`);
+    }
+  }
+  const base = median(clicks.baseline);
+  const ours = median(clicks.skanpost);
+  console.log(`median /c: baseline ${base.toFixed(0)} req/s, skanpost ${ours.toFixed(0)} req/s, ratio ${(ours / base).toFixed(2)} (goal ≥ 0.7)`);
+
+  const server = await start('skanpost', dir);
+  const { token, partnerId, linkId } = await mmpSetup(server.url);
+  const at = new Date(Date.now() - 60_000);
+  const count = 15_000 * DURATION;
+  // Each an install of its own click, signed as /c would: every one is accepted and written.
+  const paths = Array.from(
+    { length: count },
+    (_, i) =>
+      `/mmp/${partnerId}?token=${token}&click_id=${mintClickId({ linkId, touch: 'click', at }, CLICK_SECRET)}&event_name=install&app_id=1000001&country_code=FR&event_id=${i}`,
+  );
+  const result = await loadGet(server.url, paths, server.child.pid!);
+  console.log(
+    `MMP postbacks, each stored before its 200: ${fmt(result, peakRssMb(server.child.pid!))}  200s ${result.answered['200'] ?? 0}, installs in the report ${(await mmpTotals(server.url))?.installs}`,
+  );
+  await server.stop();
+}
+
 async function partner(): Promise<{ url: string; close(): void }> {
   const server = createServer((req, res) => {
     req.resume();
@@ -151,6 +262,11 @@ const fmt = (r: { rps: number; p50: number; p99: number; errors: number; cpu: { 
 
 async function main() {
   const dir = mkdtempSync(join(tmpdir(), 'skanpost-bench-ingest-'));
+  if (values.only === 'mmp') {
+    await mmpBench(dir);
+    rmSync(dir, { recursive: true, force: true });
+    return;
+  }
   console.log(`bench:ingest — ${DURATION} s per run, 64 connections, ${ROUNDS} rounds A B (node ${process.version})`);
   const perRun = 12_000 * DURATION;
   const saturated: Record<'baseline' | 'skanpost', number[]> = { baseline: [], skanpost: [] };
@@ -193,6 +309,7 @@ async function main() {
   console.log(`skanpost, aggregates + 2 forwarding destinations: ${fmt(forwarded, peakRssMb(forwarding.child.pid!))}`);
   await forwarding.stop();
   for (const p of partners) p.close();
+  if (values.only === 'all') await mmpBench(dir);
   rmSync(dir, { recursive: true, force: true });
 }
 

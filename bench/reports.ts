@@ -16,7 +16,7 @@ import { createApp } from '../src/http/app.js';
 import { openDatabase, openReader } from '../src/node/database.js';
 import { GroupCommitWriter } from '../src/node/group-commit.js';
 import { ReportThreads } from '../src/node/report-threads.js';
-import { createVerification } from '../src/node/runtime.js';
+import { createVerification, nodeClickDeps } from '../src/node/runtime.js';
 import { IngestMetrics } from '../src/observability/metrics.js';
 import { type Contributor, contributionOf } from '../src/rollup/contribution.js';
 
@@ -130,13 +130,15 @@ async function main() {
   const writerDb = openDatabase(path);
   const ADMIN = 'bench-admin-key-0123456789';
   const threads = new ReportThreads(path);
+  const benchWriter = new GroupCommitWriter(writerDb.sqlite, writerDb.db);
   const app = createApp({
+    ...nodeClickDeps(benchWriter, [], () => new Date(END), { info() {}, warn() {}, error() {} }).deps,
     reports: threads.run,
     metrics: new IngestMetrics(),
     db: reader.db,
     adminKey: ADMIN,
     verification: await createVerification(''),
-    writer: new GroupCommitWriter(writerDb.sqlite, writerDb.db),
+    writer: benchWriter,
     now: () => new Date(END),
     installModel: DEFAULT_INSTALL_MODEL,
     logger: { info() {}, warn() {}, error() {} },

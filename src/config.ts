@@ -34,6 +34,10 @@ export interface Config {
   allowlist: string;
   /** Constants of the install-date estimate (SKANPOST_INSTALL_MODEL, JSON; defaults from docs/postbacks.md). */
   installModel: InstallModel;
+  /** SKANPOST_PUBLIC_URL: the origin clients reach skanpost at (links and MMP templates name it); unset: each request's own. */
+  publicUrl: string | undefined;
+  /** SKANPOST_CLICK_SECRET, comma-separated: the first signs click IDs, all validate. Empty: one kept in the database. */
+  clickSecrets: string[];
 }
 
 export class ConfigError extends Error {}
@@ -76,7 +80,17 @@ export function readConfig(env: Record<string, string | undefined>): Config {
   const header = env.SKANPOST_TRUSTED_PROXY_HEADER || undefined;
   if (header !== undefined && !/^[A-Za-z0-9-]+$/.test(header))
     throw new ConfigError(`SKANPOST_TRUSTED_PROXY_HEADER must be a header name such as X-Forwarded-For, got ${JSON.stringify(header)}`);
+  const clickSecrets = (env.SKANPOST_CLICK_SECRET ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  if (clickSecrets.some((secret) => secret.length < 32)) throw new ConfigError('SKANPOST_CLICK_SECRET: each secret must be at least 32 characters (openssl rand -base64 32)');
+  const publicUrl = env.SKANPOST_PUBLIC_URL ? env.SKANPOST_PUBLIC_URL.replace(/\/+$/, '') : undefined;
+  if (publicUrl !== undefined && !/^https?:\/\/[^/?#@\s]+$/i.test(publicUrl))
+    throw new ConfigError(`SKANPOST_PUBLIC_URL must be an origin such as https://postbacks.example.com, got ${JSON.stringify(env.SKANPOST_PUBLIC_URL)}`);
   return {
+    clickSecrets,
+    publicUrl,
     rateLimit: rate,
     rateBurst: rate === undefined ? undefined : positive('SKANPOST_RATE_BURST', Math.max(1, Math.ceil(rate * 2))),
     trustedProxyHeader: header,

@@ -1,7 +1,8 @@
 // The allowlist, the per-address rate limit and which address is believed behind a proxy.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createApp } from '../src/http/app.js';
-import { allowed, clientAddress, GuardConfigError, parseAllowlist, RateLimiter } from '../src/http/client-guard.js';
+import { clientAddress, GuardConfigError, parseAllowlist, RateLimiter } from '../src/http/client-guard.js';
+import { inRanges } from '../src/model/cidr.js';
 import { createTestApp, SKAN_PATH, type TestApp } from './support/app.js';
 import { generateKey, signSkan, skanBody } from './support/signing.js';
 
@@ -18,10 +19,10 @@ describe('allowlist', () => {
     ['not an address', false],
     [undefined, false],
   ])('%s → %s', (address, expected) => {
-    expect(allowed(address, ranges)).toBe(expected);
+    expect(inRanges(address, ranges)).toBe(expected);
   });
   it('is open when empty, and refuses a malformed entry at start', () => {
-    expect(allowed(undefined, parseAllowlist(''))).toBe(true);
+    expect(inRanges(undefined, parseAllowlist(''))).toBe(true);
     expect(() => parseAllowlist('10.0.0.0/8, 10.0.0/33')).toThrow(GuardConfigError);
   });
 });

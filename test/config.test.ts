@@ -25,6 +25,17 @@ describe('readConfig', () => {
       rateBurst: undefined,
       trustedProxyHeader: undefined,
       allowlist: '',
+      clickSecrets: [],
+      publicUrl: undefined,
+    });
+  });
+
+  it('takes click secrets comma-separated and a public origin without its trailing slash', () => {
+    const a = 'a'.repeat(32);
+    const b = 'b'.repeat(40);
+    expect(readConfig({ SKANPOST_CLICK_SECRET: ` ${a}, ${b} `, SKANPOST_PUBLIC_URL: 'https://postbacks.example.com/' })).toMatchObject({
+      clickSecrets: [a, b],
+      publicUrl: 'https://postbacks.example.com',
     });
   });
 
@@ -52,6 +63,9 @@ describe('readConfig', () => {
     [{ SKANPOST_TRUSTED_PROXY_HEADER: 'X Forwarded' }, /SKANPOST_TRUSTED_PROXY_HEADER must be a header name/],
     [{ SKANPOST_REQUEST_TIMEOUT_MS: '1.5' }, /SKANPOST_REQUEST_TIMEOUT_MS must be a positive whole number/],
     [{ SKANPOST_ADMIN_KEY: 'short' }, /SKANPOST_ADMIN_KEY must be at least 16 characters/],
+    [{ SKANPOST_CLICK_SECRET: `${'a'.repeat(32)},short` }, /SKANPOST_CLICK_SECRET: each secret must be at least 32 characters/],
+    [{ SKANPOST_PUBLIC_URL: 'postbacks.example.com' }, /SKANPOST_PUBLIC_URL must be an origin/],
+    [{ SKANPOST_PUBLIC_URL: 'https://postbacks.example.com/path' }, /SKANPOST_PUBLIC_URL must be an origin/],
     [{ SKANPOST_INSTALL_MODEL: '{"legacy_end_hours":-1}' }, /SKANPOST_INSTALL_MODEL is invalid: legacy_end_hours/],
     [{ SKANPOST_INSTALL_MODEL: '{"delay_hours":[[48,24],[24,144],[24,144]]}' }, /delay_hours.0: a delay range is \[min, max\]/],
   ])('refuses %j', (env, message) => {

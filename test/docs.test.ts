@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect, it } from 'vitest';
 import { PROBLEM_REASONS } from '../src/http/problem.js';
-import { INGEST_REJECT_REASONS } from '../src/observability/metrics.js';
+import { INGEST_REJECT_REASONS, MMP_REFUSE_REASONS } from '../src/observability/metrics.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const docsDir = join(root, 'docs');
@@ -44,9 +44,10 @@ it('documents every error reason, and each documented one is used', () => {
   for (const reason of PROBLEM_REASONS) expect(code.replace(problemFile, ''), reason).toContain(`'${reason}'`);
 });
 
-it('documents every metric and every reason an ingest is refused for', () => {
+it('documents every metric and every reason an ingest or an MMP postback is refused for', () => {
   const names = new Set([...code.matchAll(/'(skanpost_[a-z_]+)'|\b(skanpost_[a-z0-9_]+) /g)].map((m) => (m[1] ?? m[2])!.replace(/_(bucket|sum|count)$/, '')));
   const documented = new Set(tableAfter('### Metrics').map((m) => m.replace(/\{.*$/, '')));
   expect([...names].sort()).toEqual([...documented].sort());
   expect(tableAfter('### Ingest refusals').sort()).toEqual([...INGEST_REJECT_REASONS].sort());
+  expect(tableAfter('### MMP refusals').sort()).toEqual([...MMP_REFUSE_REASONS].sort());
 });

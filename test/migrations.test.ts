@@ -129,3 +129,31 @@ it('0009 disables destinations whose URL carries credentials, says why, and neve
   expect(withCredentials).toMatchObject({ url: 'https://partner:***@mmp.example/skan?x=1', enabled: false, last_error: expect.stringContaining('credentials') });
   expect(plain).toMatchObject({ url: 'https://mmp.example/skan?email=ops@example.com', enabled: true, last_error: null });
 });
+
+it('0010 keeps every delivery, its id and state, and lets the outbox hold MMP copies and impressions', async () => {
+  const path = tempPath();
+  const old = databaseAt(path, '0009_');
+  old
+    .prepare(`INSERT INTO destinations (name, url, method, format, enriched_keys, filters, headers, retry, timeout_ms, enabled, created_at, updated_at)
+    VALUES ('p', 'https://mmp.example/skan', 'POST', 'raw', '{}', '{}', '{}', '{"first_delay_s":60,"factor":3,"cap_s":3600,"max_attempts":30}', 10000, 1, 0, 0)`)
+    .run();
+  const insert = old.prepare(
+    `INSERT INTO deliveries (id, postback_id, destination_id, state, attempts, next_attempt_at, last_status, last_error, created_at, delivered_at) VALUES (?, ?, 1, ?, ?, 5, ?, ?, 1, ?)`,
+  );
+  insert.run(7, 70, 'pending', 2, 503, 'HTTP 503', null);
+  insert.run(8, 80, 'delivered', 1, 200, null, 9);
+  insert.run(9, 90, 'dead', 30, 404, 'HTTP 404', null);
+  const before = old.prepare('SELECT * FROM deliveries ORDER BY id').all() as Array<Record<string, unknown>>;
+  old.close();
+  await upgrade(path, async ({ sqlite }) => {
+    const after = sqlite.prepare('SELECT * FROM deliveries ORDER BY id').all() as Array<Record<string, unknown>>;
+    expect(after).toEqual(before.map((row) => ({ ...row, mmp_postback_id: null, click_row_id: null })));
+    // A copy of an MMP postback and an impression ping (no destination) now fit; one per pair still.
+    sqlite.prepare(`INSERT INTO deliveries (mmp_postback_id, destination_id, state, next_attempt_at, created_at) VALUES (1, 1, 'pending', 0, 0)`).run();
+    sqlite.prepare(`INSERT INTO deliveries (click_row_id, state, next_attempt_at, created_at) VALUES (1, 'pending', 0, 0)`).run();
+    expect(() => sqlite.prepare(`INSERT INTO deliveries (click_row_id, state, next_attempt_at, created_at) VALUES (1, 'pending', 0, 0)`).run()).toThrow(/UNIQUE/);
+    expect(() => sqlite.prepare(`INSERT INTO deliveries (postback_id, destination_id, state, next_attempt_at, created_at) VALUES (70, 1, 'pending', 0, 0)`).run()).toThrow(
+      /UNIQUE/,
+    );
+  });
+});

@@ -24,6 +24,16 @@ export function partsFor<T>(items: readonly T[], perItem: number, fixed = 10): T
  * inserts are; a value may also be SQL (a subquery). Absent values take the column default, else null.
  */
 export function guardedValues<T extends SQLiteTable>(table: T, values: Record<string, unknown>, guard: SQL): SQL {
+  // "where" also keeps SQLite from reading a following ON CONFLICT as part of the SELECT.
+  return sql`select ${columnValues(table, values)} where ${guard}`;
+}
+
+/**
+ * Every column of `table` in its order, as an `INSERT … SELECT` needs them: the value given (SQL
+ * over the rest of the query, or a value mapped by its column), else the default, else null.
+ * Lets an insert built from other tables stay a lazy query a batch runs in its turn.
+ */
+export function columnValues<T extends SQLiteTable>(table: T, values: Record<string, unknown>): SQL {
   const columns = Object.entries(getTableColumns(table)) as Array<[string, Column]>;
   const list = columns.map(([name, column]) => {
     const value = values[name];
@@ -32,6 +42,5 @@ export function guardedValues<T extends SQLiteTable>(table: T, values: Record<st
     if (column.default !== undefined) return is(column.default, SQL) ? column.default : sql.param(column.default, column);
     return sql`null`;
   });
-  // "where" also keeps SQLite from reading a following ON CONFLICT as part of the SELECT.
-  return sql`select ${sql.join(list, sql`, `)} where ${guard}`;
+  return sql.join(list, sql`, `);
 }

@@ -24,7 +24,8 @@ export async function claimDue(db: Db, now: Date, leaseMs: number, limit: number
         eq(deliveries.state, 'pending'),
         lte(deliveries.nextAttemptAt, now),
         or(isNull(deliveries.claimedUntil), lte(deliveries.claimedUntil, now)),
-        inArray(deliveries.destinationId, running),
+        // Impressions have no destination: they go to their link's MMP.
+        or(isNull(deliveries.destinationId), inArray(deliveries.destinationId, running)),
       ),
     )
     .orderBy(asc(deliveries.nextAttemptAt))

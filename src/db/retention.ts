@@ -1,7 +1,9 @@
 // Retention: raw rows that count in no headline figure (invalid, unverifiable, development) are
 // pruned after SKANPOST_RETENTION_DAYS; verified rows only when the operator sets a limit for
-// them. What a pruned row added to the aggregates stays: reports are history.
+// them. Clicks go once past their lookback plus 30 days. What a pruned row added to the aggregates
+// stays: reports are history.
 import { and, asc, inArray, lt, ne, or } from 'drizzle-orm';
+import { pruneClicks } from './mmp.js';
 import { deliveries, postbacks } from './schema.js';
 import type { Writer } from './store.js';
 
@@ -14,7 +16,7 @@ export interface RetentionPolicy {
 
 const DAY = 86_400_000;
 
-/** Prunes in chunks until nothing expired is left (or `maxChunks` ran); resolves with how many rows went. */
+/** Prunes in chunks until nothing expired is left (or `maxChunks` ran, per table); resolves with how many rows went. */
 export async function pruneExpired(writer: Writer, policy: RetentionPolicy, now: Date, chunk = 500, maxChunks = Infinity): Promise<number> {
   const unverifiedBefore = new Date(now.getTime() - policy.unverifiedDays * DAY);
   const unverified = and(lt(postbacks.receivedAt, unverifiedBefore), or(ne(postbacks.signature, 'verified'), ne(postbacks.environment, 'production')));
@@ -31,6 +33,12 @@ export async function pruneExpired(writer: Writer, policy: RetentionPolicy, now:
       ]);
       return (gone as unknown[]).length;
     });
+    pruned += removed;
+    if (removed < chunk || chunks >= maxChunks) break;
+  }
+  // Clicks past their lookback plus 30 days (each row knows when): their counts stay in the reports.
+  for (let chunks = 1; ; chunks++) {
+    const removed = await writer.run((tx) => pruneClicks(tx, now, chunk));
     pruned += removed;
     if (removed < chunk || chunks >= maxChunks) return pruned;
   }

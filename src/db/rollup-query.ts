@@ -3,12 +3,17 @@
 // rollups store "absent" (text '' and integers -1, so upserts find their row), and turns it back into null.
 import { getTableColumns, type SQL, sql } from 'drizzle-orm';
 import type { Db } from './db.js';
-import { rollupEvents } from './schema.js';
+import { mmpRollups, rollupEvents } from './schema.js';
+
+export type RollupTable = 'rollups' | 'rollup_events' | 'mmp_rollups';
 
 export interface RollupQuery {
-  table: 'rollups' | 'rollup_events';
-  /** Which bucket dates a row: when it arrived, or when its install is estimated to have been. */
-  basis: 'arrival' | 'install';
+  table: RollupTable;
+  /**
+   * Which bucket dates a row: when it arrived, when its install is estimated to have been (Apple's
+   * postbacks), when its event happened or its click was made (MMP).
+   */
+  basis: 'arrival' | 'install' | 'event' | 'click';
   /** Buckets [lo, hi). */
   lo: number;
   hi: number;
@@ -20,7 +25,7 @@ export interface RollupQuery {
   filters: ReadonlyArray<{ column: string; values: ReadonlyArray<string | number | null> }>;
   /** Measure columns to sum; totals never overflow (large revenue sums become exact doubles). */
   sums: readonly string[];
-  /** Also the least and greatest currency of the group's verified rows (rollups only). */
+  /** Also the least and greatest currency of the group (of its verified rows in `rollups`). */
   currencies?: boolean;
   /** Also the least and greatest campaign name of the group. */
   campaignNames?: boolean;
@@ -31,15 +36,25 @@ export interface RollupQuery {
 export type RollupRow = Array<string | number | null>;
 
 /** Key columns that always hold a value: no sentinel to turn back into null. */
-const ALWAYS_SET = new Set(['protocol', 'environment', 'signature', 'window', 'event']);
+const ALWAYS_SET: Record<RollupTable, ReadonlySet<string>> = {
+  rollups: new Set(['protocol', 'environment', 'signature', 'window']),
+  rollup_events: new Set(['protocol', 'environment', 'signature', 'window', 'event']),
+  // A click's row has no event: '' there means absent.
+  mmp_rollups: new Set(['mmp_partner_id']),
+};
 const INTEGER_COLUMNS = new Set(
-  Object.values(getTableColumns(rollupEvents))
-    .filter((c) => c.dataType === 'number')
-    .map((c) => c.name),
+  [...Object.values(getTableColumns(rollupEvents)), ...Object.values(getTableColumns(mmpRollups))].filter((c) => c.dataType === 'number').map((c) => c.name),
 );
 const sentinel = (column: string) => (INTEGER_COLUMNS.has(column) ? -1 : '');
 
-const columnSql = (column: string) => (ALWAYS_SET.has(column) ? `"${column}"` : `nullif("${column}", ${INTEGER_COLUMNS.has(column) ? -1 : "''"})`);
+const columnSql = (table: RollupTable, column: string) => (ALWAYS_SET[table].has(column) ? `"${column}"` : `nullif("${column}", ${INTEGER_COLUMNS.has(column) ? -1 : "''"})`);
+
+const CURRENCY_RANGE: Record<RollupTable, string[]> = {
+  rollups: [`min(case when verified != 0 then nullif(currency, '') end)`, `max(case when verified != 0 then nullif(currency, '') end)`],
+  rollup_events: [],
+  // Over every row that names a currency: a group of clicks only has none.
+  mmp_rollups: [`min(nullif(currency, ''))`, `max(nullif(currency, ''))`],
+};
 
 /** A filter value in the stored form (absent → sentinel). */
 const stored = (column: string, value: string | number | null) => (value !== null ? value : sentinel(column));
@@ -49,7 +64,7 @@ const distinctApps = (table: string) =>
   `with recursive apps(id) as (select min(app_id) from ${table} union all select (select min(app_id) from ${table} where app_id > apps.id) from apps where apps.id is not null) select id from apps where id is not null`;
 
 export async function queryRollups(db: Db, q: RollupQuery): Promise<RollupRow[]> {
-  const bucket = q.basis === 'install' ? 'install_bucket' : 'arrival_bucket';
+  const bucket = `${q.basis}_bucket`;
   const where: SQL[] = [sql.raw(`${bucket} >= ${q.lo} and ${bucket} < ${q.hi}`)];
   for (const { column, values } of q.filters) {
     where.push(
@@ -73,10 +88,10 @@ export async function queryRollups(db: Db, q: RollupQuery): Promise<RollupRow[]>
           .map((o, i) => `when ${bucket} < ${o.bucket} then ${offsets[i]!.offset}`)
           .join(' ')} else ${offsets.at(-1)!.offset} end`;
   const select = [
-    ...q.groupBy.map((g) => (g === 'day' ? `(${bucket} + ${offset}) / 96` : columnSql(g))),
+    ...q.groupBy.map((g) => (g === 'day' ? `(${bucket} + ${offset}) / 96` : columnSql(q.table, g))),
     // total() never fails: sum() raises an error when integers overflow 64 bits.
     ...q.sums.map((m) => `total(${m})`),
-    ...(q.currencies ? [`min(case when verified != 0 then nullif(currency, '') end)`, `max(case when verified != 0 then nullif(currency, '') end)`] : []),
+    ...(q.currencies ? CURRENCY_RANGE[q.table] : []),
     ...(q.campaignNames ? ['min(campaign_name)', 'max(campaign_name)'] : []),
   ];
   const positions = q.groupBy.map((_, i) => i + 1).join(', ');

@@ -1,6 +1,6 @@
 // The one drizzle schema for both drivers (better-sqlite3 on Node, D1 on Workers).
 import { sql } from 'drizzle-orm';
-import { index, integer, primaryKey, type SQLiteColumn, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
+import { index, integer, primaryKey, real, type SQLiteColumn, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
 import type { ConversionSchema } from '../model/conversion-schema.js';
 import type { Decode } from '../model/decode.js';
 import type { DestinationFilters, RetryPolicy } from '../model/destination.js';
@@ -255,15 +255,20 @@ export const destinations = sqliteTable('destinations', {
 });
 
 /**
- * The outbox: one row per (postback, destination), written in the same atomic unit as the
- * postback. A sender claims due rows with a lease (`claimed_until`) so two never send one row.
+ * The outbox, written in the same atomic unit as what it sends: one row per (Apple postback,
+ * destination), per (MMP postback, destination), or per impression to announce to the MMP (no
+ * destination: the link's `impression_url`). A sender claims due rows with a lease
+ * (`claimed_until`) so two never send one row.
  */
 export const deliveries = sqliteTable(
   'deliveries',
   {
     id: integer('id').primaryKey({ autoIncrement: true }),
-    postbackId: integer('postback_id').notNull(),
-    destinationId: integer('destination_id').notNull(),
+    postbackId: integer('postback_id'),
+    mmpPostbackId: integer('mmp_postback_id'),
+    /** An impression (a `clicks` row with touch `impression`) whose link has an impression_url. */
+    clickRowId: integer('click_row_id'),
+    destinationId: integer('destination_id'),
     state: text('state', { enum: ['pending', 'delivered', 'dead'] }).notNull(),
     attempts: integer('attempts').notNull().default(0),
     nextAttemptAt: integer('next_attempt_at', { mode: 'timestamp_ms' }).notNull(),
@@ -276,6 +281,8 @@ export const deliveries = sqliteTable(
   },
   (t) => [
     uniqueIndex('deliveries_postback_destination').on(t.postbackId, t.destinationId),
+    uniqueIndex('deliveries_mmp_postback_destination').on(t.mmpPostbackId, t.destinationId),
+    uniqueIndex('deliveries_click').on(t.clickRowId),
     index('deliveries_due').on(t.state, t.nextAttemptAt),
     index('deliveries_destination').on(t.destinationId, t.state),
   ],
@@ -305,3 +312,171 @@ export const writeMarks = sqliteTable('write_marks', {
   floor: integer('floor'),
   postbackId: integer('postback_id'),
 });
+
+/** Secrets skanpost generates once and keeps (the click-ID key when SKANPOST_CLICK_SECRET is unset). */
+export const serverSecrets = sqliteTable('server_secrets', {
+  name: text('name').primaryKey(),
+  value: text('value').notNull(),
+  createdAt: integer('created_at', { mode: 'timestamp_ms' }).notNull(),
+});
+
+/** A network's tracking link: where `/c/:id` redirects (the MMP's attribution link), for which app and campaign. */
+export const links = sqliteTable('links', {
+  id: integer('id').primaryKey({ autoIncrement: true }),
+  name: text('name').notNull(),
+  appId: integer('app_id').notNull(),
+  adNetworkId: text('ad_network_id').notNull(),
+  networkCampaignId: text('network_campaign_id').notNull(),
+  mmpPartnerId: integer('mmp_partner_id').notNull(),
+  targetUrl: text('target_url').notNull(),
+  impressionUrl: text('impression_url'),
+  clickLookbackDays: integer('click_lookback_days').notNull(),
+  viewLookbackHours: integer('view_lookback_hours').notNull(),
+  enabled: integer('enabled', { mode: 'boolean' }).notNull(),
+  createdAt: integer('created_at', { mode: 'timestamp_ms' }).notNull(),
+  updatedAt: integer('updated_at', { mode: 'timestamp_ms' }).notNull(),
+});
+export type LinkRow = typeof links.$inferSelect;
+
+/** An MMP that sends postbacks to `/mmp/:id`: how its parameters are named and written, who may send them. */
+export const mmpPartners = sqliteTable('mmp_partners', {
+  id: integer('id').primaryKey({ autoIncrement: true }),
+  name: text('name').notNull(),
+  preset: text('preset', { enum: ['appsflyer', 'adjust', 'singular', 'branch', 'kochava', 'custom'] }).notNull(),
+  /** skanpost's field name → the request's parameter name. */
+  params: text('params', { mode: 'json' }).$type<Record<string, string>>().notNull(),
+  /** CIDRs allowed to post, `"preset"` for the MMP's published ranges, null for everyone. */
+  allowlist: text('allowlist', { mode: 'json' }).$type<string[] | 'preset' | null>(),
+  /** Null: detected per value. */
+  timestampFormat: text('timestamp_format', { enum: ['unix_s', 'unix_ms', 'iso8601', 'datetime'] }),
+  revenueUnit: text('revenue_unit', { enum: ['units', 'cents'] }).notNull(),
+  tokenSha256: text('token_sha256').notNull(),
+  /** After a rotation the old token stays valid until `previous_token_until`. */
+  previousTokenSha256: text('previous_token_sha256'),
+  previousTokenUntil: integer('previous_token_until', { mode: 'timestamp_ms' }),
+  createdAt: integer('created_at', { mode: 'timestamp_ms' }).notNull(),
+  updatedAt: integer('updated_at', { mode: 'timestamp_ms' }).notNull(),
+});
+export type MmpPartnerRow = typeof mmpPartners.$inferSelect;
+
+/**
+ * The network's click log: a click or impression served through a link (`/c`, `/i`) or imported.
+ * No IP address, no user agent. Kept until its lookback plus 30 days (`expires_at`).
+ */
+export const clicks = sqliteTable(
+  'clicks',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    clickId: text('click_id').notNull().unique(),
+    linkId: integer('link_id').notNull(),
+    appId: integer('app_id').notNull(),
+    touch: text('touch', { enum: ['click', 'impression'] }).notNull(),
+    clickedAt: integer('clicked_at', { mode: 'timestamp_ms' }).notNull(),
+    expiresAt: integer('expires_at', { mode: 'timestamp_ms' }).notNull(),
+    imported: integer('imported', { mode: 'boolean' }).notNull(),
+    sub1: text('sub1'),
+    sub2: text('sub2'),
+    sub3: text('sub3'),
+    sub4: text('sub4'),
+    sub5: text('sub5'),
+  },
+  (t) => [index('clicks_expires').on(t.expiresAt)],
+);
+export type ClickRow = typeof clicks.$inferSelect;
+
+/**
+ * MMP postbacks: installs and in-app events an MMP attributed (or not) to the network. Only the
+ * parameters the partner's mapping names are kept (`raw`): never the token, a device identifier, an
+ * IP address or a user agent.
+ */
+export const mmpPostbacks = sqliteTable(
+  'mmp_postbacks',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    partnerId: integer('partner_id').notNull(),
+    receivedAt: integer('received_at', { mode: 'timestamp_ms' }).notNull(),
+    outcome: text('outcome', { enum: ['accepted', 'unattributed', 'fraud_rejected', 'rejected'] }).notNull(),
+    reasons: text('reasons', { mode: 'json' }).$type<string[]>().notNull(),
+    /** partner|click_id|event_name|event_id (or a hash of the parameters without an event_id). */
+    dedupeKey: text('dedupe_key').notNull().unique(),
+    /** The mapped parameters as received, as a JSON object of strings. */
+    raw: text('raw').notNull(),
+    clickId: text('click_id'),
+    /** The validated click's link and what it carries; null unless the click was validated. */
+    linkId: integer('link_id'),
+    appId: integer('app_id'),
+    adNetworkId: text('ad_network_id'),
+    networkCampaignId: text('network_campaign_id'),
+    campaign: text('campaign'),
+    sub1: text('sub1'),
+    sub2: text('sub2'),
+    sub3: text('sub3'),
+    sub4: text('sub4'),
+    sub5: text('sub5'),
+    eventName: text('event_name').notNull(),
+    eventId: text('event_id'),
+    eventValue: text('event_value'),
+    revenue: real('revenue'),
+    currency: text('currency'),
+    eventTime: integer('event_time', { mode: 'timestamp_ms' }).notNull(),
+    installTime: integer('install_time', { mode: 'timestamp_ms' }),
+    clickTime: integer('click_time', { mode: 'timestamp_ms' }),
+    touchType: text('touch_type', { enum: ['click', 'impression'] }),
+    isReattribution: integer('is_reattribution', { mode: 'boolean' }).notNull(),
+    attributed: integer('attributed', { mode: 'boolean' }).notNull(),
+    rejected: integer('rejected', { mode: 'boolean' }).notNull(),
+    rejectReason: text('reject_reason'),
+    countryCode: text('country_code'),
+    os: text('os'),
+    /** Seconds from the click to the install, for installs with a known click. */
+    ctitSeconds: integer('ctit_seconds'),
+  },
+  (t) => [index('mmp_postbacks_app').on(t.appId, t.id), index('mmp_postbacks_received_at').on(t.receivedAt)],
+);
+export type MmpPostbackRow = typeof mmpPostbacks.$inferSelect;
+
+// As for Apple's rollups: key columns never null (absent text '', integers -1) so upserts find their row.
+const mmpRollupKey = {
+  appId: integer('app_id').notNull(),
+  arrivalBucket: integer('arrival_bucket').notNull(),
+  /** The event's time (an install's install time; a click's click time). */
+  eventBucket: integer('event_bucket').notNull(),
+  /** The validated click's time; for a postback without one, its event time. */
+  clickBucket: integer('click_bucket').notNull(),
+  adNetworkId: text('ad_network_id').notNull(),
+  linkId: integer('link_id').notNull(),
+  networkCampaignId: text('network_campaign_id').notNull(),
+  campaign: text('campaign').notNull(),
+  mmpPartnerId: integer('mmp_partner_id').notNull(),
+  event: text('event').notNull(),
+  touchType: text('touch_type').notNull(),
+  countryCode: text('country_code').notNull(),
+  sub1: text('sub1').notNull(),
+  currency: text('currency').notNull(),
+};
+export type MmpRollupKey = { [K in keyof typeof mmpRollupKey]: (typeof mmpRollupKey)[K]['_']['data'] };
+export const MMP_ROLLUP_KEY = Object.keys(mmpRollupKey) as Array<keyof MmpRollupKey>;
+
+const mmpRollupMeasures = {
+  clicks: count('clicks'),
+  impressions: count('impressions'),
+  installs: count('installs'),
+  reattributions: count('reattributions'),
+  events: count('events'),
+  revenueCents: count('revenue_cents'),
+  unattributed: count('unattributed'),
+  fraudRejected: count('fraud_rejected'),
+  rejected: count('rejected'),
+  ctitUnder10s: count('ctit_under_10s'),
+  ctit10s1m: count('ctit_10s_1m'),
+  ctit1m1h: count('ctit_1m_1h'),
+  ctit1h24h: count('ctit_1h_24h'),
+  ctitOver24h: count('ctit_over_24h'),
+};
+export type MmpRollupMeasures = { [K in keyof typeof mmpRollupMeasures]: number };
+export const MMP_ROLLUP_MEASURES = Object.keys(mmpRollupMeasures) as Array<keyof MmpRollupMeasures>;
+
+/** Clicks, impressions and MMP postbacks in 15-minute UTC buckets, written with each one. */
+export const mmpRollups = sqliteTable('mmp_rollups', { ...mmpRollupKey, ...mmpRollupMeasures }, (t) => [
+  primaryKey({ name: 'mmp_rollups_key', columns: MMP_ROLLUP_KEY.map((k) => t[k] as SQLiteColumn) as [SQLiteColumn, ...SQLiteColumn[]] }),
+]);

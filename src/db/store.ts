@@ -4,7 +4,7 @@
 import type { BatchItem } from 'drizzle-orm/batch';
 import type { Db } from './db.js';
 import type { Job } from './jobs.js';
-import type { NewPostbackRow, PostbackRow, RollupKey, RollupMeasures } from './schema.js';
+import type { MmpPostbackRow, MmpRollupKey, MmpRollupMeasures, NewPostbackRow, PostbackRow, RollupKey, RollupMeasures } from './schema.js';
 import type { Settings } from './settings-snapshot.js';
 
 /** A postback row with every column set (null where absent), ready to insert. */
@@ -15,6 +15,11 @@ export interface Counts {
   rollup: RollupKey & RollupMeasures;
   events: Array<RollupKey & { event: string; postbacks: number; countMin: number; countMax: number }>;
 }
+
+export type UnsavedMmpPostback = Omit<MmpPostbackRow, 'id'>;
+
+/** What one MMP postback (or click) adds to the MMP aggregates. */
+export type MmpCounts = MmpRollupKey & MmpRollupMeasures;
 
 /** One postback of a job chunk: new derived columns, and the counts to take out and put back. */
 export interface ChunkChange {
@@ -43,6 +48,8 @@ export interface Unit {
    * the aggregates and queues a delivery to each destination. Resolves with the new row's id.
    */
   insertCounted(row: UnsavedPostback, counts: Counts | undefined, destinationIds: readonly number[]): Promise<number | undefined>;
+  /** As `insertCounted`, for an MMP postback: kept unless its dedupe key is taken. */
+  insertMmpCounted(row: UnsavedMmpPostback, counts: MmpCounts, destinationIds: readonly number[]): Promise<number | undefined>;
   /** Adds counts to the aggregates (with negative counts, takes them out). */
   addCounts(counts: Counts): Promise<void>;
   /** Queues a delivery of a stored postback to each destination (at most one per pair). */

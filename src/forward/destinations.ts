@@ -4,19 +4,13 @@ import { type DestinationColumns, getDestination, insertDeliveries, insertDestin
 import { storedSince } from '../db/postbacks.js';
 import type { DestinationRow } from '../db/schema.js';
 import type { Unit } from '../db/store.js';
+import { FieldError } from '../model/field-error.js';
 import { DestinationInput, maskUrlPassword } from './destination-input.js';
 import { wants } from './route.js';
 import { unknownMacros } from './template.js';
 
 /** A destination that cannot be saved as asked; `field` names the input field at fault. */
-export class DestinationError extends Error {
-  constructor(
-    readonly field: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
+export class DestinationError extends FieldError {}
 
 /** The saved destination as the input that would save it again, so a partial change can be merged into it. */
 const asInput = (d: DestinationRow): Record<string, unknown> => ({

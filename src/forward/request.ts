@@ -1,7 +1,8 @@
 // The HTTP request a destination gets for one postback: format, macros, headers, signature.
-import type { DestinationRow, PostbackRow } from '../db/schema.js';
+import type { DestinationRow, MmpPostbackRow, PostbackRow } from '../db/schema.js';
+import { sha256Hex } from '../hash.js';
 import { VERSION } from '../version.js';
-import { renderTemplate } from './template.js';
+import { renderTemplate, type Subject } from './template.js';
 
 const USER_AGENT = `skanpost/${VERSION}`;
 
@@ -32,24 +33,33 @@ function enriched(destination: DestinationRow, postback: PostbackRow): string {
   return JSON.stringify(object);
 }
 
-export async function buildRequest(destination: DestinationRow, postback: PostbackRow, now: Date): Promise<OutgoingRequest> {
-  const body =
-    destination.format === 'raw'
-      ? postback.body
-      : destination.format === 'enriched'
-        ? enriched(destination, postback)
-        : destination.bodyTemplate
-          ? renderTemplate(destination.bodyTemplate, postback)
-          : null;
-  const headers: Record<string, string> = {
-    ...destination.headers,
-    'User-Agent': USER_AGENT,
-    // Stable per postback and destination, so a partner can drop a copy it already has.
-    'Idempotency-Key': `${postback.bodySha256.slice(0, 32)}-${destination.id}`,
-  };
+/** An MMP postback's stored parameters, plus what skanpost knows of its click. */
+function enrichedMmp(destination: DestinationRow, postback: MmpPostbackRow): string {
+  const keys = destination.enrichedKeys;
+  const object = JSON.parse(postback.raw) as Record<string, unknown>;
+  object[keys.network_campaign_id!] = postback.networkCampaignId;
+  object[keys.received_at!] = postback.receivedAt.toISOString();
+  return JSON.stringify(object);
+}
+
+function bodyOf(destination: DestinationRow, subject: Subject): string | null {
+  if (destination.format === 'template') return destination.bodyTemplate ? renderTemplate(destination.bodyTemplate, subject) : null;
+  if (subject.kind === 'postback') return destination.format === 'raw' ? subject.row.body : enriched(destination, subject.row);
+  // `raw` for an MMP postback: the request as it was stored, as JSON.
+  return destination.format === 'raw' ? subject.row.raw : enrichedMmp(destination, subject.row);
+}
+
+export async function buildRequest(destination: DestinationRow, subject: Subject, now: Date): Promise<OutgoingRequest> {
+  const body = bodyOf(destination, subject);
+  // Stable per postback and destination, so a partner can drop a copy it already has.
+  const identity = subject.kind === 'postback' ? subject.row.bodySha256.slice(0, 32) : `mmp-${sha256Hex(subject.row.dedupeKey).slice(0, 32)}`;
+  const headers: Record<string, string> = { ...destination.headers, 'User-Agent': USER_AGENT, 'Idempotency-Key': `${identity}-${destination.id}` };
   if (body !== null && !Object.keys(destination.headers).some((h) => h.toLowerCase() === 'content-type')) {
     headers['Content-Type'] = destination.format === 'template' ? 'application/x-www-form-urlencoded' : 'application/json';
   }
   if (destination.secret) headers['X-Skanpost-Signature'] = await signatureHeader(destination.secret, body ?? '', Math.floor(now.getTime() / 1000));
-  return { url: renderTemplate(destination.url, postback), method: destination.method, headers, body };
+  return { url: renderTemplate(destination.url, subject), method: destination.method, headers, body };
 }
+
+/** An impression announced to the MMP: a GET of the link's impression URL, nothing about the device. */
+export const impressionRequest = (url: string): OutgoingRequest => ({ url, method: 'GET', headers: { 'User-Agent': USER_AGENT }, body: null });

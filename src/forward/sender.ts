@@ -2,12 +2,16 @@
 // schedule a retry or dead-letter it. Uses fetch only, so it runs on Node and on Workers.
 import type { Db } from '../db/db.js';
 import { getDestination } from '../db/destinations.js';
+import { clickByRowId, findLinkForClick, mmpPostbackById } from '../db/mmp.js';
 import { type AttemptResult, claimDue, settleAttempt } from '../db/outbox.js';
 import { postbackById } from '../db/postbacks.js';
-import type { DeliveryRow, DestinationRow } from '../db/schema.js';
+import type { DeliveryRow } from '../db/schema.js';
+import type { Settings } from '../db/settings-snapshot.js';
 import type { Writer } from '../db/store.js';
+import { renderLinkUrl } from '../mmp/links.js';
+import { RetryPolicy } from '../model/destination.js';
 import { maskUrlPassword } from './destination-input.js';
-import { buildRequest } from './request.js';
+import { buildRequest, impressionRequest, type OutgoingRequest } from './request.js';
 import { isRetryableStatus, nextDelayMs, parseRetryAfter } from './retry.js';
 
 export interface SenderDeps {
@@ -20,14 +24,47 @@ export interface SenderDeps {
 
 // A claim outlives the longest destination timeout, so a slow send is never taken twice.
 const LEASE_MARGIN_MS = 5_000;
+// Impressions are announced to the MMP with the default schedule and timeout of a destination.
+const IMPRESSION_RETRY = RetryPolicy.parse({});
+const IMPRESSION_TIMEOUT_MS = 10_000;
 
-/** `running`: the destinations as read when the delivery was claimed (it was claimed as theirs). */
-async function attempt(deps: SenderDeps, delivery: DeliveryRow, running: Map<number, DestinationRow>): Promise<AttemptResult> {
-  const destination = running.get(delivery.destinationId) ?? (await getDestination(deps.db, delivery.destinationId));
-  const postback = await postbackById(deps.db, delivery.postbackId);
+interface Target {
+  request: OutgoingRequest;
+  retry: RetryPolicy;
+  timeoutMs: number;
+}
+
+/**
+ * What a delivery sends: one of Apple's postbacks or an MMP postback to its destination, or an
+ * impression to the MMP of its link. Undefined when what it was for no longer exists.
+ */
+async function targetOf(deps: SenderDeps, delivery: DeliveryRow, settings: Settings, now: Date): Promise<Target | undefined> {
+  if (delivery.clickRowId !== null) {
+    const click = await clickByRowId(deps.db, delivery.clickRowId);
+    const found = click && (await findLinkForClick(deps.db, click.linkId));
+    if (!click || !found?.link.impressionUrl) return undefined;
+    const url = renderLinkUrl(found.link.impressionUrl, found.link, found.campaignName, { clickId: click.clickId, at: click.clickedAt, subs: click });
+    return { request: impressionRequest(url), retry: IMPRESSION_RETRY, timeoutMs: IMPRESSION_TIMEOUT_MS };
+  }
+  if (delivery.destinationId === null) return undefined;
+  // The destinations as read when the delivery was claimed (it was claimed as theirs).
+  const destination = settings.destinations.find((d) => d.id === delivery.destinationId) ?? (await getDestination(deps.db, delivery.destinationId));
+  if (!destination) return undefined;
+  const subject =
+    delivery.postbackId !== null
+      ? await postbackById(deps.db, delivery.postbackId).then((row) => row && ({ kind: 'postback', row } as const))
+      : delivery.mmpPostbackId !== null
+        ? await mmpPostbackById(deps.db, delivery.mmpPostbackId).then((row) => row && ({ kind: 'mmp', row } as const))
+        : undefined;
+  if (!subject) return undefined;
+  return { request: await buildRequest(destination, subject, now), retry: destination.retry, timeoutMs: destination.timeoutMs };
+}
+
+async function attempt(deps: SenderDeps, delivery: DeliveryRow, settings: Settings): Promise<AttemptResult> {
   const started = deps.now();
+  const target = await targetOf(deps, delivery, settings, started);
   const fail = (status: number | null, error: string, retryable: boolean, retryAfterMs?: number): AttemptResult => {
-    const delay = retryable && destination ? nextDelayMs(delivery.attempts + 1, destination.retry, deps.random, retryAfterMs) : undefined;
+    const delay = retryable && target ? nextDelayMs(delivery.attempts + 1, target.retry, deps.random, retryAfterMs) : undefined;
     return {
       state: delay === undefined ? 'dead' : 'pending',
       status,
@@ -36,15 +73,15 @@ async function attempt(deps: SenderDeps, delivery: DeliveryRow, running: Map<num
       nextAttemptAt: new Date(deps.now().getTime() + (delay ?? 0)),
     };
   };
-  if (!destination || !postback) return fail(null, 'the destination or postback no longer exists', false);
+  if (!target) return fail(null, 'what this delivery was for (destination, postback, impression or link) no longer exists', false);
 
-  const request = await buildRequest(destination, postback, started);
+  const { request, timeoutMs } = target;
   try {
     const response = await deps.fetch(request.url, {
       method: request.method,
       headers: request.headers,
       body: request.body,
-      signal: AbortSignal.timeout(destination.timeoutMs),
+      signal: AbortSignal.timeout(timeoutMs),
       // A partner's URL is configured, not discovered: a redirect is a mistake to surface.
       redirect: 'manual',
     });
@@ -55,7 +92,7 @@ async function attempt(deps: SenderDeps, delivery: DeliveryRow, running: Map<num
     const retryAfter = parseRetryAfter(response.headers.get('retry-after'), deps.now().getTime());
     return fail(response.status, `HTTP ${response.status}`, isRetryableStatus(response.status), retryAfter);
   } catch (error) {
-    return fail(null, describeFailure(error, destination.timeoutMs), true);
+    return fail(null, describeFailure(error, timeoutMs), true);
   }
 }
 
@@ -72,14 +109,14 @@ function describeFailure(error: unknown, timeoutMs: number): string {
 /** Sends one batch of due deliveries; resolves with how many were attempted. */
 export async function sendDue(deps: SenderDeps, limit = 32): Promise<number> {
   const now = deps.now();
-  const { claimed, running } = await deps.writer.run(async (tx) => {
-    const { destinations } = await tx.settings();
-    const leaseMs = Math.max(0, ...destinations.map((d) => d.timeoutMs)) + LEASE_MARGIN_MS;
-    return { claimed: await claimDue(tx.db, now, leaseMs, limit), running: new Map(destinations.map((d) => [d.id, d])) };
+  const { claimed, settings } = await deps.writer.run(async (tx) => {
+    const settings = await tx.settings();
+    const leaseMs = Math.max(IMPRESSION_TIMEOUT_MS, ...settings.destinations.map((d) => d.timeoutMs)) + LEASE_MARGIN_MS;
+    return { claimed: await claimDue(tx.db, now, leaseMs, limit), settings };
   });
   await Promise.all(
     claimed.map(async (delivery) => {
-      const result = await attempt(deps, delivery, running);
+      const result = await attempt(deps, delivery, settings);
       await deps.writer.run((tx) => settleAttempt(tx.db, delivery, result, deps.now()));
     }),
   );

@@ -1,6 +1,6 @@
 // URL and body templates: `{macro}` replaced by a postback's values, URL-encoded, '' when absent.
 
-import type { PostbackRow } from '../db/schema.js';
+import type { MmpPostbackRow, PostbackRow } from '../db/schema.js';
 import type { Decode } from '../model/decode.js';
 
 const FIELD_MACROS: Record<string, (p: PostbackRow) => unknown> = {
@@ -46,17 +46,50 @@ function revenue(decode: Decode | null, key: 'revenueMinMicros' | 'revenueMaxMic
   return decode ? decode[key] / 1e6 : undefined;
 }
 
-export const MACROS = Object.keys(FIELD_MACROS);
-const MACRO = /\{([a-z_]+)\}/g;
+const seconds = (at: Date | null) => (at ? Math.floor(at.getTime() / 1000) : undefined);
+
+// An MMP postback's macros: so that `…?click_id={click_id}&event_name={event_name}&event_value={event_value}&timestamp={timestamp}`
+// relays it to a publisher or bidder as written.
+const MMP_FIELD_MACROS: Record<string, (p: MmpPostbackRow) => unknown> = {
+  click_id: (p) => p.clickId,
+  event_name: (p) => p.eventName,
+  event_id: (p) => p.eventId,
+  event_value: (p) => p.eventValue,
+  revenue: (p) => p.revenue,
+  currency: (p) => p.currency,
+  timestamp: (p) => seconds(p.eventTime),
+  install_time: (p) => seconds(p.installTime),
+  touch_type: (p) => p.touchType,
+  sub1: (p) => p.sub1,
+  sub2: (p) => p.sub2,
+  sub3: (p) => p.sub3,
+  sub4: (p) => p.sub4,
+  sub5: (p) => p.sub5,
+  link_id: (p) => p.linkId,
+  network_campaign_id: (p) => p.networkCampaignId,
+  campaign: (p) => p.campaign,
+  app_id: (p) => p.appId,
+  ad_network_id: (p) => p.adNetworkId,
+  country_code: (p) => p.countryCode,
+  outcome: (p) => p.outcome,
+  received_at: (p) => p.receivedAt.toISOString(),
+};
+
+/** What a copy is of: one of Apple's postbacks, or an MMP postback. */
+export type Subject = { kind: 'postback'; row: PostbackRow } | { kind: 'mmp'; row: MmpPostbackRow };
+
+export const MACROS = [...new Set([...Object.keys(FIELD_MACROS), ...Object.keys(MMP_FIELD_MACROS)])];
+const MACRO = /\{([a-z_0-9]+)\}/g;
 
 /** Macros a template names that do not exist (an error when the destination is saved). */
 export function unknownMacros(template: string): string[] {
-  return [...template.matchAll(MACRO)].map((m) => m[1]!).filter((name) => !(name in FIELD_MACROS));
+  return [...template.matchAll(MACRO)].map((m) => m[1]!).filter((name) => !MACROS.includes(name));
 }
 
-export function renderTemplate(template: string, postback: PostbackRow, encode: (value: string) => string = encodeURIComponent): string {
+/** The template with the subject's values; a macro of the other kind of postback is empty. */
+export function renderTemplate(template: string, subject: Subject, encode: (value: string) => string = encodeURIComponent): string {
   return template.replace(MACRO, (_, name: string) => {
-    const value = FIELD_MACROS[name]?.(postback);
+    const value = subject.kind === 'postback' ? FIELD_MACROS[name]?.(subject.row) : MMP_FIELD_MACROS[name]?.(subject.row);
     return value === null || value === undefined ? '' : encode(String(value));
   });
 }

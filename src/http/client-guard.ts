@@ -1,36 +1,17 @@
 // Who may post and how often: an optional CIDR allowlist and an optional per-address token
 // bucket on the ingest paths. The address is never stored; buckets live in memory only (per
 // process on Node, per isolate on Workers).
-import ipaddr from 'ipaddr.js';
+import type { Context, MiddlewareHandler } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { parseCidrList, type Range } from '../model/cidr.js';
 
 export class GuardConfigError extends Error {}
 
-type Range = [ipaddr.IPv4 | ipaddr.IPv6, number];
-
-/** Parses `10.0.0.0/8, 2001:db8::/32, 203.0.113.7` (a bare address is a /32 or /128). */
+/** Parses `SKANPOST_ALLOWLIST`; a wrong entry stops the start with its name. */
 export function parseAllowlist(text: string): Range[] {
-  return text
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean)
-    .map((entry) => {
-      try {
-        if (entry.includes('/')) return ipaddr.parseCIDR(entry);
-        const address = ipaddr.parse(entry);
-        return [address, address.kind() === 'ipv4' ? 32 : 128] as Range;
-      } catch {
-        throw new GuardConfigError(`SKANPOST_ALLOWLIST: ${JSON.stringify(entry)} is not an address or CIDR range`);
-      }
-    });
-}
-
-export function allowed(address: string | undefined, ranges: Range[]): boolean {
-  if (ranges.length === 0) return true;
-  if (!address || !ipaddr.isValid(address)) return false;
-  // An IPv4 client on a dual-stack socket appears as ::ffff:a.b.c.d.
-  let parsed = ipaddr.parse(address);
-  if (parsed.kind() === 'ipv6' && (parsed as ipaddr.IPv6).isIPv4MappedAddress()) parsed = (parsed as ipaddr.IPv6).toIPv4Address();
-  return ranges.some(([range, bits]) => range.kind() === parsed.kind() && parsed.match(range, bits));
+  const { ranges, bad } = parseCidrList(text);
+  if (bad !== undefined) throw new GuardConfigError(`SKANPOST_ALLOWLIST: ${JSON.stringify(bad)} is not an address or CIDR range`);
+  return ranges;
 }
 
 export class RateLimiter {
@@ -70,4 +51,20 @@ export function clientAddress(headers: Headers, socketAddress: string | undefine
     .map((s) => s.trim())
     .filter(Boolean);
   return trustedHeader.toLowerCase() === 'x-forwarded-for' ? entries.at(-1) : entries[0];
+}
+
+/**
+ * A body size limit for the open paths. hono's bodyLimit reads `c.req.raw.body`, and on Node that
+ * makes @hono/node-server build a whole fetch Request (a web stream, an AbortController) per
+ * request. A declared length is enforced by the HTTP parser itself, so only bodies without one are
+ * counted as they stream.
+ */
+export function limitBody(maxSize: number, tooLarge: (c: Context) => Response): MiddlewareHandler {
+  const streamed = bodyLimit({ maxSize, onError: tooLarge });
+  return async (c, next) => {
+    const declared = c.req.header('content-length');
+    if (declared === undefined || c.req.header('transfer-encoding') !== undefined) return streamed(c, next);
+    if (Number(declared) > maxSize) return tooLarge(c);
+    return next();
+  };
 }

@@ -3,7 +3,10 @@
 import type { Context } from 'hono';
 import type { Role } from '../db/api-keys.js';
 import type { Db } from '../db/db.js';
-import type { IngestDeps, Receipt } from '../ingest/ingest.js';
+import type { NewClick } from '../db/mmp.js';
+import type { MmpPartnerRow } from '../db/schema.js';
+import type { IngestDeps } from '../ingest/ingest.js';
+import type { MmpSaveResult, ReadMmpPostback } from '../mmp/intake.js';
 import type { Logger } from '../observability/logger.js';
 import type { IngestMetrics } from '../observability/metrics.js';
 import type { ReportQuery } from '../report/query.js';
@@ -36,9 +39,23 @@ export interface AppDeps extends IngestDeps {
   reports?: (query: ReportQuery, now: Date, fillingHorizonMs: number) => Promise<ReportPart[]>;
   /** Figures only the runtime knows (group commit, database size), as exposition text. */
   runtimeMetrics?: () => Promise<string>;
-  /** Called after an ingest answered 200 (Workers: send a new postback's copies after the answer). */
-  afterIngest?: (receipt: Receipt) => void;
+  /**
+   * Called when a request stored something new that destinations may want (an Apple or an MMP
+   * postback). Workers send the copies right after the answer instead of at the next cron.
+   */
+  afterStore?: () => void;
+  /** SKANPOST_PUBLIC_URL: the origin links and postback templates name; by default the request's. */
+  publicUrl?: string;
   logger: Logger;
+  /** The secrets that sign (the first) and check click IDs (mmp/secrets.ts). */
+  clickSecrets: () => Promise<readonly string[]>;
+  /**
+   * Keeps a click after its redirect has been answered: Node gathers clicks for a moment and writes
+   * them in one unit; Workers write each after the answer (`waitUntil`).
+   */
+  recordClick: (row: NewClick) => void;
+  /** Stores an MMP postback; by default `saveMmpPostback` through `writer` (the Node server uses its writer thread). */
+  saveMmp?: (mmp: { partner: MmpPartnerRow; read: ReadMmpPostback; receivedAt: Date; secrets: readonly string[] }) => Promise<MmpSaveResult>;
 }
 
 /** Who is asking: a key's role and its scope (mandatory filters; null means every app or network). */

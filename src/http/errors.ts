@@ -6,7 +6,7 @@ import { HTTPException } from 'hono/http-exception';
 import type { z } from 'zod';
 import { EmptyScopeError } from '../db/api-keys.js';
 import { StorageUnavailableError } from '../db/db.js';
-import { DestinationError } from '../forward/destinations.js';
+import { FieldError, InUseError } from '../model/field-error.js';
 import { paramError, ReportParamError } from '../report/query.js';
 import { ReportTooLargeError } from '../report/run.js';
 import type { AppEnv } from './deps.js';
@@ -33,7 +33,7 @@ export class InvalidParameterError extends Error {
 }
 
 /** A request body that is not what the route takes, every problem by field. */
-class InvalidBodyError extends Error {
+export class InvalidBodyError extends Error {
   constructor(
     readonly problems: Array<{ field: string; reason: string }>,
     message = 'the body does not match the expected shape',
@@ -70,7 +70,8 @@ export function answerError(error: Error, c: Context<AppEnv>): Response {
   if (error instanceof ReportTooLargeError) return problem(c, 400, 'too_many_rows', 'Bad Request', { detail: error.message });
   if (error instanceof ScopeError) return problem(c, 403, 'out_of_scope', 'Forbidden', { detail: error.message });
   if (error instanceof NotFoundError) return problem(c, 404, 'not_found', 'Not Found', { detail: error.message });
-  if (error instanceof DestinationError) return invalidBody(c, [{ field: error.field, reason: error.message }], error.message);
+  if (error instanceof FieldError) return invalidBody(c, [{ field: error.field, reason: error.message }], error.message);
+  if (error instanceof InUseError) return problem(c, 409, 'in_use', 'Conflict', { detail: error.message });
   if (error instanceof EmptyScopeError) return invalidBody(c, [{ field: error.field, reason: error.message }], error.message);
   const deps = c.get('deps');
   if (error instanceof StorageUnavailableError) {

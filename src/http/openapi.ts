@@ -51,6 +51,27 @@ export const Count = z
   .transform(Number);
 export const IdParams = z.object({ id: Count.openapi({ param: { name: 'id', in: 'path' }, example: '1' }) });
 
+/** A comma-separated query parameter, as its values. */
+export const List = z.string().transform((s) =>
+  s
+    .split(',')
+    .map((v) => v.trim())
+    .filter(Boolean),
+);
+export const oneOf = <T extends readonly [string, ...string[]]>(values: T) => List.pipe(z.array(z.enum(values)).min(1)).optional();
+export const AppIds = List.pipe(
+  z
+    .array(
+      z
+        .string()
+        .regex(/^\d{1,15}$/, 'an app id is an integer')
+        .transform(Number),
+    )
+    .min(1),
+);
+/** A time, or a day taken as its start in UTC. */
+export const Instant = z.union([z.iso.datetime({ offset: true }), z.iso.date().transform((day) => `${day}T00:00:00Z`)]);
+
 /** A JSON request body, validated by the route's schema. */
 export const jsonBody = <T extends z.ZodType>(schema: T) => ({ body: { content: { 'application/json': { schema } }, required: true } });
 

@@ -23,6 +23,13 @@ export const PROBLEM_REASONS = [
   'overloaded',
   'storage_unavailable',
   'unhealthy',
+  'in_use',
+  'invalid_token',
+  'forged_click',
+  'unknown_click',
+  'expired_click',
+  'app_mismatch',
+  'click_after_install',
 ] as const;
 export type ProblemReason = (typeof PROBLEM_REASONS)[number];
 

@@ -6,7 +6,8 @@ export const DestinationFilters = z
   .object({
     app_ids: z.array(z.number().int().min(0)).max(1000).optional(),
     ad_network_ids: z.array(z.string().min(1)).max(1000).optional(),
-    protocols: z.array(z.enum(['skan', 'aak'])).optional(),
+    /** Apple's postbacks (`skan`, `aak`; both when absent) and MMP postbacks (`mmp`, only when named). */
+    protocols: z.array(z.enum(['skan', 'aak', 'mmp'])).optional(),
     windows: z.array(z.number().int().min(0).max(2)).optional(),
     winning_only: z.boolean().default(false),
     verified_only: z.boolean().default(true),

@@ -30,7 +30,8 @@ const HELP: Record<string, string> = {
   verify: `verify FILE|-            verify one postback body (a file, or - for stdin); prints JSON.
                            exit 0 verified, 1 any other verdict, 2 a body the server would refuse (400, 413)`,
   reverify: `reverify                 re-run verification on stored invalid and unverifiable rows`,
-  report: `report [options]         campaign report: --from --to (YYYY-MM-DD) --tz --date-basis arrival|install
+  report: `report [options]         a report: --kind campaigns|events|mmp (default campaigns)
+                           --from --to (YYYY-MM-DD) --tz --date-basis arrival|install (mmp: event|click|arrival)
                            --group-by date,campaign,... --FILTER value[,value] (e.g. --app-id 123)
                            --format table|csv|json`,
   schema: `schema validate FILE     check a conversion-value schema file`,

@@ -8,9 +8,12 @@ import { isMainThread, parentPort, type Worker, workerData } from 'node:worker_t
 import type { Synchronous } from '../config.js';
 import type { InstallModel } from '../conversion/install-date.js';
 import { StorageUnavailableError } from '../db/db.js';
+import { type NewClick, storedClicks } from '../db/mmp.js';
 import type { RetentionPolicy } from '../db/retention.js';
-import type { NewPostbackRow } from '../db/schema.js';
+import type { MmpPartnerRow, NewPostbackRow } from '../db/schema.js';
 import { type SaveResult, savePostback } from '../ingest/save.js';
+import { writeClicks } from '../mmp/click-log.js';
+import { type MmpSaveResult, type ReadMmpPostback, saveMmpPostback } from '../mmp/intake.js';
 import type { Logger } from '../observability/logger.js';
 import { errorMessage } from '../observability/logger.js';
 import { type Background, startBackground } from './background.js';
@@ -25,10 +28,19 @@ export interface IngestThreadOptions {
   retention: RetentionPolicy;
 }
 
-type Request = { id: number; row: NewPostbackRow } | { id: number; metrics: true } | { background: true } | { close: true };
+/** An MMP postback to check against its click and store, as the intake read it. */
+export interface MmpWrite {
+  partner: MmpPartnerRow;
+  read: ReadMmpPostback;
+  receivedAt: Date;
+  secrets: readonly string[];
+}
+
+type Work = { row: NewPostbackRow } | { clicks: NewClick[] } | { mmp: MmpWrite } | { metrics: true };
+type Request = ({ id: number } & Work) | { background: true } | { close: true };
 type LogLevel = 'info' | 'warn' | 'error';
 type Reply =
-  | { id: number; result: SaveResult | string }
+  | { id: number; result: SaveResult | MmpSaveResult | number | string }
   | { id: number; error: { storage?: string; message: string } }
   | { log: { level: LogLevel; message: string; fields?: Record<string, unknown> } };
 
@@ -63,6 +75,16 @@ export class IngestThread {
     return this.call({ row });
   }
 
+  /** Writes clicks and their counts in one unit of the thread's group commit; resolves with how many were new. */
+  writeClicks(clicks: NewClick[]): Promise<number> {
+    return this.call({ clicks });
+  }
+
+  /** Checks an MMP postback against its click and stores it, with its counts and copies, in one unit. */
+  saveMmp(mmp: MmpWrite): Promise<MmpSaveResult> {
+    return this.call({ mmp });
+  }
+
   /** The thread's group-commit histogram, as exposition text. */
   metrics(): Promise<string> {
     return this.call({ metrics: true });
@@ -83,7 +105,7 @@ export class IngestThread {
     return this.closing;
   }
 
-  private call<T>(request: { row: NewPostbackRow } | { metrics: true }): Promise<T> {
+  private call<T>(request: Work): Promise<T> {
     if (this.failure || this.closing) return Promise.reject(new StorageUnavailableError(this.failure ? 'WRITER_THREAD' : 'CLOSED'));
     const id = this.nextId++;
     return new Promise<T>((resolve, reject) => {
@@ -129,16 +151,20 @@ function serve(options: IngestThreadOptions): void {
       return;
     }
     if ('metrics' in request) return reply({ id: request.id, result: writer.metricsText() });
-    writer
-      .run((tx) => savePostback(tx, request.row, options.installModel))
-      .then(
-        (result) => reply({ id: request.id, result }),
-        (error: unknown) =>
-          reply({
-            id: request.id,
-            error: error instanceof StorageUnavailableError ? { storage: error.code, message: error.message } : { message: errorMessage(error) },
-          }),
-      );
+    const work: Promise<SaveResult | MmpSaveResult | number> =
+      'clicks' in request
+        ? writeClicks(writer, request.clicks, new Date()).then(storedClicks)
+        : 'mmp' in request
+          ? writer.run((tx) => saveMmpPostback(tx, request.mmp.partner, request.mmp.read, request.mmp.receivedAt, request.mmp.secrets))
+          : writer.run((tx) => savePostback(tx, request.row, options.installModel));
+    work.then(
+      (result) => reply({ id: request.id, result }),
+      (error: unknown) =>
+        reply({
+          id: request.id,
+          error: error instanceof StorageUnavailableError ? { storage: error.code, message: error.message } : { message: errorMessage(error) },
+        }),
+    );
   });
 }
 

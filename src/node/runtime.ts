@@ -3,10 +3,14 @@
 import { getConnInfo } from '@hono/node-server/conninfo';
 import { sql } from 'drizzle-orm';
 import type { Config } from '../config.js';
+import type { NewClick } from '../db/mmp.js';
 import type { NewPostbackRow } from '../db/schema.js';
+import type { Writer } from '../db/store.js';
 import { parseAllowlist, RateLimiter } from '../http/client-guard.js';
 import type { AppDeps } from '../http/deps.js';
-import type { Logger } from '../observability/logger.js';
+import { ClickLog, writeClicks } from '../mmp/click-log.js';
+import { clickSecretSource } from '../mmp/secrets.js';
+import { errorMessage, type Logger } from '../observability/logger.js';
 import { IngestMetrics } from '../observability/metrics.js';
 import type { Verification } from '../postback/inspect.js';
 import { buildKeyRing } from '../postback/keys.js';
@@ -14,7 +18,7 @@ import { type Background, startBackground } from './background.js';
 import { createNodeVerifier } from './crypto.js';
 import { type NodeDatabase, openDatabase, openReader } from './database.js';
 import { GroupCommitWriter } from './group-commit.js';
-import { IngestThread } from './ingest-thread.js';
+import { IngestThread, type MmpWrite } from './ingest-thread.js';
 import { ReportThreads } from './report-threads.js';
 
 export interface NodeRuntime extends NodeDatabase {
@@ -31,6 +35,27 @@ export async function createVerification(extraKeys: string, logger?: Logger): Pr
     logger?.warn('SKANPOST_EXTRA_KEYS is set: postbacks signed with these keys count as genuine', { keys: keys.extra });
   }
   return { keys, verifier: createNodeVerifier() };
+}
+
+/**
+ * The click side of the dependencies on Node: click IDs signed with the configured secrets (or the
+ * database's), and clicks written a moment after their redirect, many in one commit.
+ */
+export function nodeClickDeps(
+  writer: Writer,
+  clickSecrets: readonly string[],
+  now: () => Date,
+  logger: Logger,
+  delayMs = 100,
+  write: (rows: NewClick[]) => Promise<unknown> = (rows) => writeClicks(writer, rows, now()),
+): { clickLog: ClickLog; deps: Pick<AppDeps, 'clickSecrets' | 'recordClick'> } {
+  const clickLog = new ClickLog(write, {
+    delayMs,
+    maxBatch: 2000,
+    maxHeld: 200_000,
+    onError: (error, held) => logger.warn('clicks not written yet; retrying', { error: errorMessage(error), held }),
+  });
+  return { clickLog, deps: { clickSecrets: clickSecretSource(clickSecrets, writer, now), recordClick: (row) => clickLog.add(row) } };
 }
 
 export interface RuntimeOptions {
@@ -66,9 +91,13 @@ export async function createNodeRuntime(config: Config, logger: Logger, now: () 
   // wait for the writer.
   const reader = onFile ? openReader(config.dbPath) : undefined;
   const reportThreads = options.reportThreads && onFile ? new ReportThreads(config.dbPath) : undefined;
+  // Clicks and MMP postbacks are written where postbacks are: on the writer thread when there is one.
+  const clicks = nodeClickDeps(writer, config.clickSecrets, now, logger, 100, ingestThread ? (rows) => ingestThread.writeClicks(rows) : undefined);
   const deps: AppDeps = {
+    ...clicks.deps,
     db: reader?.db ?? database.db,
     adminKey: config.adminKey,
+    ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}),
     maxInFlight: config.maxInFlight,
     guard: {
       allowlist: parseAllowlist(config.allowlist),
@@ -84,11 +113,13 @@ export async function createNodeRuntime(config: Config, logger: Logger, now: () 
         ingestThread ? await ingestThread.metrics() : writer.metricsText(),
         '# HELP skanpost_database_bytes Size of the SQLite database file\n# TYPE skanpost_database_bytes gauge',
         `skanpost_database_bytes ${pages * pageSize}`,
+        '# HELP skanpost_clicks_pending Clicks answered and not yet written\n# TYPE skanpost_clicks_pending gauge',
+        `skanpost_clicks_pending ${clicks.clickLog.pending}`,
       ].join('\n');
     },
     verification,
     writer,
-    ...(ingestThread ? { save: (row: NewPostbackRow) => ingestThread.save(row) } : {}),
+    ...(ingestThread ? { save: (row: NewPostbackRow) => ingestThread.save(row), saveMmp: (mmp: MmpWrite) => ingestThread.saveMmp(mmp) } : {}),
     now,
     installModel: config.installModel,
     logger,
@@ -105,6 +136,8 @@ export async function createNodeRuntime(config: Config, logger: Logger, now: () 
       else background = startBackground({ db: database.db, writer, now, logger, installModel: config.installModel, retention });
     },
     async close() {
+      const unwritten = await clicks.clickLog.close();
+      if (unwritten > 0) logger.error('clicks lost at shutdown: the database would not take them', { clicks: unwritten });
       await background?.stop();
       await reportThreads?.close();
       await ingestThread?.close();

@@ -69,6 +69,10 @@ const gaugeText = (g: Gauge) => [`# HELP ${g.name} ${g.help}`, `# TYPE ${g.name}
 export const INGEST_REJECT_REASONS = ['invalid_postback', 'body_too_large', 'method_not_allowed', 'not_allowed', 'rate_limited', 'overloaded', 'storage_unavailable'] as const;
 export type IngestRejectReason = (typeof INGEST_REJECT_REASONS)[number];
 
+/** The `reason` label of skanpost_mmp_refused_total: why an MMP postback was not stored (documented; a test compares). */
+export const MMP_REFUSE_REASONS = ['invalid_token', 'not_allowed', 'invalid_postback', 'body_too_large', 'rate_limited', 'storage_unavailable'] as const;
+export type MmpRefuseReason = (typeof MMP_REFUSE_REASONS)[number];
+
 export class IngestMetrics {
   readonly ingested = new Counter<{ outcome: string; signature: string }>('skanpost_ingest_total', 'Postbacks answered 200, by outcome and signature verdict');
   readonly rejected = new Counter<{ reason: IngestRejectReason }>('skanpost_ingest_rejected_total', 'Ingest requests not answered 200, by reason');
@@ -78,7 +82,11 @@ export class IngestMetrics {
     [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
   );
 
+  readonly mmpPostbacks = new Counter<{ outcome: string }>('skanpost_mmp_postbacks_total', 'MMP postbacks answered 200 or 422, by outcome (duplicate included)');
+  readonly mmpRefused = new Counter<{ reason: MmpRefuseReason }>('skanpost_mmp_refused_total', 'MMP postback requests refused without storing, by reason');
+  readonly clicks = new Counter<{ touch: string }>('skanpost_clicks_total', 'Clicks and impressions answered through /c and /i, by touch');
+
   text(extra: Gauge[] = []): string {
-    return `${[this.ingested.text(), this.rejected.text(), this.duration.text(), ...extra.map(gaugeText)].join('\n\n')}\n`;
+    return `${[this.ingested.text(), this.rejected.text(), this.duration.text(), this.mmpPostbacks.text(), this.mmpRefused.text(), this.clicks.text(), ...extra.map(gaugeText)].join('\n\n')}\n`;
   }
 }

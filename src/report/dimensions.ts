@@ -14,7 +14,7 @@ export interface Dimension {
 
 const d = (name: string, type: DimensionType, values?: readonly string[]): Dimension => ({ name, column: name, type, ...(values ? { values } : {}) });
 
-export const DIMENSIONS: readonly Dimension[] = [
+const DIMENSIONS: readonly Dimension[] = [
   { name: 'date', type: 'date' },
   d('protocol', 'text', ['skan', 'aak']),
   d('environment', 'text', ['production', 'development']),
@@ -37,7 +37,28 @@ export const DIMENSIONS: readonly Dimension[] = [
 ];
 
 /** Only in /v1/reports/events. */
-export const EVENT_DIMENSION: Dimension = d('event', 'text');
+const EVENT_DIMENSION: Dimension = d('event', 'text');
 
-export const dimensionByName = (name: string, events: boolean) =>
-  DIMENSIONS.find((x) => x.name === name) ?? (events && name === EVENT_DIMENSION.name ? EVENT_DIMENSION : undefined);
+/**
+ * /v1/reports/mmp, over `mmp_rollups`. `link_id`, `network_campaign_id`, `campaign` and `sub1` come
+ * only from a validated click; `event` is null on click and impression rows.
+ */
+const MMP_DIMENSIONS: readonly Dimension[] = [
+  { name: 'date', type: 'date' },
+  d('app_id', 'int'),
+  d('ad_network_id', 'text'),
+  d('link_id', 'int'),
+  d('network_campaign_id', 'text'),
+  d('campaign', 'text'),
+  d('mmp_partner_id', 'int'),
+  d('event', 'text'),
+  d('touch_type', 'text', ['click', 'impression']),
+  d('country_code', 'text'),
+  d('sub1', 'text'),
+];
+
+export type ReportKind = 'campaigns' | 'events' | 'mmp';
+
+export const dimensionsOf = (kind: ReportKind): readonly Dimension[] => (kind === 'mmp' ? MMP_DIMENSIONS : kind === 'events' ? [...DIMENSIONS, EVENT_DIMENSION] : DIMENSIONS);
+
+export const dimensionByName = (name: string, kind: ReportKind) => dimensionsOf(kind).find((x) => x.name === name);

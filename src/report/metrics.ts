@@ -2,7 +2,7 @@
 // What a postback adds to each measure is decided once, when it is counted (rollup/contribution.ts);
 // a report only adds measures up and derives the few ratios and amounts here. Adding a metric: a
 // measure column in db/schema.ts, its count in contribution.ts, one line below, one line in docs/.
-import { ROLLUP_MEASURES, type RollupMeasures, rollups } from '../db/schema.js';
+import { MMP_ROLLUP_MEASURES, type MmpRollupMeasures, mmpRollups, ROLLUP_MEASURES, type RollupMeasures, rollups } from '../db/schema.js';
 
 export type ReportValue = string | number | boolean | null;
 
@@ -63,5 +63,29 @@ export const CAMPAIGN_METRICS: readonly Metric[] = [
 /** Events: `postbacks` (real postbacks with the event) and the decoded count range. */
 export const EVENT_COLUMNS = ['postbacks', 'count_min', 'count_max'] as const;
 export const EVENT_METRICS: readonly Metric[] = EVENT_COLUMNS.map((name, i) => ({ name, sum: i }));
+
+/** The measures the MMP report sums, as `mmp_rollups` columns, in schema order. */
+export const MMP_MEASURE_COLUMNS = MMP_ROLLUP_MEASURES.map((m) => mmpRollups[m].name);
+const mmpAt = (measure: keyof MmpRollupMeasures) => MMP_ROLLUP_MEASURES.indexOf(measure);
+const mmpSum = (measure: keyof MmpRollupMeasures): Metric => ({ name: mmpRollups[measure].name, sum: mmpAt(measure) });
+
+export const MMP_METRICS: readonly Metric[] = [
+  mmpSum('clicks'),
+  mmpSum('impressions'),
+  mmpSum('installs'),
+  mmpSum('reattributions'),
+  mmpSum('events'),
+  { name: 'revenue', value: (s, c) => (c.single ? s[mmpAt('revenueCents')]! / 100 : null) },
+  { name: 'currency', value: (_, c) => (c.single ? c.code : 'MIXED') },
+  mmpSum('unattributed'),
+  mmpSum('fraudRejected'),
+  mmpSum('rejected'),
+  mmpSum('ctitUnder10s'),
+  mmpSum('ctit10s1m'),
+  mmpSum('ctit1m1h'),
+  mmpSum('ctit1h24h'),
+  mmpSum('ctitOver24h'),
+  { name: 'conversion_rate', value: (s) => (s[mmpAt('clicks')] ? Math.round((s[mmpAt('installs')]! / s[mmpAt('clicks')]!) * 1e6) / 1e6 : null) },
+];
 
 export const metricNames = (metrics: readonly Metric[]) => metrics.map((m) => m.name);

@@ -5,7 +5,7 @@ import { TZDate, tzOffset, tzScan } from '@date-fns/tz';
 import { z } from '@hono/zod-openapi';
 import { addDays, differenceInCalendarDays, format, isValid, parse } from 'date-fns';
 import { BUCKET_MS } from '../rollup/contribution.js';
-import { DIMENSIONS, type Dimension, dimensionByName, EVENT_DIMENSION } from './dimensions.js';
+import { type Dimension, dimensionByName, dimensionsOf, type ReportKind } from './dimensions.js';
 
 const MAX_RANGE_DAYS = 400;
 
@@ -17,12 +17,20 @@ export interface Day {
   endMs: number;
 }
 
+/** Which time dates a row: arrival and install (Apple's postbacks); event, click and arrival (MMP). */
+type DateBasis = 'arrival' | 'install' | 'event' | 'click';
+
+const DATE_BASES = { campaigns: ['arrival', 'install'], events: ['arrival', 'install'], mmp: ['event', 'click', 'arrival'] } as const satisfies Record<
+  ReportKind,
+  readonly DateBasis[]
+>;
+
 export interface ReportQuery {
-  kind: 'campaigns' | 'events';
+  kind: ReportKind;
   from: string;
   to: string;
   tz: string;
-  dateBasis: 'arrival' | 'install';
+  dateBasis: DateBasis;
   groupBy: Dimension[];
   /** Each dimension filtered on, with its accepted values (null for absent). */
   filters: Array<{ dim: Dimension; values: Array<string | number | null> }>;
@@ -118,8 +126,9 @@ const dayParam = (name: 'from' | 'to', description: string) =>
     .openapi({ description });
 
 /** The query parameters of a report of `kind`: every one it takes, nothing else. */
-export function reportParams(kind: ReportQuery['kind']) {
-  const dimensions = kind === 'events' ? [...DIMENSIONS, EVENT_DIMENSION] : DIMENSIONS;
+export function reportParams(kind: ReportKind) {
+  const dimensions = dimensionsOf(kind);
+  const bases = DATE_BASES[kind];
   return z
     .object({
       from: dayParam('from', 'first day, YYYY-MM-DD in tz (default: 6 days before to)'),
@@ -128,12 +137,15 @@ export function reportParams(kind: ReportQuery['kind']) {
         .refine(isTimeZone, { error: (issue) => `tz must be an IANA time zone such as Europe/Paris, got ${JSON.stringify(issue.input)}` })
         .optional()
         .openapi({ description: 'IANA time zone (default UTC)' }),
-      date_basis: z.enum(['arrival', 'install'], { error: 'date_basis must be arrival or install' }).optional(),
+      date_basis: z
+        .enum(bases, { error: `date_basis must be ${bases.slice(0, -1).join(', ')} or ${bases.at(-1)}` })
+        .optional()
+        .openapi({ description: `${bases.join(', ')} (default ${bases[0]})` }),
       group_by: single('group_by')
         .transform((raw, ctx) => {
           const dims: Dimension[] = [];
           for (const name of list(raw)) {
-            const dim = dimensionByName(name, kind === 'events');
+            const dim = dimensionByName(name, kind);
             if (!dim) ctx.addIssue({ code: 'custom', message: `unknown dimension ${JSON.stringify(name)} in group_by` });
             else if (dims.includes(dim)) ctx.addIssue({ code: 'custom', message: `dimension ${name} appears twice in group_by` });
             else dims.push(dim);
@@ -153,7 +165,7 @@ export type ReportParams = z.output<ReturnType<typeof reportParams>>;
  * What depends on several parameters and on today: the default range (the last 7 days in the
  * zone), `to` not before `from`, at most 400 days; production only unless asked otherwise.
  */
-export function buildReportQuery(params: ReportParams, kind: ReportQuery['kind'], today: Date): ReportQuery {
+export function buildReportQuery(params: ReportParams, kind: ReportKind, today: Date): ReportQuery {
   const tz = params.tz ?? 'UTC';
   const to = dayOf(params.to ?? format(new TZDate(today.getTime(), tz), 'yyyy-MM-dd'));
   const from = dayOf(params.from ?? format(addDays(to, -6), 'yyyy-MM-dd'));
@@ -163,12 +175,12 @@ export function buildReportQuery(params: ReportParams, kind: ReportQuery['kind']
 
   const filters: ReportQuery['filters'] = [];
   const values = params as Record<string, unknown>;
-  for (const dim of kind === 'events' ? [...DIMENSIONS, EVENT_DIMENSION] : DIMENSIONS) {
+  for (const dim of dimensionsOf(kind)) {
     const asked = values[dim.name];
     if (dim.type !== 'date' && asked !== undefined) filters.push({ dim, values: asked as FilterValue[] });
   }
   // Development postbacks are shown only to those who ask for them.
-  if (values.environment === undefined) filters.push({ dim: dimensionByName('environment', false)!, values: ['production'] });
+  if (kind !== 'mmp' && values.environment === undefined) filters.push({ dim: dimensionByName('environment', kind)!, values: ['production'] });
 
   const days = daysInZone(from, to, tz);
   return {
@@ -177,7 +189,7 @@ export function buildReportQuery(params: ReportParams, kind: ReportQuery['kind']
     from: format(from, 'yyyy-MM-dd'),
     to: format(to, 'yyyy-MM-dd'),
     tz,
-    dateBasis: params.date_basis ?? 'arrival',
+    dateBasis: (params.date_basis as DateBasis | undefined) ?? DATE_BASES[kind][0],
     groupBy: params.group_by ?? [],
     filters,
     format: params.format ?? 'json',
@@ -196,7 +208,7 @@ export function paramError(error: z.ZodError): ReportParamError {
 }
 
 /** Parameters as a URL carries them (the CLI, tests): the same schema, then the same checks. */
-export function parseReportQuery(search: URLSearchParams, kind: ReportQuery['kind'], today: Date): ReportQuery {
+export function parseReportQuery(search: URLSearchParams, kind: ReportKind, today: Date): ReportQuery {
   const raw: Record<string, string | string[]> = {};
   for (const name of new Set(search.keys())) {
     const all = search.getAll(name);

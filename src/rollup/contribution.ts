@@ -5,7 +5,7 @@ import { type PostbackRow, ROLLUP_MEASURES, type RollupKey, type RollupMeasures 
 import type { Counts } from '../db/store.js';
 
 export const BUCKET_MS = 15 * 60 * 1000;
-const bucketOf = (at: Date) => Math.floor(at.getTime() / BUCKET_MS);
+export const bucketOf = (at: Date) => Math.floor(at.getTime() / BUCKET_MS);
 
 /** The row fields a contribution depends on. */
 export type Contributor = Pick<

@@ -41,16 +41,16 @@ async function drainOutbox({ db, writer, deps }: WorkerRuntime, started: number)
 }
 
 /**
- * The request's dependencies, from its bindings. The ingest hook sends a new postback's copies
- * right after its 200 (waitUntil) instead of at the next cron, when the settings the ingest just
+ * The request's dependencies, from its bindings. The store hook sends a new postback's copies
+ * right after its answer (waitUntil) instead of at the next cron, when the settings the ingest just
  * read name any destination: no further round trip before answering.
  */
 async function requestDeps(env: WorkerEnv, ctx: ExecutionContext): Promise<AppDeps> {
-  const runtime = await createWorkerRuntime(env);
+  const runtime = await createWorkerRuntime(env, undefined, (work) => ctx.waitUntil(work));
   return {
     ...runtime.deps,
-    afterIngest: (receipt) => {
-      if (receipt.outcome !== 'stored' || (runtime.unit.loadedSettings?.destinations.length ?? 0) === 0) return;
+    afterStore: () => {
+      if ((runtime.unit.loadedSettings?.destinations.length ?? 0) === 0) return;
       ctx.waitUntil(drainOutbox(runtime, Date.now()).catch((error) => runtime.deps.logger.error('forwarding failed', { error: errorMessage(error) })));
     },
   };

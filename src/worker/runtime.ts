@@ -11,7 +11,9 @@ import * as schema from '../db/schema.js';
 import type { Writer } from '../db/store.js';
 import { parseAllowlist, RateLimiter } from '../http/client-guard.js';
 import type { AppDeps } from '../http/deps.js';
-import { jsonLogger } from '../observability/logger.js';
+import { writeClicks } from '../mmp/click-log.js';
+import { clickSecretSource } from '../mmp/secrets.js';
+import { errorMessage, jsonLogger } from '../observability/logger.js';
 import { IngestMetrics } from '../observability/metrics.js';
 import { createEcdsaVerifier } from '../postback/ecdsa.js';
 import type { Verification } from '../postback/inspect.js';
@@ -30,6 +32,8 @@ export interface WorkerEnv {
   SKANPOST_RATE_BURST?: string;
   SKANPOST_TRUSTED_PROXY_HEADER?: string;
   SKANPOST_ALLOWLIST?: string;
+  SKANPOST_CLICK_SECRET?: string;
+  SKANPOST_PUBLIC_URL?: string;
 }
 
 // Parsed once per isolate and per value: the key ring is immutable, and its CryptoKeys are
@@ -53,6 +57,20 @@ function rateLimiter(config: Config): RateLimiter | undefined {
   return limiter;
 }
 
+// The database's click secret never changes once made: read once per isolate, not per click.
+let storedClickSecrets: Promise<readonly string[]> | undefined;
+
+function clickSecrets(config: Config, writer: Writer, now: () => Date): () => Promise<readonly string[]> {
+  if (config.clickSecrets.length > 0) return clickSecretSource(config.clickSecrets, writer, now);
+  return () => {
+    storedClickSecrets ??= clickSecretSource([], writer, now)().catch((error: unknown) => {
+      storedClickSecrets = undefined;
+      throw error;
+    });
+    return storedClickSecrets;
+  };
+}
+
 export interface WorkerRuntime {
   config: Config;
   db: Db;
@@ -62,7 +80,11 @@ export interface WorkerRuntime {
   deps: AppDeps;
 }
 
-export async function createWorkerRuntime(env: WorkerEnv, now: () => Date = () => new Date()): Promise<WorkerRuntime> {
+/**
+ * `defer` keeps work going after the answer (the request's `ctx.waitUntil`); without it (tests,
+ * cron) the work simply runs on.
+ */
+export async function createWorkerRuntime(env: WorkerEnv, now: () => Date = () => new Date(), defer: (work: Promise<unknown>) => void = () => {}): Promise<WorkerRuntime> {
   const config = readConfig(env as unknown as Record<string, string | undefined>);
   const logger = jsonLogger((line) => console.log(line), config.logLevel);
   const db = drizzle(env.DB, { schema }) as unknown as Db;
@@ -76,6 +98,7 @@ export async function createWorkerRuntime(env: WorkerEnv, now: () => Date = () =
     now,
     installModel: config.installModel,
     adminKey: config.adminKey,
+    ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}),
     guard: {
       allowlist: parseAllowlist(config.allowlist),
       ...(limiter ? { limiter } : {}),
@@ -86,6 +109,10 @@ export async function createWorkerRuntime(env: WorkerEnv, now: () => Date = () =
     metrics,
     logger,
     health: async () => (await db.get<{ ok: number }>(sql`select 1 as ok`))?.ok === 1,
+    clickSecrets: clickSecrets(config, writer, now),
+    // One write per click, after its redirect: D1 takes it in one batch (the click, its counts).
+    recordClick: (row) =>
+      defer(writeClicks(writer, [row], now()).catch((error: unknown) => logger.error('click not written', { error: errorMessage(error), link_id: row.linkId }))),
   };
   return { config, db, writer, unit, deps };
 }

@@ -5,9 +5,10 @@ import { DEFAULT_INSTALL_MODEL } from '../../src/conversion/install-date.js';
 import { postbacks } from '../../src/db/schema.js';
 import { createApp } from '../../src/http/app.js';
 import type { AppDeps } from '../../src/http/deps.js';
+import type { ClickLog } from '../../src/mmp/click-log.js';
 import { openDatabase } from '../../src/node/database.js';
 import { GroupCommitWriter } from '../../src/node/group-commit.js';
-import { createVerification } from '../../src/node/runtime.js';
+import { createVerification, nodeClickDeps } from '../../src/node/runtime.js';
 import type { Logger } from '../../src/observability/logger.js';
 import { IngestMetrics } from '../../src/observability/metrics.js';
 
@@ -22,24 +23,29 @@ export interface TestApp {
   deps: AppDeps;
   database: ReturnType<typeof openDatabase>;
   writer: GroupCommitWriter;
+  /** Clicks waiting for their write: `flush()` before reading them. */
+  clickLog: ClickLog;
   close(): Promise<void>;
 }
 
 export const SKAN_PATH = '/.well-known/skadnetwork/report-attribution/';
 export const AAK_PATH = '/.well-known/appattribution/report-attribution/';
 
-export async function createTestApp(options: { extraKeys?: string; path?: string; now?: () => Date; adminKey?: string } = {}): Promise<TestApp> {
+export async function createTestApp(options: { extraKeys?: string; path?: string; now?: () => Date; adminKey?: string; clickSecrets?: string[] } = {}): Promise<TestApp> {
   const database = openDatabase(options.path ?? ':memory:');
   const writer = new GroupCommitWriter(database.sqlite, database.db);
   const verification = await createVerification(options.extraKeys ?? '');
+  const now = options.now ?? (() => new Date('2026-11-25T12:00:00Z'));
+  const clicks = nodeClickDeps(writer, options.clickSecrets ?? [], now, silentLogger, 10);
   const deps: AppDeps = {
+    ...clicks.deps,
     metrics: new IngestMetrics(),
     db: database.db,
     adminKey: options.adminKey,
     verification,
     writer,
     installModel: DEFAULT_INSTALL_MODEL,
-    now: options.now ?? (() => new Date('2026-11-25T12:00:00Z')),
+    now,
     logger: silentLogger,
     health: async () => true,
   };
@@ -53,7 +59,9 @@ export async function createTestApp(options: { extraKeys?: string; path?: string
     postRaw,
     post: (body, init = {}) => postRaw(JSON.stringify(body), init),
     rows: () => database.db.select().from(postbacks).orderBy(asc(postbacks.id)),
+    clickLog: clicks.clickLog,
     async close() {
+      await clicks.clickLog.close();
       await writer.close();
       database.sqlite.close();
     },

@@ -7,10 +7,11 @@ import type { BatchItem } from 'drizzle-orm/batch';
 import type { Db } from '../db.js';
 import { guardedValues } from '../guarded.js';
 import type { Job } from '../jobs.js';
+import { mmpRollupConflict } from '../mmp.js';
 import { eventConflict, rollupConflict } from '../rollups.js';
-import { deliveries, maintenanceJobs, postbacks, rollupEvents, rollups } from '../schema.js';
+import { deliveries, maintenanceJobs, mmpPostbacks, mmpRollups, postbacks, rollupEvents, rollups, writeMarks } from '../schema.js';
 import { revisionQuery, type Settings, type SettingsRows, settingsOf, settingsQueries } from '../settings-snapshot.js';
-import type { ChunkChange, Counts, JobAdvance, Unit, UnsavedPostback } from '../store.js';
+import type { ChunkChange, Counts, JobAdvance, MmpCounts, Unit, UnsavedMmpPostback, UnsavedPostback } from '../store.js';
 import { closeMark, markedPostbackId, markHolds, markIf, newToken, postbackMark } from './marks.js';
 
 type BatchDb = Db & { batch(items: readonly [BatchItem<'sqlite'>, ...BatchItem<'sqlite'>[]]): Promise<unknown[]> };
@@ -55,6 +56,35 @@ export class D1Unit implements Unit {
       ...(counts ? this.countStatements(counts, guard) : []),
       ...this.enqueueStatements(markedPostbackId(token), destinationIds, row.receivedAt, guard),
       mark.close,
+    ]);
+    return (results[1] as Array<{ id: number }>)[0]?.id;
+  }
+
+  async insertMmpCounted(row: UnsavedMmpPostback, counts: MmpCounts, destinationIds: readonly number[]): Promise<number | undefined> {
+    // As for Apple's postbacks, by the row's own key: the batch notes the newest id, inserts, then
+    // finds the row with this dedupe key above that floor (it is then this batch's).
+    const token = newToken();
+    const guard = markHolds(token);
+    const results = await this.batch([
+      this.db.insert(writeMarks).select(sql`select ${token}, (select coalesce(max(${mmpPostbacks.id}), 0) from ${mmpPostbacks}), null where true`),
+      this.db.insert(mmpPostbacks).values(row).onConflictDoNothing().returning({ id: mmpPostbacks.id }),
+      this.db
+        .update(writeMarks)
+        .set({ postbackId: sql`(select ${mmpPostbacks.id} from ${mmpPostbacks} where ${mmpPostbacks.dedupeKey} = ${row.dedupeKey} and ${mmpPostbacks.id} > ${writeMarks.floor})` })
+        .where(eq(writeMarks.token, token)),
+      this.db
+        .insert(mmpRollups)
+        .select(guardedValues(mmpRollups, counts, guard))
+        .onConflictDoUpdate(mmpRollupConflict as never),
+      ...destinationIds.map((destinationId) =>
+        this.db
+          .insert(deliveries)
+          .select(
+            guardedValues(deliveries, { mmpPostbackId: markedPostbackId(token), destinationId, state: 'pending', nextAttemptAt: row.receivedAt, createdAt: row.receivedAt }, guard),
+          )
+          .onConflictDoNothing(),
+      ),
+      closeMark(this.db, token),
     ]);
     return (results[1] as Array<{ id: number }>)[0]?.id;
   }

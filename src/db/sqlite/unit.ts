@@ -5,11 +5,12 @@ import { eq, getTableColumns, sql } from 'drizzle-orm';
 import type { BatchItem } from 'drizzle-orm/batch';
 import type { Db } from '../db.js';
 import type { Job } from '../jobs.js';
+import { upsertMmpRollup } from '../mmp.js';
 import { prepared } from '../prepared.js';
 import { upsertEvent, upsertRollup } from '../rollups.js';
-import { deliveries, maintenanceJobs, postbacks } from '../schema.js';
+import { deliveries, maintenanceJobs, mmpPostbacks, postbacks } from '../schema.js';
 import { revisionQuery, type Settings, settingsOf, settingsQueries } from '../settings-snapshot.js';
-import type { ChunkChange, Counts, JobAdvance, Unit, UnsavedPostback } from '../store.js';
+import type { ChunkChange, Counts, JobAdvance, MmpCounts, Unit, UnsavedMmpPostback, UnsavedPostback } from '../store.js';
 
 const COLUMNS = getTableColumns(postbacks);
 const INSERT_COLUMNS = Object.keys(COLUMNS).filter((c) => c !== 'id') as Array<keyof UnsavedPostback>;
@@ -30,6 +31,33 @@ const driverValues = (row: UnsavedPostback) =>
 
 // One prepared row per copy rather than a multi-row insert built per postback: on the write path,
 // building the statement cost more than running it.
+const MMP_COLUMNS = getTableColumns(mmpPostbacks);
+const MMP_INSERT_COLUMNS = Object.keys(MMP_COLUMNS).filter((c) => c !== 'id') as Array<keyof UnsavedMmpPostback>;
+
+const insertMmpPostback = (db: Db) =>
+  db
+    .insert(mmpPostbacks)
+    .values(Object.fromEntries(MMP_INSERT_COLUMNS.map((c) => [c, sql`${sql.placeholder(c)}`])) as never)
+    .onConflictDoNothing()
+    .returning({ id: mmpPostbacks.id })
+    .prepare();
+
+const mmpDriverValues = (row: UnsavedMmpPostback) =>
+  Object.fromEntries(MMP_INSERT_COLUMNS.map((c) => [c, row[c] === null || row[c] === undefined ? null : MMP_COLUMNS[c].mapToDriverValue(row[c])]));
+
+const enqueueMmp = (db: Db) =>
+  db
+    .insert(deliveries)
+    .values({
+      mmpPostbackId: sql.placeholder('mmpPostbackId'),
+      destinationId: sql.placeholder('destinationId'),
+      state: 'pending',
+      nextAttemptAt: sql.placeholder('now'),
+      createdAt: sql.placeholder('now'),
+    })
+    .onConflictDoNothing()
+    .prepare();
+
 const enqueueOne = (db: Db) =>
   db
     .insert(deliveries)
@@ -53,8 +81,8 @@ export class SqliteUnit implements Unit {
     const row = await prepared(this.db, 'settingsRevision', (d) => revisionQuery(d).prepare()).get();
     const revision = row?.revision ?? 0;
     if (this.loaded?.revision !== revision) {
-      const [schemas, mappings, enabled] = settingsQueries(this.db);
-      this.loaded = settingsOf(revision, [await schemas, await mappings, await enabled]);
+      const [schemas, mappings, enabled, linkRows, partnerRows] = settingsQueries(this.db);
+      this.loaded = settingsOf(revision, [await schemas, await mappings, await enabled, await linkRows, await partnerRows]);
     }
     return this.loaded;
   }
@@ -70,6 +98,14 @@ export class SqliteUnit implements Unit {
     if (!created) return undefined;
     if (counts) await this.addCounts(counts);
     await this.enqueue(created.id, destinationIds, row.receivedAt);
+    return created.id;
+  }
+
+  async insertMmpCounted(row: UnsavedMmpPostback, counts: MmpCounts, destinationIds: readonly number[]): Promise<number | undefined> {
+    const created = await prepared(this.db, 'insertMmpPostback', insertMmpPostback).get(mmpDriverValues(row));
+    if (!created) return undefined;
+    await prepared(this.db, 'upsertMmpRollup', upsertMmpRollup).run(counts);
+    for (const destinationId of destinationIds) await prepared(this.db, 'enqueueMmp', enqueueMmp).run({ mmpPostbackId: created.id, destinationId, now: row.receivedAt });
     return created.id;
   }
 

@@ -25,6 +25,9 @@ const Replay = z
 const deliveryView = (d: DeliveryRow) => ({
   id: d.id,
   postback_id: d.postbackId,
+  mmp_postback_id: d.mmpPostbackId,
+  /** An impression announced to its link's MMP (no destination). */
+  click_row_id: d.clickRowId,
   destination_id: d.destinationId,
   state: d.state,
   attempts: d.attempts,

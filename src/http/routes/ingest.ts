@@ -2,11 +2,11 @@
 // in size and concurrency, answered with the receipt of what was kept.
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import type { Context, Next } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
 import { StorageUnavailableError } from '../../db/db.js';
 import { ingestPostback, MAX_POSTBACK_BYTES } from '../../ingest/ingest.js';
+import { inRanges } from '../../model/cidr.js';
 import type { IngestRejectReason } from '../../observability/metrics.js';
-import { allowed, clientAddress } from '../client-guard.js';
+import { clientAddress, limitBody } from '../client-guard.js';
 import type { AppEnv } from '../deps.js';
 import { errorResponses } from '../openapi.js';
 import { problem } from '../problem.js';
@@ -26,33 +26,17 @@ const tooLargeProblem = (c: Context) => problem(c, 413, 'body_too_large', 'Paylo
 
 const rejected = (c: Context<AppEnv>, reason: IngestRejectReason) => c.get('deps').metrics.rejected.inc({ reason });
 
-const tooLarge = bodyLimit({
-  maxSize: MAX_POSTBACK_BYTES,
-  onError: (c) => {
-    rejected(c as Context<AppEnv>, 'body_too_large');
-    return tooLargeProblem(c);
-  },
+const limit = limitBody(MAX_POSTBACK_BYTES, (c) => {
+  rejected(c as Context<AppEnv>, 'body_too_large');
+  return tooLargeProblem(c);
 });
-
-// hono's bodyLimit reads `c.req.raw.body`, and on Node that makes @hono/node-server build a whole
-// fetch Request (a web stream, an AbortController) for each postback. A declared length is
-// enforced by the HTTP parser itself, so only bodies without one are counted as they stream.
-const limit = async (c: Context<AppEnv>, next: Next) => {
-  const declared = c.req.header('content-length');
-  if (declared === undefined || c.req.header('transfer-encoding') !== undefined) return tooLarge(c, next);
-  if (Number(declared) > MAX_POSTBACK_BYTES) {
-    rejected(c, 'body_too_large');
-    return tooLargeProblem(c);
-  }
-  return next();
-};
 
 // Runs before the body is read, so a refused client costs next to nothing.
 const guard = async (c: Context<AppEnv>, next: Next) => {
   const g = c.get('deps').guard;
   if (!g) return next();
   const address = clientAddress(c.req.raw.headers, g.socketAddress?.(c), g.trustedHeader);
-  if (!allowed(address, g.allowlist)) {
+  if (!inRanges(address, g.allowlist)) {
     rejected(c, 'not_allowed');
     return problem(c, 403, 'not_allowed', 'Forbidden', { detail: 'this address may not post here' });
   }
@@ -109,7 +93,7 @@ export function ingestRoutes(app: OpenAPIHono<AppEnv>): void {
     }
     deps.metrics.ingested.inc({ outcome: result.receipt.outcome, signature: result.receipt.signature });
     c.set('receipt', result.receipt);
-    deps.afterIngest?.(result.receipt);
+    if (result.receipt.outcome === 'stored') deps.afterStore?.();
     return c.json(result.receipt, 200);
   }
 

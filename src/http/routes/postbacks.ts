@@ -7,39 +7,18 @@ import { snakeKeys } from '../../postback/types.js';
 import { requireRole, withinScope } from '../auth.js';
 import type { AppEnv, Principal } from '../deps.js';
 import { NotFoundError } from '../errors.js';
-import { bearer, Count, errorResponses, IdParams, json, streamed } from '../openapi.js';
-
-const list = z.string().transform((s) =>
-  s
-    .split(',')
-    .map((v) => v.trim())
-    .filter(Boolean),
-);
-const oneOf = <T extends readonly [string, ...string[]]>(values: T) => list.pipe(z.array(z.enum(values)).min(1)).optional();
-/** A time, or a day taken as its start in UTC. */
-const instant = z.union([z.iso.datetime({ offset: true }), z.iso.date().transform((day) => `${day}T00:00:00Z`)]);
+import { AppIds, bearer, Count, errorResponses, IdParams, Instant, json, List, oneOf, streamed } from '../openapi.js';
 
 const ListParams = z
   .object({
-    app_id: list
-      .pipe(
-        z
-          .array(
-            z
-              .string()
-              .regex(/^\d{1,15}$/, 'an app id is an integer')
-              .transform(Number),
-          )
-          .min(1),
-      )
-      .optional(),
-    ad_network_id: list.pipe(z.array(z.string()).min(1)).optional(),
+    app_id: AppIds.optional(),
+    ad_network_id: List.pipe(z.array(z.string()).min(1)).optional(),
     protocol: oneOf(['skan', 'aak'] as const),
     environment: oneOf(['production', 'development'] as const),
     signature: oneOf(['verified', 'invalid', 'unverifiable', 'development'] as const),
     outcome: oneOf(['stored', 'conflict', 'duplicate'] as const),
-    since: instant.optional().openapi({ description: 'received at or after: an RFC 3339 time, or a day (YYYY-MM-DD, from 00:00 UTC)' }),
-    until: instant.optional().openapi({ description: 'received before: an RFC 3339 time, or a day (YYYY-MM-DD, from 00:00 UTC)' }),
+    since: Instant.optional().openapi({ description: 'received at or after: an RFC 3339 time, or a day (YYYY-MM-DD, from 00:00 UTC)' }),
+    until: Instant.optional().openapi({ description: 'received before: an RFC 3339 time, or a day (YYYY-MM-DD, from 00:00 UTC)' }),
     cursor: Count.optional().openapi({ description: 'next_cursor of the previous page' }),
     limit: Count.pipe(z.number().min(1).max(1000)).optional().openapi({ description: 'page size, default 100 (JSON); NDJSON exports everything unless given' }),
     format: z.enum(['json', 'ndjson']).optional(),

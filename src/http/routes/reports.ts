@@ -1,8 +1,8 @@
-// GET /v1/reports/campaigns and /v1/reports/events: aggregates by any dimensions, JSON or CSV.
+// GET /v1/reports/campaigns, /v1/reports/events and /v1/reports/mmp: aggregates by any dimensions, JSON or CSV.
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import { fillingHorizonMs } from '../../conversion/install-date.js';
 import { dimensionByName } from '../../report/dimensions.js';
-import { CAMPAIGN_METRICS, EVENT_METRICS, type Metric, metricNames } from '../../report/metrics.js';
+import { CAMPAIGN_METRICS, EVENT_METRICS, type Metric, MMP_METRICS, metricNames } from '../../report/metrics.js';
 import { buildReportQuery, paramError, type ReportQuery, reportParams } from '../../report/query.js';
 import { renderReportPart, reportBody } from '../../report/render.js';
 import { requireRole, withinScope } from '../auth.js';
@@ -40,20 +40,26 @@ function applyScope(query: ReportQuery, principal: Principal): void {
     const existing = query.filters.find((f) => f.dim.name === name);
     const values = withinScope(name, existing?.values as Array<string | number | null> | undefined, scope as Array<string | number>)!;
     if (existing) existing.values = values;
-    else query.filters.push({ dim: dimensionByName(name, false)!, values });
+    else query.filters.push({ dim: dimensionByName(name, query.kind)!, values });
   }
 }
 
 export function reportRoutes(app: OpenAPIHono<AppEnv>): void {
-  for (const kind of ['campaigns', 'events'] as const) {
+  const SUMMARIES = {
+    campaigns: 'Campaign-level aggregates',
+    events: 'Decoded events (dimension `event`; metrics count_min, count_max)',
+    mmp: 'MMP figures: clicks, impressions, installs, events, revenue, outcomes and click-to-install times (date_basis event, click or arrival)',
+  } as const;
+  const METRICS = { campaigns: CAMPAIGN_METRICS, events: EVENT_METRICS, mmp: MMP_METRICS } as const;
+  for (const kind of ['campaigns', 'events', 'mmp'] as const) {
     const route = createRoute({
       method: 'get',
       path: `/v1/reports/${kind}`,
-      summary: kind === 'campaigns' ? 'Campaign-level aggregates' : 'Decoded events (dimension `event`; metrics count_min, count_max)',
+      summary: SUMMARIES[kind],
       security: bearer,
       middleware: [requireRole('analyst')] as const,
       request: { query: reportParams(kind) },
-      responses: { 200: reportResponse(kind === 'campaigns' ? CAMPAIGN_METRICS : EVENT_METRICS), ...errorResponses(400, 401, 403) },
+      responses: { 200: reportResponse(METRICS[kind]), ...errorResponses(400, 401, 403) },
     });
     app.openapi(
       route,

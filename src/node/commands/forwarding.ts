@@ -77,7 +77,16 @@ export async function deliveriesCommand(runtime: NodeRuntime, args: string[], op
   const destinationId = options.destination === undefined ? undefined : id(options.destination, '--destination');
   if (sub === 'dead') {
     const rows = await listDeliveries(runtime.db, { destinationId, state: 'dead' }, 0, Number.MAX_SAFE_INTEGER);
-    return rows.map((d) => ({ id: d.id, postback_id: d.postbackId, destination_id: d.destinationId, attempts: d.attempts, last_status: d.lastStatus, last_error: d.lastError }));
+    return rows.map((d) => ({
+      id: d.id,
+      postback_id: d.postbackId,
+      mmp_postback_id: d.mmpPostbackId,
+      click_row_id: d.clickRowId,
+      destination_id: d.destinationId,
+      attempts: d.attempts,
+      last_status: d.lastStatus,
+      last_error: d.lastError,
+    }));
   }
   if (sub === 'replay') {
     const ids = options.ids?.split(',').map((s) => s.trim());

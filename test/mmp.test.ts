@@ -1,0 +1,175 @@
+// The MMP loop on Node: the shared contract through the whole app on SQLite, plus what only Node
+// shows (the click batcher's commit, a click ID no mutation passes).
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { sendDue } from '../src/forward/sender.js';
+import { createApp } from '../src/http/app.js';
+import { renderMetrics } from '../src/http/routes/system.js';
+import { mintClickId, readClickId } from '../src/mmp/click-id.js';
+import { nodeClickDeps } from '../src/node/runtime.js';
+import { createTestApp, type TestApp } from './support/app.js';
+import { type MmpHarness, mmpContract } from './support/mmp-contract.js';
+import { type Partner, startPartner } from './support/partner.js';
+import { startServer } from './support/server.js';
+
+const ADMIN = 'mmp-admin-key-0123456789';
+const silent = { info() {}, warn() {}, error() {} };
+
+function nodeHarness(): MmpHarness {
+  let test: TestApp | undefined;
+  let app: ReturnType<typeof createApp>;
+  let receiver: Partner | undefined;
+  const clock = { ms: 0 };
+  const now = () => new Date(clock.ms);
+  const build = (secrets: string[]) => {
+    const clicks = nodeClickDeps(test!.writer, secrets, now, silent, 10);
+    const deps = { ...test!.deps, ...clicks.deps, guard: { allowlist: [], trustedHeader: 'X-Forwarded-For' }, logger: { ...silent, error: console.error } };
+    test!.clickLog = clicks.clickLog;
+    app = createApp(deps);
+    return deps;
+  };
+  let deps: ReturnType<typeof build>;
+  const h: MmpHarness = {
+    clock,
+    receiverUrl: '',
+    async reset() {
+      await test?.close();
+      await receiver?.close();
+      test = await createTestApp({ adminKey: ADMIN, now });
+      receiver = await startPartner();
+      h.receiverUrl = receiver.url;
+      deps = build([]);
+    },
+    call: async (method, path, body, headers = {}) =>
+      app.request(path, {
+        method,
+        headers: { authorization: `Bearer ${ADMIN}`, ...headers },
+        ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
+      }),
+    async settleClicks() {
+      const started = performance.now();
+      await test!.clickLog.flush();
+      return performance.now() - started;
+    },
+    async sendDue() {
+      for (let round = 0; round < 5 && (await sendDue({ db: test!.database.db, writer: test!.writer, fetch: globalThis.fetch, now })) > 0; round++);
+    },
+    received: async () => receiver!.received.map((r) => ({ method: r.method, url: r.url, body: r.body.toString('utf8') })),
+    fromAddress: (ip) => ({ 'x-forwarded-for': `192.0.2.66, ${ip}` }),
+    async withClickSecrets(secrets) {
+      await test!.clickLog.flush();
+      deps = build(secrets ? secrets.split(',') : []);
+    },
+    metricsText: () => renderMetrics(deps),
+  };
+  return h;
+}
+
+mmpContract('Node (SQLite)', nodeHarness);
+
+describe('click IDs', () => {
+  const secret = 'a-secret-of-at-least-thirty-two-characters';
+  const claim = { linkId: 7, touch: 'click' as const, at: new Date('2026-11-20T10:00:00Z') };
+
+  it('reads back what was signed, with any listed secret', () => {
+    const id = mintClickId(claim, secret);
+    expect(id).toHaveLength(50);
+    expect(readClickId(id, ['other-secret-0123456789-0123456789', secret])).toEqual(claim);
+    expect(readClickId(id, ['other-secret-0123456789-0123456789'])).toBeUndefined();
+  });
+
+  it('validates no mutation of a valid click ID: a changed, dropped, added or swapped character', () => {
+    const id = mintClickId(claim, secret);
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    const mutation = fc.oneof(
+      fc.tuple(fc.constant('set' as const), fc.nat(49), fc.constantFrom(...alphabet)).map(([, at, c]) => id.slice(0, at) + c + id.slice(at + 1)),
+      fc.nat(49).map((at) => id.slice(0, at) + id.slice(at + 1)),
+      fc.tuple(fc.nat(50), fc.constantFrom(...alphabet)).map(([at, c]) => id.slice(0, at) + c + id.slice(at)),
+      fc.tuple(fc.nat(49), fc.nat(49)).map(([a, b]) => {
+        const chars = [...id];
+        [chars[a], chars[b]] = [chars[b]!, chars[a]!];
+        return chars.join('');
+      }),
+    );
+    fc.assert(
+      fc.property(mutation, (mutated) => mutated === id || readClickId(mutated, [secret]) === undefined),
+      { numRuns: 5000 },
+    );
+  });
+});
+
+describe('the click log on Node', () => {
+  it('writes a burst of clicks in few commits, and none is lost when the writer closes', async () => {
+    const test = await createTestApp({ adminKey: ADMIN });
+    try {
+      const partner = await (
+        await test.app.request('/v1/mmp-partners', { method: 'POST', headers: { authorization: `Bearer ${ADMIN}` }, body: JSON.stringify({ name: 'm', preset: 'custom' }) })
+      ).json();
+      const link = await (
+        await test.app.request('/v1/links', {
+          method: 'POST',
+          headers: { authorization: `Bearer ${ADMIN}` },
+          body: JSON.stringify({
+            name: 'l',
+            app_id: 1,
+            ad_network_id: 'n',
+            network_campaign_id: 'c',
+            mmp_partner_id: (partner as { id: number }).id,
+            target_url: 'https://mmp.example/?c={click_id}',
+          }),
+        })
+      ).json();
+      const commitsBefore = test.writer.stats.commits;
+      const answers = await Promise.all(Array.from({ length: 500 }, () => test.app.request(`/c/${(link as { id: number }).id}`)));
+      expect(answers.every((r) => r.status === 302)).toBe(true);
+      expect(test.clickLog.pending).toBe(500);
+      expect(await test.clickLog.close()).toBe(0);
+      expect(test.writer.stats.commits - commitsBefore).toBeLessThanOrEqual(2);
+      expect(test.database.sqlite.prepare('select count(*) as n from clicks').get()).toEqual({ n: 500 });
+      expect(test.database.sqlite.prepare('select sum(clicks) as n from mmp_rollups').get()).toEqual({ n: 500 });
+    } finally {
+      await test.close();
+    }
+  });
+});
+
+describe('the server, with its writer thread', () => {
+  it('writes clicks and MMP postbacks on the writer thread, and on SIGTERM writes the clicks still held', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'skanpost-mmp-server-'));
+    const server = await startServer({ SKANPOST_DB: join(dir, 'db.sqlite'), SKANPOST_ADMIN_KEY: ADMIN });
+    try {
+      const call = async (method: string, path: string, body?: unknown) =>
+        fetch(`${server.url}${path}`, { method, redirect: 'manual', headers: { authorization: `Bearer ${ADMIN}` }, ...(body ? { body: JSON.stringify(body) } : {}) });
+      const partner = (await (await call('POST', '/v1/mmp-partners', { name: 'm', preset: 'custom' })).json()) as { id: number; token: string };
+      const link = (await (
+        await call('POST', '/v1/links', {
+          name: 'l',
+          app_id: 7,
+          ad_network_id: 'n',
+          network_campaign_id: 'c',
+          mmp_partner_id: partner.id,
+          target_url: 'https://mmp.example/?c={click_id}',
+        })
+      ).json()) as { id: number };
+      const redirects = await Promise.all(Array.from({ length: 20 }, () => call('GET', `/c/${link.id}`)));
+      const clickIds = redirects.map((r) => new URL(r.headers.get('location')!).searchParams.get('c')!);
+      const answer = await call('GET', `/mmp/${partner.id}?token=${partner.token}&click_id=${clickIds[0]}&event_name=install`);
+      expect(await answer.json()).toMatchObject({ outcome: 'accepted' });
+      // Clicks answered just before the stop are written by the shutdown, not lost.
+      await Promise.all(Array.from({ length: 5 }, () => call('GET', `/c/${link.id}`)));
+      server.child.kill('SIGTERM');
+      await server.exited;
+      const db = new Database(join(dir, 'db.sqlite'), { readonly: true });
+      expect(db.prepare('select count(*) as n from clicks').get()).toEqual({ n: 25 });
+      expect(db.prepare('select sum(clicks) as clicks, sum(installs) as installs from mmp_rollups').get()).toEqual({ clicks: 25, installs: 1 });
+      db.close();
+    } finally {
+      await server.killAll();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
