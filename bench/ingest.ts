@@ -71,7 +71,7 @@ const START = (JSON.parse(readFileSync('package.json', 'utf8')) as { scripts: Re
 const SKANPOST_ARGS = START.replace(/^exec node /, '').split(' ');
 execFileSync('npm', ['run', '--silent', 'build'], { stdio: 'inherit' });
 
-async function start(kind: 'baseline' | 'skanpost', dir: string): Promise<Server> {
+async function start(kind: 'baseline' | 'skanpost', dir: string, extraEnv: Record<string, string> = {}): Promise<Server> {
   const args = kind === 'baseline' ? ['--import', 'tsx', 'bench/baseline-server.ts'] : SKANPOST_ARGS;
   const child = spawn(process.execPath, args, {
     env: {
@@ -225,6 +225,14 @@ async function mmpBench(dir: string) {
   const base = median(clicks.baseline);
   const ours = median(clicks.skanpost);
   console.log(`median /c: baseline ${base.toFixed(0)} req/s, skanpost ${ours.toFixed(0)} req/s, ratio ${(ours / base).toFixed(2)} (goal ≥ 0.7)`);
+  {
+    // What the request log costs on this path: the same run with one line per request turned off.
+    const quiet = await start('skanpost', dir, { SKANPOST_LOG_LEVEL: 'warn' });
+    const { linkId } = await mmpSetup(quiet.url);
+    const result = await loadGet(quiet.url, Array.from({ length: 1000 }, (_, i) => `/c/${linkId}?sub1=pub-${i % 50}`), quiet.child.pid!);
+    console.log(`skanpost /c, SKANPOST_LOG_LEVEL=warn: ${fmt(result, peakRssMb(quiet.child.pid!))}  ratio to the baseline median ${(result.rps / base).toFixed(2)}`);
+    await quiet.stop();
+  }
 
   const server = await start('skanpost', dir);
   const { token, partnerId, linkId } = await mmpSetup(server.url);
