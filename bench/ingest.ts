@@ -229,7 +229,11 @@ async function mmpBench(dir: string) {
     // What the request log costs on this path: the same run with one line per request turned off.
     const quiet = await start('skanpost', dir, { SKANPOST_LOG_LEVEL: 'warn' });
     const { linkId } = await mmpSetup(quiet.url);
-    const result = await loadGet(quiet.url, Array.from({ length: 1000 }, (_, i) => `/c/${linkId}?sub1=pub-${i % 50}`), quiet.child.pid!);
+    const result = await loadGet(
+      quiet.url,
+      Array.from({ length: 1000 }, (_, i) => `/c/${linkId}?sub1=pub-${i % 50}`),
+      quiet.child.pid!,
+    );
     console.log(`skanpost /c, SKANPOST_LOG_LEVEL=warn: ${fmt(result, peakRssMb(quiet.child.pid!))}  ratio to the baseline median ${(result.rps / base).toFixed(2)}`);
     await quiet.stop();
   }

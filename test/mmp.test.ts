@@ -6,8 +6,10 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { pruneExpired } from '../src/db/retention.js';
 import { sendDue } from '../src/forward/sender.js';
 import { createApp } from '../src/http/app.js';
+import { RateLimiter } from '../src/http/client-guard.js';
 import { renderMetrics } from '../src/http/routes/system.js';
 import { mintClickId, readClickId } from '../src/mmp/click-id.js';
 import { nodeClickDeps } from '../src/node/runtime.js';
@@ -170,6 +172,82 @@ describe('the server, with its writer thread', () => {
     } finally {
       await server.killAll();
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('limits and retention', () => {
+  it('rate-limits /c, /i and /mmp per address, and counts the refused MMP postbacks', async () => {
+    const test = await createTestApp({ adminKey: ADMIN });
+    try {
+      const app = createApp({ ...test.deps, guard: { allowlist: [], limiter: new RateLimiter(0.001, 2), trustedHeader: 'X-Forwarded-For' } });
+      const from = (ip: string) => ({ 'x-forwarded-for': ip });
+      const partner = (await (
+        await app.request('/v1/mmp-partners', { method: 'POST', headers: { authorization: `Bearer ${ADMIN}` }, body: JSON.stringify({ name: 'm', preset: 'custom' }) })
+      ).json()) as {
+        id: number;
+        token: string;
+      };
+      const link = (await (
+        await app.request('/v1/links', {
+          method: 'POST',
+          headers: { authorization: `Bearer ${ADMIN}` },
+          body: JSON.stringify({ name: 'l', app_id: 1, ad_network_id: 'n', network_campaign_id: 'c', mmp_partner_id: partner.id, target_url: 'https://mmp.example/?c={click_id}' }),
+        })
+      ).json()) as { id: number };
+      const statuses = async (path: string, ip: string) => [
+        (await app.request(path, { headers: from(ip) })).status,
+        (await app.request(path, { headers: from(ip) })).status,
+        (await app.request(path, { headers: from(ip) })).status,
+      ];
+      expect(await statuses(`/c/${link.id}`, '198.51.100.1')).toEqual([302, 302, 429]);
+      expect(await statuses(`/i/${link.id}`, '198.51.100.2')).toEqual([204, 204, 429]);
+      expect(await statuses(`/mmp/${partner.id}?token=${partner.token}&event_name=install&attributed=0`, '198.51.100.3')).toEqual([200, 200, 429]);
+      expect((await app.request(`/c/${link.id}`, { headers: from('198.51.100.4') })).status).toBe(302);
+      expect(await renderMetrics(test.deps)).toMatch(/skanpost_mmp_refused_total\{reason="rate_limited"\} 1/);
+    } finally {
+      await test.close();
+    }
+  });
+
+  it('prunes clicks past their lookback plus 30 days, and keeps their counts', async () => {
+    let now = Date.parse('2026-11-01T00:00:00Z');
+    const test = await createTestApp({ adminKey: ADMIN, now: () => new Date(now) });
+    try {
+      const headers = { authorization: `Bearer ${ADMIN}` };
+      const partner = (await (await test.app.request('/v1/mmp-partners', { method: 'POST', headers, body: JSON.stringify({ name: 'm', preset: 'custom' }) })).json()) as {
+        id: number;
+      };
+      const link = (await (
+        await test.app.request('/v1/links', {
+          method: 'POST',
+          headers,
+          body: JSON.stringify({
+            name: 'l',
+            app_id: 1,
+            ad_network_id: 'n',
+            network_campaign_id: 'c',
+            mmp_partner_id: partner.id,
+            target_url: 'https://x/?c={click_id}',
+            click_lookback_days: 2,
+            view_lookback_hours: 1,
+          }),
+        })
+      ).json()) as { id: number };
+      await test.app.request(`/c/${link.id}`);
+      await test.app.request(`/i/${link.id}`);
+      await test.clickLog.flush();
+      const count = () => (test.database.sqlite.prepare('select count(*) as n from clicks').get() as { n: number }).n;
+      const retention = { unverifiedDays: 90, verifiedDays: undefined };
+      now += 31 * 86_400_000 + 2 * 3_600_000; // the impression's hour and 30 days are past, the click's 2 days are not
+      expect(await pruneExpired(test.writer, retention, new Date(now))).toBe(1);
+      expect(count()).toBe(1);
+      now += 2 * 86_400_000;
+      expect(await pruneExpired(test.writer, retention, new Date(now))).toBe(1);
+      expect(count()).toBe(0);
+      expect(test.database.sqlite.prepare('select sum(clicks) as clicks, sum(impressions) as impressions from mmp_rollups').get()).toEqual({ clicks: 1, impressions: 1 });
+    } finally {
+      await test.close();
     }
   });
 });

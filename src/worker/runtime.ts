@@ -7,6 +7,7 @@ import { type Config, readConfig } from '../config.js';
 import type { D1Unit } from '../db/d1/unit.js';
 import { d1Store } from '../db/d1/writer.js';
 import type { Db } from '../db/db.js';
+import type { NewClick } from '../db/mmp.js';
 import * as schema from '../db/schema.js';
 import type { Writer } from '../db/store.js';
 import { parseAllowlist, RateLimiter } from '../http/client-guard.js';
@@ -71,6 +72,19 @@ function clickSecrets(config: Config, writer: Writer, now: () => Date): () => Pr
   };
 }
 
+/** A click's write, tried three times over half a second: D1 is briefly unavailable now and then. */
+async function writeClickSoon(writer: Writer, row: NewClick, now: () => Date): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await writeClicks(writer, [row], now());
+      return;
+    } catch (error) {
+      if (attempt >= 3) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 150 * attempt));
+    }
+  }
+}
+
 export interface WorkerRuntime {
   config: Config;
   db: Db;
@@ -111,8 +125,7 @@ export async function createWorkerRuntime(env: WorkerEnv, now: () => Date = () =
     health: async () => (await db.get<{ ok: number }>(sql`select 1 as ok`))?.ok === 1,
     clickSecrets: clickSecrets(config, writer, now),
     // One write per click, after its redirect: D1 takes it in one batch (the click, its counts).
-    recordClick: (row) =>
-      defer(writeClicks(writer, [row], now()).catch((error: unknown) => logger.error('click not written', { error: errorMessage(error), link_id: row.linkId }))),
+    recordClick: (row) => defer(writeClickSoon(writer, row, now).catch((error: unknown) => logger.error('click not written', { error: errorMessage(error), link_id: row.linkId }))),
   };
   return { config, db, writer, unit, deps };
 }

@@ -419,6 +419,53 @@ export function mmpContract(name: string, harness: () => MmpHarness): void {
       expect(raw).toHaveLength(2);
     });
 
+    it('keeps a scoped key to its apps and networks: links, click imports, MMP postbacks, the report', async () => {
+      const p = await partner({ preset: 'custom' });
+      const mine = await link(p.id);
+      const theirs = await link(p.id, { app_id: 42, network_campaign_id: 'other' });
+      const key = await json<{ secret: string }>(h.call('POST', '/v1/keys', { name: 'app admin', role: 'admin', app_ids: [APP_ID] }), 201);
+      const as = { authorization: `Bearer ${key.secret}` };
+      const listed = await json<{ links: Array<{ id: number }> }>(h.call('GET', '/v1/links', undefined, as), 200);
+      expect(listed.links.map((l) => l.id)).toEqual([mine.id]);
+      expect((await h.call('GET', `/v1/links/${theirs.id}`, undefined, as)).status).toBe(404);
+      expect(await json(h.call('PATCH', `/v1/links/${mine.id}`, { app_id: 42 }, as), 403)).toMatchObject({ reason: 'out_of_scope' });
+      expect((await h.call('POST', '/v1/clicks', [{ click_id: 'k', link_id: theirs.id, clicked_at: new Date(h.clock.ms).toISOString() }], as)).status).toBe(403);
+      expect((await h.call('POST', '/v1/mmp-partners', { name: 'x', preset: 'custom' }, as)).status).toBe(403);
+      await json(intake(p, { click_id: await click(mine.id), event_name: 'install' }), 200);
+      await json(intake(p, { click_id: await click(theirs.id), event_name: 'install' }), 200);
+      const exported = await (await h.call('GET', '/v1/mmp-postbacks?format=ndjson', undefined, as)).text();
+      const lines = exported
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
+      expect(lines.map((l) => l.app_id)).toEqual([APP_ID]);
+      expect(JSON.parse(lines[0].raw)).toEqual({ click_id: expect.any(String), event_name: 'install' });
+      expect((await h.call('GET', '/v1/mmp-postbacks?app_id=42', undefined, as)).status).toBe(403);
+      expect((await h.call('GET', '/v1/reports/mmp?app_id=42', undefined, as)).status).toBe(403);
+      const page = await json<{ mmp_postbacks: Array<{ id: number }>; next_cursor: number | null }>(h.call('GET', '/v1/mmp-postbacks?limit=1'), 200);
+      expect(page.next_cursor).toBe(page.mmp_postbacks[0]!.id);
+      const next = await json<{ mmp_postbacks: Array<{ id: number }> }>(h.call('GET', `/v1/mmp-postbacks?limit=1&cursor=${page.next_cursor}`), 200);
+      expect(next.mmp_postbacks[0]!.id).toBeGreaterThan(page.next_cursor!);
+      expect(await json(h.call('GET', '/v1/mmp-postbacks?colour=blue'), 400)).toMatchObject({ parameter: 'colour' });
+    });
+
+    it('documents the new paths in the OpenAPI document', async () => {
+      const doc = await json<{ paths: Record<string, unknown> }>(h.call('GET', '/openapi.json'), 200);
+      expect(Object.keys(doc.paths)).toEqual(
+        expect.arrayContaining([
+          '/c/{id}',
+          '/i/{id}',
+          '/mmp/{partner_id}',
+          '/v1/links',
+          '/v1/clicks',
+          '/v1/mmp-partners',
+          '/v1/mmp-partners/{id}/rotate-token',
+          '/v1/mmp-postbacks',
+          '/v1/reports/mmp',
+        ]),
+      );
+    });
+
     it('announces an impression to the MMP through the outbox when the link has an impression_url', async () => {
       const tag = `/${crypto.randomUUID().slice(0, 8)}`;
       const p = await partner({ preset: 'custom' });
