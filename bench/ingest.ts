@@ -82,24 +82,41 @@ async function start(kind: 'baseline' | 'skanpost', dir: string, extraEnv: Recor
       SKANPOST_DB: join(dir, `${kind}-${serial}-${++servers}.db`),
       SKANPOST_ADMIN_KEY: ADMIN,
       SKANPOST_CLICK_SECRET: CLICK_SECRET,
+      ...extraEnv,
     },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let logs = '';
-  const port = await new Promise<number>((resolve, reject) => {
-    const onData = (chunk: Buffer) => {
-      logs += chunk.toString();
-      const match = /"message":"skanpost listening","port":(\d+)/.exec(logs);
-      if (match) {
-        // The request log goes on at info level, as in production: read and drop it.
-        child.stderr!.off('data', onData);
-        child.stderr!.resume();
-        resolve(Number(match[1]));
-      }
-    };
-    child.stderr!.on('data', onData);
-    child.on('exit', (code) => reject(new Error(`${kind} exited with ${code}: ${logs}`)));
-  });
+  if (extraEnv.PORT) {
+    // A quiet server does not log that it listens: poll until it answers.
+    child.stderr!.resume();
+    for (let i = 0; i < 200; i++) {
+      if (
+        await fetch(`http://127.0.0.1:${extraEnv.PORT}/healthz`).then(
+          (r) => r.ok,
+          () => false,
+        )
+      )
+        break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+  const port = extraEnv.PORT
+    ? Number(extraEnv.PORT)
+    : await new Promise<number>((resolve, reject) => {
+        const onData = (chunk: Buffer) => {
+          logs += chunk.toString();
+          const match = /"message":"skanpost listening","port":(\d+)/.exec(logs);
+          if (match) {
+            // The request log goes on at info level, as in production: read and drop it.
+            child.stderr!.off('data', onData);
+            child.stderr!.resume();
+            resolve(Number(match[1]));
+          }
+        };
+        child.stderr!.on('data', onData);
+        child.on('exit', (code) => reject(new Error(`${kind} exited with ${code}: ${logs}`)));
+      });
   return {
     url: `http://127.0.0.1:${port}`,
     child,
@@ -227,7 +244,11 @@ async function mmpBench(dir: string) {
   console.log(`median /c: baseline ${base.toFixed(0)} req/s, skanpost ${ours.toFixed(0)} req/s, ratio ${(ours / base).toFixed(2)} (goal ≥ 0.7)`);
   {
     // What the request log costs on this path: the same run with one line per request turned off.
-    const quiet = await start('skanpost', dir, { SKANPOST_LOG_LEVEL: 'warn' });
+    const free = createServer();
+    await new Promise<void>((resolve) => free.listen(0, '127.0.0.1', resolve));
+    const port = String((free.address() as AddressInfo).port);
+    await new Promise((resolve) => free.close(resolve));
+    const quiet = await start('skanpost', dir, { SKANPOST_LOG_LEVEL: 'warn', PORT: port });
     const { linkId } = await mmpSetup(quiet.url);
     const result = await loadGet(
       quiet.url,
