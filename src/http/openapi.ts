@@ -1,7 +1,7 @@
 // Pieces every route definition shares: the problem+json schema, the error responses, the bearer
 // scheme, ids in paths, JSON bodies read strictly.
 import { z } from '@hono/zod-openapi';
-import type { MiddlewareHandler } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
 import { JsonSyntaxError, parseStrictJson, toPlain } from '../postback/json.js';
 import { invalidBody } from './errors.js';
 
@@ -103,3 +103,30 @@ export const strictJson: MiddlewareHandler = async (c, next) => {
  * is let through untyped; the tests hold it to its shape.
  */
 export const streamed = (response: Response): never => response as never;
+
+const encoder = new TextEncoder();
+
+/**
+ * An NDJSON export, read a page of up to 1,000 rows at a time as the client takes it: rows after
+ * `cursor`, at most `limit` in all, each written as one JSON line.
+ */
+export function ndjsonExport<T extends { id: number }>(
+  c: Context,
+  page: (afterId: number, size: number) => Promise<T[]>,
+  cursor: number,
+  limit: number | undefined,
+  line: (row: T) => unknown,
+): never {
+  let after = cursor;
+  let left = limit ?? Number.POSITIVE_INFINITY;
+  const stream = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const rows = left > 0 ? await page(after, Math.min(1000, left)) : [];
+      if (rows.length === 0) return controller.close();
+      after = rows.at(-1)!.id;
+      left -= rows.length;
+      controller.enqueue(encoder.encode(rows.map((r) => `${JSON.stringify(line(r))}\n`).join('')));
+    },
+  });
+  return streamed(c.body(stream, 200, { 'Content-Type': 'application/x-ndjson; charset=utf-8' }));
+}

@@ -2,7 +2,7 @@
 // how its timestamps and revenue are written, the macros its postback templates fill, and the
 // address ranges it publishes. A preset fixes the parameter names to skanpost's own; `custom`
 // takes a mapping instead.
-import type { MmpField, TimestampFormat } from './fields.js';
+import { MMP_FIELDS, type MmpField, type TimestampFormat } from './fields.js';
 
 export const PRESETS = ['appsflyer', 'adjust', 'singular', 'branch', 'kochava', 'custom'] as const;
 export type Preset = (typeof PRESETS)[number];
@@ -115,22 +115,12 @@ export function postbackUrlTemplates(partner: { id: number; preset: Preset; para
       .join('')}`;
   if (partner.preset === 'custom') {
     const all = (fields: readonly MmpField[]) => Object.fromEntries(fields.map((f) => [f, `{${f}}`]));
-    const common: MmpField[] = [
-      'click_id',
-      'app_id',
-      'install_time',
-      'click_time',
-      'touch_type',
-      'is_reattribution',
-      'attributed',
-      'rejected',
-      'reject_reason',
-      'country_code',
-      'os',
-    ];
+    // An install has no event of its own: every field but the event's.
+    const eventOnly: readonly MmpField[] = ['event_name', 'event_id', 'event_value', 'revenue', 'currency', 'event_time'];
+    const common = MMP_FIELDS.filter((f) => !eventOnly.includes(f));
     return {
       install: build({ ...all(common), event_name: 'install' }),
-      event: build(all([...common, 'event_name', 'event_id', 'event_value', 'revenue', 'currency', 'event_time'])),
+      event: build(all(MMP_FIELDS)),
     };
   }
   const facts = PRESET_FACTS[partner.preset];

@@ -1,7 +1,7 @@
 // The write unit on better-sqlite3. A unit runs inside a transaction the Node writer holds (group
 // commit), so it reads what it just wrote and acts on it; statements it runs thousands of times a
 // second are prepared once per connection, because building their SQL costs more than running it.
-import { eq, getTableColumns, sql } from 'drizzle-orm';
+import { type Column, eq, getTableColumns, sql } from 'drizzle-orm';
 import type { BatchItem } from 'drizzle-orm/batch';
 import type { Db } from '../db.js';
 import type { Job } from '../jobs.js';
@@ -12,44 +12,37 @@ import { deliveries, maintenanceJobs, mmpPostbacks, postbacks } from '../schema.
 import { revisionQuery, type Settings, settingsOf, settingsQueries } from '../settings-snapshot.js';
 import type { ChunkChange, Counts, JobAdvance, MmpCounts, Unit, UnsavedMmpPostback, UnsavedPostback } from '../store.js';
 
-const COLUMNS = getTableColumns(postbacks);
-const INSERT_COLUMNS = Object.keys(COLUMNS).filter((c) => c !== 'id') as Array<keyof UnsavedPostback>;
-
 // drizzle maps a placeholder's value through its column even when the value is null, and a null
 // boolean comes out as 0 (false), a null JSON value as the text 'null'. So the placeholders here
-// are raw and `driverValues` maps the row itself, keeping null null.
-const insertPostback = (db: Db) =>
-  db
-    .insert(postbacks)
-    .values(Object.fromEntries(INSERT_COLUMNS.map((c) => [c, sql`${sql.placeholder(c)}`])) as never)
-    .onConflictDoNothing()
-    .returning({ id: postbacks.id })
-    .prepare();
-
-const driverValues = (row: UnsavedPostback) =>
-  Object.fromEntries(INSERT_COLUMNS.map((c) => [c, row[c] === null || row[c] === undefined ? null : COLUMNS[c].mapToDriverValue(row[c])]));
+// are raw and `values` maps the row itself, keeping null null.
+/** A prepared insert of a whole row but its id, skipped on a conflict, answering the new id. */
+function rowInsert(table: typeof postbacks | typeof mmpPostbacks) {
+  const columns = getTableColumns(table) as Record<string, Column>;
+  const names = Object.keys(columns).filter((c) => c !== 'id');
+  return {
+    statement: (db: Db) =>
+      db
+        .insert(table)
+        .values(Object.fromEntries(names.map((c) => [c, sql`${sql.placeholder(c)}`])) as never)
+        .onConflictDoNothing()
+        .returning({ id: table.id })
+        .prepare(),
+    values: (row: object) => {
+      const given = row as Record<string, unknown>;
+      return Object.fromEntries(names.map((c) => [c, given[c] === null || given[c] === undefined ? null : columns[c]!.mapToDriverValue(given[c])]));
+    },
+  };
+}
+const postbackInsert = rowInsert(postbacks);
+const mmpPostbackInsert = rowInsert(mmpPostbacks);
 
 // One prepared row per copy rather than a multi-row insert built per postback: on the write path,
 // building the statement cost more than running it.
-const MMP_COLUMNS = getTableColumns(mmpPostbacks);
-const MMP_INSERT_COLUMNS = Object.keys(MMP_COLUMNS).filter((c) => c !== 'id') as Array<keyof UnsavedMmpPostback>;
-
-const insertMmpPostback = (db: Db) =>
-  db
-    .insert(mmpPostbacks)
-    .values(Object.fromEntries(MMP_INSERT_COLUMNS.map((c) => [c, sql`${sql.placeholder(c)}`])) as never)
-    .onConflictDoNothing()
-    .returning({ id: mmpPostbacks.id })
-    .prepare();
-
-const mmpDriverValues = (row: UnsavedMmpPostback) =>
-  Object.fromEntries(MMP_INSERT_COLUMNS.map((c) => [c, row[c] === null || row[c] === undefined ? null : MMP_COLUMNS[c].mapToDriverValue(row[c])]));
-
-const enqueueMmp = (db: Db) =>
+const enqueueFor = (column: 'postbackId' | 'mmpPostbackId') => (db: Db) =>
   db
     .insert(deliveries)
     .values({
-      mmpPostbackId: sql.placeholder('mmpPostbackId'),
+      [column]: sql.placeholder('subjectId'),
       destinationId: sql.placeholder('destinationId'),
       state: 'pending',
       nextAttemptAt: sql.placeholder('now'),
@@ -57,19 +50,8 @@ const enqueueMmp = (db: Db) =>
     })
     .onConflictDoNothing()
     .prepare();
-
-const enqueueOne = (db: Db) =>
-  db
-    .insert(deliveries)
-    .values({
-      postbackId: sql.placeholder('postbackId'),
-      destinationId: sql.placeholder('destinationId'),
-      state: 'pending',
-      nextAttemptAt: sql.placeholder('now'),
-      createdAt: sql.placeholder('now'),
-    })
-    .onConflictDoNothing()
-    .prepare();
+const enqueueOne = enqueueFor('postbackId');
+const enqueueMmp = enqueueFor('mmpPostbackId');
 
 export class SqliteUnit implements Unit {
   private loaded: Settings | undefined;
@@ -94,7 +76,7 @@ export class SqliteUnit implements Unit {
   }
 
   async insertCounted(row: UnsavedPostback, counts: Counts | undefined, destinationIds: readonly number[]): Promise<number | undefined> {
-    const created = await prepared(this.db, 'insertPostback', insertPostback).get(driverValues(row));
+    const created = await prepared(this.db, 'insertPostback', postbackInsert.statement).get(postbackInsert.values(row));
     if (!created) return undefined;
     if (counts) await this.addCounts(counts);
     await this.enqueue(created.id, destinationIds, row.receivedAt);
@@ -102,10 +84,10 @@ export class SqliteUnit implements Unit {
   }
 
   async insertMmpCounted(row: UnsavedMmpPostback, counts: MmpCounts, destinationIds: readonly number[]): Promise<number | undefined> {
-    const created = await prepared(this.db, 'insertMmpPostback', insertMmpPostback).get(mmpDriverValues(row));
+    const created = await prepared(this.db, 'insertMmpPostback', mmpPostbackInsert.statement).get(mmpPostbackInsert.values(row));
     if (!created) return undefined;
     await prepared(this.db, 'upsertMmpRollup', upsertMmpRollup).run(counts);
-    for (const destinationId of destinationIds) await prepared(this.db, 'enqueueMmp', enqueueMmp).run({ mmpPostbackId: created.id, destinationId, now: row.receivedAt });
+    for (const destinationId of destinationIds) await prepared(this.db, 'enqueueMmp', enqueueMmp).run({ subjectId: created.id, destinationId, now: row.receivedAt });
     return created.id;
   }
 
@@ -115,7 +97,7 @@ export class SqliteUnit implements Unit {
   }
 
   async enqueue(postbackId: number, destinationIds: readonly number[], now: Date): Promise<void> {
-    for (const destinationId of destinationIds) await prepared(this.db, 'enqueueDelivery', enqueueOne).run({ postbackId, destinationId, now });
+    for (const destinationId of destinationIds) await prepared(this.db, 'enqueueDelivery', enqueueOne).run({ subjectId: postbackId, destinationId, now });
   }
 
   // The job was read inside this same transaction, so it still stands where it says.

@@ -14,7 +14,7 @@ import { requireRole, withinScope } from '../auth.js';
 import { clientAddress, limitBody } from '../client-guard.js';
 import type { AppEnv, Principal } from '../deps.js';
 import { NotFoundError } from '../errors.js';
-import { AppIds, anyJson, bearer, Count, errorResponses, IdParams, Instant, json, jsonBody, List, noContent, oneOf, streamed, strictJson } from '../openapi.js';
+import { AppIds, anyJson, bearer, Count, errorResponses, IdParams, Instant, json, jsonBody, List, ndjsonExport, noContent, oneOf, strictJson } from '../openapi.js';
 import { problem } from '../problem.js';
 import { rateLimit } from './clicks.js';
 import { publicOrigin } from './links.js';
@@ -138,7 +138,6 @@ const MmpListParams = z
   .strict();
 
 const scopeFilter = (principal: Principal): MmpPostbackFilter => ({ appIds: principal.appIds ?? undefined, adNetworkIds: principal.adNetworkIds ?? undefined });
-const encoder = new TextEncoder();
 
 export function mmpRoutes(app: OpenAPIHono<AppEnv>): void {
   // --- partners: they see every app's postbacks, so only unscoped admins manage them.
@@ -350,20 +349,7 @@ export function mmpRoutes(app: OpenAPIHono<AppEnv>): void {
         since: p.since ? new Date(p.since) : undefined,
         until: p.until ? new Date(p.until) : undefined,
       };
-      if (p.format === 'ndjson') {
-        let after = p.cursor ?? 0;
-        let left = p.limit ?? Number.POSITIVE_INFINITY;
-        const stream = new ReadableStream<Uint8Array>({
-          async pull(controller) {
-            const rows = left > 0 ? await listMmpPostbacks(db, filter, after, Math.min(1000, left)) : [];
-            if (rows.length === 0) return controller.close();
-            after = rows.at(-1)!.id;
-            left -= rows.length;
-            controller.enqueue(encoder.encode(rows.map((r) => `${JSON.stringify(describeMmpPostback(r))}\n`).join('')));
-          },
-        });
-        return streamed(c.body(stream, 200, { 'Content-Type': 'application/x-ndjson; charset=utf-8' }));
-      }
+      if (p.format === 'ndjson') return ndjsonExport(c, (after, size) => listMmpPostbacks(db, filter, after, size), p.cursor ?? 0, p.limit, describeMmpPostback);
       const limit = p.limit ?? 100;
       const rows = await listMmpPostbacks(db, filter, p.cursor ?? 0, limit);
       return c.json({ mmp_postbacks: rows.map(describeMmpPostback), next_cursor: rows.length === limit ? rows.at(-1)!.id : null }, 200);

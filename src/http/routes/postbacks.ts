@@ -7,7 +7,7 @@ import { snakeKeys } from '../../postback/types.js';
 import { requireRole, withinScope } from '../auth.js';
 import type { AppEnv, Principal } from '../deps.js';
 import { NotFoundError } from '../errors.js';
-import { AppIds, bearer, Count, errorResponses, IdParams, Instant, json, List, oneOf, streamed } from '../openapi.js';
+import { AppIds, bearer, Count, errorResponses, IdParams, Instant, json, List, ndjsonExport, oneOf } from '../openapi.js';
 
 const ListParams = z
   .object({
@@ -52,7 +52,6 @@ function describePostback(row: PostbackRow, detail: boolean) {
 const scopeFilter = (principal: Principal): PostbackFilter => ({ appIds: principal.appIds ?? undefined, adNetworkIds: principal.adNetworkIds ?? undefined });
 
 const PostbackSchema = z.object({ id: z.number().int(), received_at: z.string(), signature: z.string(), outcome: z.string() }).passthrough().openapi('Postback');
-const encoder = new TextEncoder();
 
 export function postbackRoutes(app: OpenAPIHono<AppEnv>): void {
   const listRoute = createRoute({
@@ -89,20 +88,15 @@ export function postbackRoutes(app: OpenAPIHono<AppEnv>): void {
       until: p.until ? new Date(p.until) : undefined,
     };
     if (p.format === 'ndjson') {
-      let after = p.cursor ?? 0;
-      let left = p.limit ?? Number.POSITIVE_INFINITY;
-      const stream = new ReadableStream<Uint8Array>({
-        async pull(controller) {
-          const rows = left > 0 ? await listPostbacks(db, filter, after, Math.min(1000, left)) : [];
-          if (rows.length === 0) return controller.close();
-          after = rows.at(-1)!.id;
-          left -= rows.length;
-          // `raw` is the body exactly as stored: re-serializing `body` would turn 5.0 into 5 and
-          // 1e400 into null. `body` stays for people and for scripts that read it.
-          controller.enqueue(encoder.encode(rows.map((r) => `${JSON.stringify({ received_at: r.receivedAt.toISOString(), raw: r.body, body: JSON.parse(r.body) })}\n`).join('')));
-        },
-      });
-      return streamed(c.body(stream, 200, { 'Content-Type': 'application/x-ndjson; charset=utf-8' }));
+      // `raw` is the body exactly as stored: re-serializing `body` would turn 5.0 into 5 and
+      // 1e400 into null. `body` stays for people and for scripts that read it.
+      return ndjsonExport(
+        c,
+        (after, size) => listPostbacks(db, filter, after, size),
+        p.cursor ?? 0,
+        p.limit,
+        (r) => ({ received_at: r.receivedAt.toISOString(), raw: r.body, body: JSON.parse(r.body) }),
+      );
     }
     const limit = p.limit ?? 100;
     const rows = await listPostbacks(db, filter, p.cursor ?? 0, limit);
