@@ -102,7 +102,7 @@ export const strictJson: MiddlewareHandler = async (c, next) => {
  * responses have no way to say "JSON, or a stream of lines" for one status, so this one answer
  * is let through untyped; the tests hold it to its shape.
  */
-export const streamed = (response: Response): never => response as never;
+const streamed = (response: Response): never => response as never;
 
 const encoder = new TextEncoder();
 
