@@ -1,6 +1,6 @@
 // The MMP side's rows: tracking links, MMP partners, the click log, MMP postbacks, their aggregates,
 // and the secret that signs click IDs. Writes that must be atomic run through a Unit.
-import { and, asc, eq, gt, inArray, lt, type SQL, sql } from 'drizzle-orm';
+import { and, asc, eq, gt, gte, inArray, lt, type SQL, sql } from 'drizzle-orm';
 import type { BatchItem } from 'drizzle-orm/batch';
 import type { Db } from './db.js';
 import { columnValues } from './guarded.js';
@@ -292,7 +292,7 @@ function mmpConditions(filter: MmpPostbackFilter): SQL[] {
   if (filter.partnerIds) where.push(inArray(mmpPostbacks.partnerId, filter.partnerIds));
   if (filter.outcomes) where.push(inArray(mmpPostbacks.outcome, filter.outcomes));
   if (filter.eventNames) where.push(inArray(mmpPostbacks.eventName, filter.eventNames));
-  if (filter.since) where.push(sql`${mmpPostbacks.receivedAt} >= ${filter.since.getTime()}`);
+  if (filter.since) where.push(gte(mmpPostbacks.receivedAt, filter.since));
   if (filter.until) where.push(lt(mmpPostbacks.receivedAt, filter.until));
   return where;
 }

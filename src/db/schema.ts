@@ -431,7 +431,8 @@ export const mmpPostbacks = sqliteTable(
     /** Seconds from the click to the install, for installs with a known click. */
     ctitSeconds: integer('ctit_seconds'),
   },
-  (t) => [index('mmp_postbacks_app').on(t.appId, t.id), index('mmp_postbacks_received_at').on(t.receivedAt)],
+  // By click: each event postback looks up the accepted install of its click.
+  (t) => [index('mmp_postbacks_app').on(t.appId, t.id), index('mmp_postbacks_received_at').on(t.receivedAt), index('mmp_postbacks_click').on(t.clickId)],
 );
 export type MmpPostbackRow = typeof mmpPostbacks.$inferSelect;
 

@@ -2,7 +2,7 @@
 // snapshot: each driver's unit keeps it in memory and reloads it when the settings revision moves.
 import { eq, sql } from 'drizzle-orm';
 import type { Db } from './db.js';
-import { campaigns, conversionSchemas, type DestinationRow, destinations, type LinkRow, links, type MmpPartnerRow, mmpPartners, settingsRevision } from './schema.js';
+import { campaigns, conversionSchemas, type DestinationRow, destinations, type LinkRow, links, settingsRevision } from './schema.js';
 
 export interface Settings {
   revision: number;
@@ -11,9 +11,8 @@ export interface Settings {
   campaignsByNetworkApp: Map<string, Array<typeof campaigns.$inferSelect>>;
   /** Enabled destinations. */
   destinations: DestinationRow[];
-  /** Tracking links and MMP partners by id: every click and MMP postback needs its own. */
+  /** Tracking links by id: every MMP postback's click names one. */
   links: Map<number, LinkRow>;
-  partners: Map<number, MmpPartnerRow>;
 }
 
 export const campaignKey = (adNetworkId: string, appId: number) => `${adNetworkId}\n${appId}`;
@@ -36,23 +35,16 @@ export const revisionQuery = (db: Db) => db.select({ revision: settingsRevision.
 
 /** The three tables, as queries a driver runs one by one or in one batch. */
 export const settingsQueries = (db: Db) =>
-  [
-    db.select().from(conversionSchemas),
-    db.select().from(campaigns),
-    db.select().from(destinations).where(eq(destinations.enabled, true)),
-    db.select().from(links),
-    db.select().from(mmpPartners),
-  ] as const;
+  [db.select().from(conversionSchemas), db.select().from(campaigns), db.select().from(destinations).where(eq(destinations.enabled, true)), db.select().from(links)] as const;
 
-export type SettingsRows = [Array<typeof conversionSchemas.$inferSelect>, Array<typeof campaigns.$inferSelect>, DestinationRow[], LinkRow[], MmpPartnerRow[]];
+export type SettingsRows = [Array<typeof conversionSchemas.$inferSelect>, Array<typeof campaigns.$inferSelect>, DestinationRow[], LinkRow[]];
 
-export function settingsOf(revision: number, [schemas, mappings, enabled, linkRows, partnerRows]: SettingsRows): Settings {
+export function settingsOf(revision: number, [schemas, mappings, enabled, linkRows]: SettingsRows): Settings {
   return {
     revision,
     schemasByApp: group(schemas, (s) => s.appId),
     campaignsByNetworkApp: group(mappings, (c) => campaignKey(c.adNetworkId, c.appId)),
     destinations: enabled,
     links: new Map(linkRows.map((l) => [l.id, l])),
-    partners: new Map(partnerRows.map((p) => [p.id, p])),
   };
 }

@@ -16,7 +16,7 @@ export interface ClickLogOptions {
   maxBatch: number;
   /** Clicks held while writes fail; past it the oldest are dropped (and counted). */
   maxHeld: number;
-  onError: (error: unknown, held: number) => void;
+  onError: (error: unknown, counts: { held: number; dropped: number }) => void;
 }
 
 export class ClickLog {
@@ -54,7 +54,7 @@ export class ClickLog {
       (error: unknown) => {
         // Back to the front, in order; the next click (or the retry below) writes them.
         this.held.unshift(...rows);
-        this.options.onError(error, this.held.length);
+        this.options.onError(error, { held: this.held.length, dropped: this.dropped });
         this.timer ??= setTimeout(() => void this.flush(), Math.max(1000, this.options.delayMs));
       },
     );

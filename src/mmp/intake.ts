@@ -131,7 +131,7 @@ export async function saveMmpPostback(tx: Unit, partner: MmpPartnerRow, read: Re
     }
   }
 
-  const campaign = click ? linkCampaign(click.link, settings).campaign : null;
+  const campaign = click ? linkCampaign(click.link, settings) : null;
   const row: UnsavedMmpPostback = {
     partnerId: partner.id,
     receivedAt,

@@ -1,6 +1,7 @@
 // Tracking links: what may be saved, and the URL a click is sent to (the MMP's attribution link
 // with skanpost's macros filled, each value URL-encoded).
 import { z } from 'zod';
+import { campaignOf } from '../conversion/campaign.js';
 import { getPartner, insertLink, type LinkColumns, type NewClick, replaceLink } from '../db/mmp.js';
 import type { LinkRow } from '../db/schema.js';
 import { campaignKey, type Settings } from '../db/settings-snapshot.js';
@@ -45,11 +46,11 @@ export const LinkInput = z
   .strict();
 export type LinkInput = z.infer<typeof LinkInput>;
 
-/** The SKAN campaign of a link: the campaign-name mapping of its app and network with its network campaign id (latest first). */
-export function linkCampaign(link: Pick<LinkRow, 'adNetworkId' | 'appId' | 'networkCampaignId'>, settings: Settings): { campaign: string | null; name: string | null } {
+/** The SKAN campaign of a link: that of the campaign-name mapping of its app and network with its network campaign id (latest first). */
+export function linkCampaign(link: Pick<LinkRow, 'adNetworkId' | 'appId' | 'networkCampaignId'>, settings: Settings): string | null {
   const mappings = settings.campaignsByNetworkApp.get(campaignKey(link.adNetworkId, link.appId)) ?? [];
   const match = mappings.filter((m) => m.networkCampaignId === link.networkCampaignId).sort((a, b) => b.id - a.id)[0];
-  return match ? { campaign: match.sourceIdentifier.slice(-2), name: match.name } : { campaign: null, name: null };
+  return match ? campaignOf({ sourceIdentifier: match.sourceIdentifier, campaignId: null }) : null;
 }
 
 export type Subs = Partial<Record<'sub1' | 'sub2' | 'sub3' | 'sub4' | 'sub5', string | null>>;

@@ -10,23 +10,27 @@ const freshSecret = () => {
   return btoa(String.fromCharCode(...bytes));
 };
 
-/** The secrets, read once and kept (a failed read is tried again on the next call). */
-export function clickSecretSource(configured: readonly string[], writer: Writer, now: () => Date): () => Promise<readonly string[]> {
+/** Where the database's secret is kept once read: per source, or shared (a Worker's isolate keeps one across requests). */
+export interface SecretCache {
+  stored?: Promise<readonly string[]> | undefined;
+}
+
+/** The secrets, read once and kept in `cache` (a failed read is tried again on the next call). */
+export function clickSecretSource(configured: readonly string[], writer: Writer, now: () => Date, cache: SecretCache = {}): () => Promise<readonly string[]> {
   if (configured.length > 0) {
     const secrets = Promise.resolve(configured);
     return () => secrets;
   }
-  let stored: Promise<readonly string[]> | undefined;
   return () => {
-    stored ??= writer
+    cache.stored ??= writer
       .run((tx) => serverSecret(tx, 'click_id', freshSecret, now()))
       .then(
         (secret) => [secret],
         (error: unknown) => {
-          stored = undefined;
+          cache.stored = undefined;
           throw error;
         },
       );
-    return stored;
+    return cache.stored;
   };
 }

@@ -53,7 +53,7 @@ export function nodeClickDeps(
     delayMs,
     maxBatch: 2000,
     maxHeld: 200_000,
-    onError: (error, held) => logger.warn('clicks not written yet; retrying', { error: errorMessage(error), held }),
+    onError: (error, counts) => logger.warn('clicks not written yet; retrying', { error: errorMessage(error), ...counts }),
   });
   return { clickLog, deps: { clickSecrets: clickSecretSource(clickSecrets, writer, now), recordClick: (row) => clickLog.add(row) } };
 }

@@ -13,7 +13,7 @@ import type { Writer } from '../db/store.js';
 import { parseAllowlist, RateLimiter } from '../http/client-guard.js';
 import type { AppDeps } from '../http/deps.js';
 import { writeClicks } from '../mmp/click-log.js';
-import { clickSecretSource } from '../mmp/secrets.js';
+import { clickSecretSource, type SecretCache } from '../mmp/secrets.js';
 import { errorMessage, jsonLogger } from '../observability/logger.js';
 import { IngestMetrics } from '../observability/metrics.js';
 import { createEcdsaVerifier } from '../postback/ecdsa.js';
@@ -59,18 +59,7 @@ function rateLimiter(config: Config): RateLimiter | undefined {
 }
 
 // The database's click secret never changes once made: read once per isolate, not per click.
-let storedClickSecrets: Promise<readonly string[]> | undefined;
-
-function clickSecrets(config: Config, writer: Writer, now: () => Date): () => Promise<readonly string[]> {
-  if (config.clickSecrets.length > 0) return clickSecretSource(config.clickSecrets, writer, now);
-  return () => {
-    storedClickSecrets ??= clickSecretSource([], writer, now)().catch((error: unknown) => {
-      storedClickSecrets = undefined;
-      throw error;
-    });
-    return storedClickSecrets;
-  };
-}
+const storedClickSecret: SecretCache = {};
 
 /** A click's write, tried three times over half a second: D1 is briefly unavailable now and then. */
 async function writeClickSoon(writer: Writer, row: NewClick, now: () => Date): Promise<void> {
@@ -123,7 +112,7 @@ export async function createWorkerRuntime(env: WorkerEnv, now: () => Date = () =
     metrics,
     logger,
     health: async () => (await db.get<{ ok: number }>(sql`select 1 as ok`))?.ok === 1,
-    clickSecrets: clickSecrets(config, writer, now),
+    clickSecrets: clickSecretSource(config.clickSecrets, writer, now, storedClickSecret),
     // One write per click, after its redirect: D1 takes it in one batch (the click, its counts).
     recordClick: (row) => defer(writeClickSoon(writer, row, now).catch((error: unknown) => logger.error('click not written', { error: errorMessage(error), link_id: row.linkId }))),
   };

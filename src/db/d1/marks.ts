@@ -4,8 +4,9 @@
 // `write_marks`: the batch writes the mark first, only when the condition holds, every later
 // statement runs only while the mark exists, and the last statement deletes it.
 import { and, eq, isNotNull, type SQL, sql } from 'drizzle-orm';
+import type { SQLiteColumn } from 'drizzle-orm/sqlite-core';
 import type { Db } from '../db.js';
-import { postbacks, writeMarks } from '../schema.js';
+import { type mmpPostbacks, type postbacks, writeMarks } from '../schema.js';
 
 /** A fresh mark token: unique per unit, so concurrent units never read each other's marks. */
 export const newToken = () => crypto.randomUUID();
@@ -22,18 +23,17 @@ export const markIf = (db: Db, token: string, condition: SQL) => db.insert(write
 export const closeMark = (db: Db, token: string) => db.delete(writeMarks).where(eq(writeMarks.token, token));
 
 /**
- * The three statements that bracket a guarded postback insert: before it, note the newest id; after
- * it, record the id of the row with this body if it is above that floor (then it is ours, since ids
- * only grow); at the end, drop the mark.
+ * The three statements that bracket a guarded insert into `table`: before it, note the newest id;
+ * after it, record the id of the row whose `key` column holds `value` if it is above that floor
+ * (then it is ours, since ids only grow); at the end, drop the mark. Apple's postbacks are known by
+ * their body's hash, MMP postbacks by their dedupe key.
  */
-export function postbackMark(db: Db, token: string, bodySha256: string) {
+export function insertMark(db: Db, token: string, table: typeof postbacks | typeof mmpPostbacks, key: SQLiteColumn, value: string) {
   return {
-    open: db.insert(writeMarks).select(sql`select ${token}, (select coalesce(max(${postbacks.id}), 0) from ${postbacks}), null where true`),
+    open: db.insert(writeMarks).select(sql`select ${token}, (select coalesce(max(${table.id}), 0) from ${table}), null where true`),
     settle: db
       .update(writeMarks)
-      .set({
-        postbackId: sql`(select ${postbacks.id} from ${postbacks} where ${postbacks.bodySha256} = ${bodySha256} and ${postbacks.id} > ${writeMarks.floor})`,
-      })
+      .set({ postbackId: sql`(select ${table.id} from ${table} where ${key} = ${value} and ${table.id} > ${writeMarks.floor})` })
       .where(eq(writeMarks.token, token)),
     close: closeMark(db, token),
   };

@@ -9,10 +9,10 @@ import { guardedValues } from '../guarded.js';
 import type { Job } from '../jobs.js';
 import { mmpRollupConflict } from '../mmp.js';
 import { eventConflict, rollupConflict } from '../rollups.js';
-import { deliveries, maintenanceJobs, mmpPostbacks, mmpRollups, postbacks, rollupEvents, rollups, writeMarks } from '../schema.js';
+import { deliveries, maintenanceJobs, mmpPostbacks, mmpRollups, postbacks, rollupEvents, rollups } from '../schema.js';
 import { revisionQuery, type Settings, type SettingsRows, settingsOf, settingsQueries } from '../settings-snapshot.js';
 import type { ChunkChange, Counts, JobAdvance, MmpCounts, Unit, UnsavedMmpPostback, UnsavedPostback } from '../store.js';
-import { closeMark, markedPostbackId, markHolds, markIf, newToken, postbackMark } from './marks.js';
+import { closeMark, insertMark, markedPostbackId, markHolds, markIf, newToken } from './marks.js';
 
 type BatchDb = Db & { batch(items: readonly [BatchItem<'sqlite'>, ...BatchItem<'sqlite'>[]]): Promise<unknown[]> };
 
@@ -47,7 +47,7 @@ export class D1Unit implements Unit {
 
   async insertCounted(row: UnsavedPostback, counts: Counts | undefined, destinationIds: readonly number[]): Promise<number | undefined> {
     const token = newToken();
-    const mark = postbackMark(this.db, token, row.bodySha256);
+    const mark = insertMark(this.db, token, postbacks, postbacks.bodySha256, row.bodySha256);
     const guard = markHolds(token);
     const results = await this.batch([
       mark.open,
@@ -61,17 +61,14 @@ export class D1Unit implements Unit {
   }
 
   async insertMmpCounted(row: UnsavedMmpPostback, counts: MmpCounts, destinationIds: readonly number[]): Promise<number | undefined> {
-    // As for Apple's postbacks, by the row's own key: the batch notes the newest id, inserts, then
-    // finds the row with this dedupe key above that floor (it is then this batch's).
+    // As for Apple's postbacks, by the row's own key: its dedupe key.
     const token = newToken();
+    const mark = insertMark(this.db, token, mmpPostbacks, mmpPostbacks.dedupeKey, row.dedupeKey);
     const guard = markHolds(token);
     const results = await this.batch([
-      this.db.insert(writeMarks).select(sql`select ${token}, (select coalesce(max(${mmpPostbacks.id}), 0) from ${mmpPostbacks}), null where true`),
+      mark.open,
       this.db.insert(mmpPostbacks).values(row).onConflictDoNothing().returning({ id: mmpPostbacks.id }),
-      this.db
-        .update(writeMarks)
-        .set({ postbackId: sql`(select ${mmpPostbacks.id} from ${mmpPostbacks} where ${mmpPostbacks.dedupeKey} = ${row.dedupeKey} and ${mmpPostbacks.id} > ${writeMarks.floor})` })
-        .where(eq(writeMarks.token, token)),
+      mark.settle,
       this.db
         .insert(mmpRollups)
         .select(guardedValues(mmpRollups, counts, guard))
@@ -84,7 +81,7 @@ export class D1Unit implements Unit {
           )
           .onConflictDoNothing(),
       ),
-      closeMark(this.db, token),
+      mark.close,
     ]);
     return (results[1] as Array<{ id: number }>)[0]?.id;
   }

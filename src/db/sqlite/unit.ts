@@ -63,8 +63,8 @@ export class SqliteUnit implements Unit {
     const row = await prepared(this.db, 'settingsRevision', (d) => revisionQuery(d).prepare()).get();
     const revision = row?.revision ?? 0;
     if (this.loaded?.revision !== revision) {
-      const [schemas, mappings, enabled, linkRows, partnerRows] = settingsQueries(this.db);
-      this.loaded = settingsOf(revision, [await schemas, await mappings, await enabled, await linkRows, await partnerRows]);
+      const [schemas, mappings, enabled, linkRows] = settingsQueries(this.db);
+      this.loaded = settingsOf(revision, [await schemas, await mappings, await enabled, await linkRows]);
     }
     return this.loaded;
   }

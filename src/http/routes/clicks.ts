@@ -2,7 +2,6 @@
 // `POST /v1/clicks` for networks with a click tracker of their own. A redirect is answered before
 // its click is written (AppDeps.recordClick), with nothing about the device kept.
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
-import type { Context, Next } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { clickStatements, findLinkForClick, getLink, type NewClick, storedClicks } from '../../db/mmp.js';
 import type { LinkRow } from '../../db/schema.js';
@@ -10,28 +9,17 @@ import { mintClickId, type Touch } from '../../mmp/click-id.js';
 import { parseTimestamp } from '../../mmp/fields.js';
 import { clickRow, renderLinkUrl, type Subs } from '../../mmp/links.js';
 import { insideScope, requireRole } from '../auth.js';
-import { clientAddress } from '../client-guard.js';
 import type { AppEnv } from '../deps.js';
 import { InvalidBodyError, InvalidParameterError, NotFoundError, ScopeError } from '../errors.js';
 import { anyJson, bearer, errorResponses, IdParams } from '../openapi.js';
 import { problem } from '../problem.js';
+import { rateLimit } from '../rate-limit.js';
 
 /** POST /v1/clicks: at most this many clicks, and this many bytes, per request. */
 const MAX_IMPORT_CLICKS = 10_000;
 const MAX_IMPORT_BYTES = 4 * 1024 * 1024;
 const MAX_SUB = 100;
 const SUBS = ['sub1', 'sub2', 'sub3', 'sub4', 'sub5'] as const;
-
-/** The per-address rate limit of the open paths (`/c`, `/i`, `/mmp`), when one is configured. */
-export const rateLimit = (onRefused?: (c: Context<AppEnv>) => void) => async (c: Context<AppEnv>, next: Next) => {
-  const g = c.get('deps').guard;
-  if (!g?.limiter) return next();
-  const address = clientAddress(c.req.raw.headers, g.socketAddress?.(c), g.trustedHeader);
-  const wait = address ? g.limiter.take(address, Date.now()) : undefined;
-  if (wait === undefined) return next();
-  onRefused?.(c);
-  return problem(c, 429, 'rate_limited', 'Too Many Requests', { detail: 'too many requests from this address; retry later' }, { 'Retry-After': String(wait) });
-};
 
 const sub = z.string().max(MAX_SUB, `at most ${MAX_SUB} characters`);
 const SubQuery = z
@@ -98,7 +86,7 @@ function readImport(text: string): { clicks: ClickImport[] } | { problems: Array
 const importedAt = (value: string | number) => (typeof value === 'number' ? parseTimestamp(String(value), null) : new Date(value)) ?? new Date(Number.NaN);
 
 export function clickRoutes(app: OpenAPIHono<AppEnv>): void {
-  const limited = rateLimit();
+  const limited = rateLimit('clicks');
   for (const touch of ['click', 'impression'] as const satisfies readonly Touch[]) {
     const path = touch === 'click' ? '/c' : '/i';
     // Documented from the schemas, served by a plain route: on the busiest path the validator's

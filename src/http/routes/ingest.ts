@@ -10,6 +10,7 @@ import { clientAddress, limitBody } from '../client-guard.js';
 import type { AppEnv } from '../deps.js';
 import { errorResponses } from '../openapi.js';
 import { problem } from '../problem.js';
+import { rateLimit } from '../rate-limit.js';
 
 const INGEST_PATHS = ['/.well-known/skadnetwork/report-attribution', '/.well-known/appattribution/report-attribution'];
 
@@ -31,6 +32,8 @@ const limit = limitBody(MAX_POSTBACK_BYTES, (c) => {
   return tooLargeProblem(c);
 });
 
+const limited = rateLimit('postbacks', (c) => rejected(c, 'rate_limited'));
+
 // Runs before the body is read, so a refused client costs next to nothing.
 const guard = async (c: Context<AppEnv>, next: Next) => {
   const g = c.get('deps').guard;
@@ -40,12 +43,7 @@ const guard = async (c: Context<AppEnv>, next: Next) => {
     rejected(c, 'not_allowed');
     return problem(c, 403, 'not_allowed', 'Forbidden', { detail: 'this address may not post here' });
   }
-  const wait = address && g.limiter ? g.limiter.take(address, Date.now()) : undefined;
-  if (wait !== undefined) {
-    rejected(c, 'rate_limited');
-    return problem(c, 429, 'rate_limited', 'Too Many Requests', { detail: 'too many postbacks from this address; retry later' }, { 'Retry-After': String(wait) });
-  }
-  return next();
+  return limited(c, next);
 };
 
 const ingestRoute = (path: string, hide: boolean) =>

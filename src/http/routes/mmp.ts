@@ -16,7 +16,7 @@ import type { AppEnv, Principal } from '../deps.js';
 import { NotFoundError } from '../errors.js';
 import { AppIds, anyJson, bearer, Count, errorResponses, IdParams, Instant, json, jsonBody, List, ndjsonExport, noContent, oneOf, strictJson } from '../openapi.js';
 import { problem } from '../problem.js';
-import { rateLimit } from './clicks.js';
+import { rateLimit } from '../rate-limit.js';
 import { publicOrigin } from './links.js';
 
 /** An MMP postback's request: its body, or its URL for a GET. */
@@ -240,7 +240,7 @@ export function mmpRoutes(app: OpenAPIHono<AppEnv>): void {
   );
 
   // --- the intake
-  const limited = rateLimit((c) => refused(c, 'rate_limited'));
+  const limited = rateLimit('postbacks', (c) => refused(c, 'rate_limited'));
   const PartnerParams = z.object({ partner_id: Count.openapi({ param: { name: 'partner_id', in: 'path' }, example: '1' }) });
 
   async function intake(c: Context<AppEnv>): Promise<Response> {
