@@ -61,6 +61,7 @@ function postbackAt(receivedAt: Date): Contributor {
     appId: pick(APPS),
     campaign: campaignOf({ sourceIdentifier, campaignId: null }),
     campaignName: null,
+    networkCampaignId: null,
     sourceIdentifier,
     postbackSequenceIndex: window,
     fidelityType: rand() < 0.8 ? 1 : 0,

@@ -3,15 +3,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { eq, sql } from 'drizzle-orm';
-import { drizzle } from 'drizzle-orm/better-sqlite3';
-import { afterEach, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { DEFAULT_INSTALL_MODEL } from '../src/conversion/install-date.js';
 import { postbacks, rollups } from '../src/db/schema.js';
 import { runPendingJobs } from '../src/maintenance/jobs.js';
 import { openDatabase } from '../src/node/database.js';
 import { GroupCommitWriter } from '../src/node/group-commit.js';
 import { createTestApp } from './support/app.js';
-import { databaseAt } from './support/old-database.js';
+import { databaseAt, insertOld } from './support/old-database.js';
 import { aakPayload, generateKey, signJws, signSkan, skanBody } from './support/signing.js';
 
 const dirs: string[] = [];
@@ -52,9 +51,7 @@ it('0005 gives absent did-win and redownload back their NULL and rebuilds the ag
   const rows = await ingestedRows([signSkan(skanBody('2.1'), key, '2.1'), signSkan(skanBody('3.0', { 'did-win': false }), key, '3.0')]);
   const old = databaseAt(path, '0004_');
   // What the old writer left behind: did_win 0 where the body has none, an absent decode as 'null'.
-  await drizzle(old)
-    .insert(postbacks)
-    .values(rows.map(({ id: _, ...row }) => row));
+  insertOld(old, postbacks, rows);
   old.exec(`UPDATE postbacks SET did_win = 0, decode = 'null' WHERE version = '2.1'`);
   old.close();
 
@@ -86,9 +83,11 @@ it('0008 fills fidelity_type of AdAttributionKit rows and rebuilds the aggregate
   const rows = await ingestedRows([{ 'jws-string': jws, 'ad-interaction-type': 'view' }], true);
   const old = databaseAt(path, '0007_');
   // The old pipeline left fidelity_type empty for AdAttributionKit, and counted revenue in micros.
-  await drizzle(old)
-    .insert(postbacks)
-    .values(rows.map(({ id: _, ...row }) => ({ ...row, fidelityType: null })));
+  insertOld(
+    old,
+    postbacks,
+    rows.map((row) => ({ ...row, fidelityType: null })),
+  );
   old.exec(`INSERT INTO rollups (arrival_bucket, install_bucket, protocol, environment, signature, ad_network_id, app_id, campaign, campaign_name,
     source_identifier, window, fidelity_type, redownload, did_win, version, conversion_type, country_code, conversion_value,
     coarse_conversion_value, source_app_id, source_domain, currency, postbacks, verified, revenue_max_micros)
@@ -155,5 +154,47 @@ it('0010 keeps every delivery, its id and state, and lets the outbox hold MMP co
     expect(() => sqlite.prepare(`INSERT INTO deliveries (postback_id, destination_id, state, next_attempt_at, created_at) VALUES (70, 1, 'pending', 0, 0)`).run()).toThrow(
       /UNIQUE/,
     );
+  });
+});
+
+describe('0012 gives the aggregates the dimension network_campaign_id', () => {
+  const OLD_ROLLUP = `INSERT INTO rollups (arrival_bucket, install_bucket, protocol, environment, signature, ad_network_id, app_id, campaign, campaign_name,
+    source_identifier, window, fidelity_type, redownload, did_win, version, conversion_type, ad_interaction_type, country_code, conversion_value,
+    coarse_conversion_value, source_app_id, source_domain, currency, postbacks, verified, installs)
+    VALUES (1, 1, 'skan', 'production', 'verified', 'example123.skadnetwork', 525463029, '39', ?, '5239', 0, 1, 0, 1, '4.0', '', '', '', -1, '', -1, '', '', 1, 1, 1)`;
+  const MAPPING = `INSERT INTO campaigns (ad_network_id, app_id, source_identifier, name, network_campaign_id, created_at)
+    VALUES ('example123.skadnetwork', 525463029, '39', 'Summer', ?, 0)`;
+
+  it('keeps the aggregates as they are where no mapping carries a network campaign id', async () => {
+    const path = tempPath();
+    const old = databaseAt(path, '0011_');
+    old.prepare(MAPPING).run(null);
+    old.prepare(OLD_ROLLUP).run('Summer');
+    old.close();
+    await upgrade(path, async ({ sqlite, db }) => {
+      expect(sqlite.prepare('SELECT count(*) AS n FROM maintenance_jobs').get()).toEqual({ n: 0 });
+      expect((await db.select().from(rollups)).map((r) => [r.campaignName, r.networkCampaignId, r.installs])).toEqual([['Summer', '', 1]]);
+    });
+  });
+
+  it('rebuilds them from the postbacks when a named row may need one', async () => {
+    const path = tempPath();
+    const rows = await ingestedRows([signSkan(skanBody('4.0'), key, '4.0')]);
+    const old = databaseAt(path, '0011_');
+    old.prepare(MAPPING).run('cmp-77');
+    insertOld(
+      old,
+      postbacks,
+      rows.map((row) => ({ ...row, campaignName: 'Summer', networkCampaignId: 'cmp-77' })),
+    );
+    old.prepare(OLD_ROLLUP).run('Summer');
+    old.close();
+    await upgrade(path, async ({ sqlite, db }, jobs) => {
+      expect(await db.select().from(rollups)).toEqual([]);
+      expect((await db.select().from(postbacks)).map((r) => r.channel)).toEqual(['direct']);
+      await jobs();
+      expect((await db.select().from(rollups)).map((r) => [r.campaignName, r.networkCampaignId, r.installs])).toEqual([['Summer', 'cmp-77', 1]]);
+      expect(sqlite.prepare('SELECT count(*) AS n FROM rollup_events').get()).toEqual({ n: 0 });
+    });
   });
 });

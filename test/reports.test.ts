@@ -249,9 +249,9 @@ describe('size limit', () => {
     app.database.sqlite.exec(`
       WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 100000)
       INSERT INTO rollups (arrival_bucket, install_bucket, protocol, environment, signature, ad_network_id, app_id, campaign, campaign_name,
-        source_identifier, window, fidelity_type, redownload, did_win, version, conversion_type, ad_interaction_type, country_code, conversion_value,
+        network_campaign_id, source_identifier, window, fidelity_type, redownload, did_win, version, conversion_type, ad_interaction_type, country_code, conversion_value,
         coarse_conversion_value, source_app_id, source_domain, currency, postbacks, verified)
-      SELECT ${Math.floor(Date.parse('2026-06-01T12:00:00Z') / 900_000)}, 0, 'skan', 'production', 'verified', 'n', 100, '', '', 's' || i, 0, -1, -1, -1, '4.0', '', '', '', -1, '', -1, '', '', 1, 1 FROM n`);
+      SELECT ${Math.floor(Date.parse('2026-06-01T12:00:00Z') / 900_000)}, 0, 'skan', 'production', 'verified', 'n', 100, '', '', '', 's' || i, 0, -1, -1, -1, '4.0', '', '', '', -1, '', -1, '', '', 1, 1 FROM n`);
     const tooMany = await report('from=2026-06-01&to=2026-06-01&group_by=source_identifier');
     expect(tooMany.status).toBe(400);
     expect(tooMany.body).toMatchObject({ type: expect.stringContaining('too_many_rows'), detail: expect.stringContaining('narrow') });

@@ -4,7 +4,7 @@
 // stays: reports are history.
 import { and, asc, inArray, lt, ne, or } from 'drizzle-orm';
 import { pruneClicks } from './mmp.js';
-import { deliveries, postbacks } from './schema.js';
+import { deliveries, postbackCopies, postbacks } from './schema.js';
 import type { Writer } from './store.js';
 
 export interface RetentionPolicy {
@@ -27,8 +27,10 @@ export async function pruneExpired(writer: Writer, policy: RetentionPolicy, now:
       // The chunk is chosen inside each statement rather than sent as a list of ids: D1 binds at
       // most 100 parameters per statement.
       const doomed = tx.db.select({ id: postbacks.id }).from(postbacks).where(expired).orderBy(asc(postbacks.id)).limit(chunk);
-      const [, gone] = await tx.batch([
+      const [, , gone] = await tx.batch([
         tx.db.delete(deliveries).where(inArray(deliveries.postbackId, doomed)),
+        // A pruned transaction's later copies go with it.
+        tx.db.delete(postbackCopies).where(inArray(postbackCopies.postbackId, doomed)),
         tx.db.delete(postbacks).where(inArray(postbacks.id, doomed)).returning({ id: postbacks.id }),
       ]);
       return (gone as unknown[]).length;

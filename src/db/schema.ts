@@ -55,6 +55,8 @@ export const postbacks = sqliteTable(
     decode: text('decode', { mode: 'json' }).$type<Decode>(),
     campaignName: text('campaign_name'),
     networkCampaignId: text('network_campaign_id'),
+    /** How this copy arrived: `direct` (from Apple's device) or `relay:<relay key name>` (docs/discrepancies.md). */
+    channel: text('channel').notNull().default('direct'),
   },
   (t) => [
     index('postbacks_received_at').on(t.receivedAt),
@@ -62,6 +64,8 @@ export const postbacks = sqliteTable(
     // `reverify` walks only the rows that may change.
     index('postbacks_unsettled').on(t.id).where(sql`${t.signature} in ('invalid', 'unverifiable')`),
     index('postbacks_transaction').on(t.adNetworkId, t.transactionId),
+    // Copy reconciliation finds a transaction's conflicting copies; only those rows are indexed.
+    index('postbacks_first').on(t.firstId).where(sql`${t.firstId} is not null`),
   ],
 );
 
@@ -126,6 +130,7 @@ const rollupKey = {
   appId: integer('app_id').notNull(),
   campaign: text('campaign').notNull(),
   campaignName: text('campaign_name').notNull(),
+  networkCampaignId: text('network_campaign_id').notNull(),
   sourceIdentifier: text('source_identifier').notNull(),
   window: integer('window').notNull(),
   fidelityType: integer('fidelity_type').notNull(),
@@ -481,3 +486,62 @@ export const MMP_ROLLUP_MEASURES = Object.keys(mmpRollupMeasures) as Array<keyof
 export const mmpRollups = sqliteTable('mmp_rollups', { ...mmpRollupKey, ...mmpRollupMeasures }, (t) => [
   primaryKey({ name: 'mmp_rollups_key', columns: MMP_ROLLUP_KEY.map((k) => t[k] as SQLiteColumn) as [SQLiteColumn, ...SQLiteColumn[]] }),
 ]);
+
+/**
+ * Later copies of a kept postback that did not become rows of their own (the same body again, or a
+ * copy with the same dedupe key and the same unsigned values), so that copy reconciliation sees every
+ * copy's channel and arrival. Their unsigned values are the first copy's by construction: a copy
+ * whose values differ is a `postbacks` row of its own (outcome `conflict`, `first_id` set).
+ */
+export const postbackCopies = sqliteTable(
+  'postback_copies',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    /** The row that holds the transaction (the first kept copy). */
+    postbackId: integer('postback_id').notNull(),
+    channel: text('channel').notNull(),
+    receivedAt: integer('received_at', { mode: 'timestamp_ms' }).notNull(),
+  },
+  (t) => [index('postback_copies_postback').on(t.postbackId)],
+);
+
+/** Keys a network relays an advertiser's developer copies with; only a hash of the secret is kept. */
+export const relayKeys = sqliteTable('relay_keys', {
+  id: integer('id').primaryKey({ autoIncrement: true }),
+  name: text('name').notNull().unique(),
+  /** Null: the key may relay any network's postbacks. */
+  adNetworkId: text('ad_network_id'),
+  secretSha256: text('secret_sha256').notNull().unique(),
+  prefix: text('prefix').notNull(),
+  createdAt: integer('created_at', { mode: 'timestamp_ms' }).notNull(),
+});
+export type RelayKeyRow = typeof relayKeys.$inferSelect;
+
+/**
+ * Figures reported elsewhere (a network's or an MMP's dashboard), uploaded to compare with. Absent
+ * text is '' so that the unique key finds the row a re-upload replaces.
+ */
+export const reportedFigures = sqliteTable(
+  'reported_figures',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    source: text('source').notNull(),
+    /** A day in `tz`, YYYY-MM-DD. */
+    date: text('date').notNull(),
+    tz: text('tz').notNull(),
+    appId: integer('app_id').notNull(),
+    adNetworkId: text('ad_network_id').notNull(),
+    campaign: text('campaign').notNull(),
+    networkCampaignId: text('network_campaign_id').notNull(),
+    metric: text('metric', { enum: ['installs', 'events', 'revenue'] }).notNull(),
+    event: text('event').notNull(),
+    value: real('value').notNull(),
+    currency: text('currency').notNull(),
+    uploadedAt: integer('uploaded_at', { mode: 'timestamp_ms' }).notNull(),
+  },
+  (t) => [
+    uniqueIndex('reported_figures_key').on(t.source, t.date, t.tz, t.appId, t.adNetworkId, t.campaign, t.networkCampaignId, t.metric, t.event),
+    index('reported_figures_day').on(t.date, t.tz),
+  ],
+);
+export type ReportedFigureRow = typeof reportedFigures.$inferSelect;

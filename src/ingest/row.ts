@@ -18,9 +18,13 @@ export function verdictColumns(inspection: Inspection) {
   };
 }
 
-export function buildPostbackRow(postback: ReadPostback, inspection: Inspection, receivedAt: Date): NewPostbackRow {
+/** A copy that came from Apple's device itself; a relayed one is `relay:<relay key name>`. */
+export const DIRECT = 'direct';
+
+export function buildPostbackRow(postback: ReadPostback, inspection: Inspection, receivedAt: Date, channel = DIRECT): NewPostbackRow {
   return {
     receivedAt,
+    channel,
     protocol: inspection.protocol,
     outcome: 'stored',
     dedupeKey: dedupeKey(inspection),

@@ -6,13 +6,13 @@ import { getTableColumns } from 'drizzle-orm';
 import { deriveColumns } from '../conversion/derive.js';
 import type { InstallModel } from '../conversion/install-date.js';
 import { findByBody, findByDedupeKey, updatePostback } from '../db/postbacks.js';
-import { type NewPostbackRow, type PostbackRow, postbacks } from '../db/schema.js';
+import { type NewPostbackRow, type PostbackRow, postbackCopies, postbacks } from '../db/schema.js';
 import type { Unit, UnsavedPostback } from '../db/store.js';
 import { destinationsFor } from '../forward/route.js';
 import { dedupeKey, sameUnsignedValues } from '../postback/dedupe.js';
 import type { Inspection } from '../postback/types.js';
 import { countsOf } from '../rollup/contribution.js';
-import { verdictColumns } from './row.js';
+import { DIRECT, verdictColumns } from './row.js';
 
 export type Outcome = 'stored' | 'duplicate' | 'conflict';
 
@@ -28,6 +28,7 @@ const COLUMNS = Object.keys(getTableColumns(postbacks)).filter((c) => c !== 'id'
 function complete(row: NewPostbackRow): UnsavedPostback {
   const out = {} as Record<string, unknown>;
   for (const c of COLUMNS) out[c] = row[c] ?? null;
+  out.channel = row.channel ?? DIRECT;
   return out as UnsavedPostback;
 }
 
@@ -43,17 +44,27 @@ export async function savePostback(tx: Unit, row: NewPostbackRow, installModel: 
 
   // Byte-identical to a kept body: a device or relay retry, whatever its verdict.
   const same = await findByBody(tx.db, row.bodySha256);
-  if (same) return { id: same.firstId ?? same.id, outcome: 'duplicate' };
+  if (same) {
+    await recordCopy(tx, same.firstId ?? same.id, row);
+    return { id: same.firstId ?? same.id, outcome: 'duplicate' };
+  }
 
   // Otherwise only the dedupe key can have collided: a verified copy of a postback already counted.
   const first = row.dedupeKey ? await findByDedupeKey(tx.db, row.dedupeKey) : undefined;
   if (!first) throw new Error('postback insert ignored without a matching body or dedupe key');
-  if (sameUnsignedValues(first, row)) return { id: first.id, outcome: 'duplicate' };
+  if (sameUnsignedValues(first, row)) {
+    await recordCopy(tx, first.id, row);
+    return { id: first.id, outcome: 'duplicate' };
+  }
   // Kept and counted as a conflict. Only a copy of this very body racing in can take its place.
   const conflict = { ...full, dedupeKey: null, outcome: 'conflict' as const, firstId: first.id };
   const conflictId = await tx.insertCounted(conflict, countsOf(conflict, 1), []);
   return { id: first.id, outcome: conflictId === undefined ? 'duplicate' : 'conflict' };
 }
+
+/** A later copy with the first one's values: its channel and arrival, for copy reconciliation. */
+const recordCopy = (tx: Unit, postbackId: number, row: NewPostbackRow) =>
+  tx.batch([tx.db.insert(postbackCopies).values({ postbackId, channel: row.channel ?? DIRECT, receivedAt: row.receivedAt })]);
 
 /**
  * Records a new verdict for a stored row (`reverify`). A row that now verifies claims its key if

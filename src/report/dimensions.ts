@@ -21,6 +21,8 @@ const DIMENSIONS: readonly Dimension[] = [
   d('ad_network_id', 'text'),
   d('app_id', 'int'),
   d('campaign', 'text'),
+  // The network's own campaign id, from the campaign-name mappings: where SKAN, MMP postbacks and uploads meet.
+  d('network_campaign_id', 'text'),
   d('source_identifier', 'text'),
   d('window', 'int', ['0', '1', '2']),
   d('fidelity_type', 'int'),
@@ -57,8 +59,31 @@ const MMP_DIMENSIONS: readonly Dimension[] = [
   d('sub1', 'text'),
 ];
 
+/** /v1/reports/discrepancies: the dimensions SKAN, MMP postbacks and uploaded figures share. */
+const DISCREPANCY_DIMENSIONS: readonly Dimension[] = [
+  { name: 'date', type: 'date' },
+  d('app_id', 'int'),
+  d('ad_network_id', 'text'),
+  d('campaign', 'text'),
+  d('network_campaign_id', 'text'),
+];
+
+/** /v1/reports/copies: transactions by how their copies arrived. */
+const COPY_DIMENSIONS: readonly Dimension[] = [{ name: 'date', type: 'date' }, d('ad_network_id', 'text'), d('app_id', 'int'), d('channel', 'text')];
+
+/** The reports over one rollup table each. */
 export type ReportKind = 'campaigns' | 'events' | 'mmp';
+/** Every report whose parameters are read the same way (the discrepancy report combines the others). */
+export type ParamKind = ReportKind | 'discrepancies' | 'copies';
 
-export const dimensionsOf = (kind: ReportKind): readonly Dimension[] => (kind === 'mmp' ? MMP_DIMENSIONS : kind === 'events' ? [...DIMENSIONS, EVENT_DIMENSION] : DIMENSIONS);
+const BY_KIND: Record<ParamKind, readonly Dimension[]> = {
+  campaigns: DIMENSIONS,
+  events: [...DIMENSIONS, EVENT_DIMENSION],
+  mmp: MMP_DIMENSIONS,
+  discrepancies: DISCREPANCY_DIMENSIONS,
+  copies: COPY_DIMENSIONS,
+};
 
-export const dimensionByName = (name: string, kind: ReportKind) => dimensionsOf(kind).find((x) => x.name === name);
+export const dimensionsOf = (kind: ParamKind): readonly Dimension[] => BY_KIND[kind];
+
+export const dimensionByName = (name: string, kind: ParamKind) => dimensionsOf(kind).find((x) => x.name === name);

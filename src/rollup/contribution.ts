@@ -20,6 +20,7 @@ export type Contributor = Pick<
   | 'appId'
   | 'campaign'
   | 'campaignName'
+  | 'networkCampaignId'
   | 'sourceIdentifier'
   | 'postbackSequenceIndex'
   | 'fidelityType'
@@ -96,6 +97,7 @@ function rollupKeyOf(row: Contributor): RollupKey {
     appId: int(row.appId),
     campaign: text(row.campaign),
     campaignName: text(row.campaignName),
+    networkCampaignId: text(row.networkCampaignId),
     sourceIdentifier: text(row.sourceIdentifier),
     window: row.postbackSequenceIndex ?? 0,
     fidelityType: int(row.fidelityType),

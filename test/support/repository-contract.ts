@@ -9,7 +9,7 @@ import type { Db } from '../../src/db/db.js';
 import { pendingJobs } from '../../src/db/jobs.js';
 import { claimDue, replayDeliveries, settleAttempt } from '../../src/db/outbox.js';
 import { pruneExpired } from '../../src/db/retention.js';
-import { deliveries, maintenanceJobs, type NewPostbackRow, postbacks, rollups, writeMarks } from '../../src/db/schema.js';
+import { deliveries, maintenanceJobs, type NewPostbackRow, postbackCopies, postbacks, rollups, writeMarks } from '../../src/db/schema.js';
 import { addSchema, deleteSchema, listSchemas } from '../../src/db/settings.js';
 import type { Writer } from '../../src/db/store.js';
 import { DestinationInput } from '../../src/forward/destination-input.js';
@@ -190,6 +190,13 @@ export function repositoryContract(driver: string, open: () => Promise<Store>, s
       ).toHaveLength(1);
       expect((await store.db.select().from(deliveries)).length).toBe(1);
       expect(await sum(store.db, 'postbacks')).toBe(before);
+      // A verified transaction's later copy goes with it once verified rows expire.
+      const verified = await postbackRow({ receivedAt: old });
+      const kept = await save(verified);
+      expect(await save({ ...verified, receivedAt: NOW, channel: 'relay:net' })).toEqual({ id: kept.id, outcome: 'duplicate' });
+      expect(await store.db.select().from(postbackCopies)).toEqual([expect.objectContaining({ postbackId: kept.id, channel: 'relay:net' })]);
+      expect(await pruneExpired(store.writer, { unverifiedDays: 90, verifiedDays: 90 }, NOW, 3)).toBe(2);
+      expect(await store.db.select().from(postbackCopies)).toEqual([]);
     });
   });
 }
