@@ -38,7 +38,12 @@ export interface Config {
   publicUrl: string | undefined;
   /** SKANPOST_CLICK_SECRET, comma-separated: the first signs click IDs, all validate. Empty: one kept in the database. */
   clickSecrets: string[];
+  /** SKANPOST_DISCREPANCY_THRESHOLD_PCT: a gap beyond this many percent is `over_threshold` (default 10). */
+  discrepancyThresholdPct: number;
 }
+
+/** A gap in the discrepancy report beyond this many percent is `over_threshold`, unless configured. */
+export const DEFAULT_DISCREPANCY_THRESHOLD_PCT = 10;
 
 export class ConfigError extends Error {}
 
@@ -88,7 +93,11 @@ export function readConfig(env: Record<string, string | undefined>): Config {
   const publicUrl = env.SKANPOST_PUBLIC_URL ? env.SKANPOST_PUBLIC_URL.replace(/\/+$/, '') : undefined;
   if (publicUrl !== undefined && !/^https?:\/\/[^/?#@\s]+$/i.test(publicUrl))
     throw new ConfigError(`SKANPOST_PUBLIC_URL must be an origin such as https://postbacks.example.com, got ${JSON.stringify(env.SKANPOST_PUBLIC_URL)}`);
+  const threshold = env.SKANPOST_DISCREPANCY_THRESHOLD_PCT || undefined;
+  if (threshold !== undefined && !/^\d{1,4}(\.\d+)?$/.test(threshold))
+    throw new ConfigError(`SKANPOST_DISCREPANCY_THRESHOLD_PCT must be a number of percent such as 10, got ${JSON.stringify(threshold)}`);
   return {
+    discrepancyThresholdPct: threshold === undefined ? DEFAULT_DISCREPANCY_THRESHOLD_PCT : Number(threshold),
     clickSecrets,
     publicUrl,
     rateLimit: rate,

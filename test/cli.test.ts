@@ -244,3 +244,31 @@ describe('prune', () => {
     expect((await cli(['prune'], { ...env, SKANPOST_RETENTION_DAYS: 'soon' })).code).toBe(2);
   });
 });
+
+describe('reported import', () => {
+  it('stores a CSV all or nothing, replaces a re-uploaded row, and names each bad row by its line', async () => {
+    const header = 'source,date,tz,app_id,ad_network_id,campaign,metric,value';
+    writeFileSync(join(dir, 'good.csv'), `${header}\nnetwork,2026-06-10,UTC,100,n.skadnetwork,39,installs,5\nnetwork,2026-06-11,UTC,100,n.skadnetwork,39,installs,6\n`);
+    const stored = await cli(['reported', 'import', join(dir, 'good.csv')]);
+    expect(stored.code, stored.err).toBe(0);
+    expect(JSON.parse(stored.out)).toEqual({ received: 2, stored: 2 });
+    writeFileSync(join(dir, 'again.csv'), `${header}\nnetwork,2026-06-10,UTC,100,n.skadnetwork,39,installs,7\n`);
+    expect((await cli(['reported', 'import', join(dir, 'again.csv')])).code).toBe(0);
+    writeFileSync(join(dir, 'bad.csv'), `${header}\nnetwork,2026-06-12,UTC,100,n.skadnetwork,39,installs,8\nmmp,2026-06-12,UTC,100,n.skadnetwork,39,installs,1\n`);
+    const bad = await cli(['reported', 'import', join(dir, 'bad.csv')]);
+    expect(bad.code).toBe(1);
+    expect(JSON.parse(bad.out)).toMatchObject({ problems: [{ line: 3, field: 'source' }], problems_total: 1 });
+    expect((await cli(['reported', 'import', join(dir, 'nope.csv')])).code).toBe(2);
+    expect((await cli(['reported', 'export'])).code).toBe(2);
+
+    // What was stored, as the API lists it.
+    const app = await createTestApp({ path: env.SKANPOST_DB!, now: () => new Date('2026-07-01T00:00:00Z'), adminKey: 'cli-admin-key-0123456789' });
+    const res = await app.app.request('/v1/reported', { headers: { authorization: 'Bearer cli-admin-key-0123456789' } });
+    const body = (await res.json()) as { reported: Array<{ date: string; value: number }> };
+    await app.close();
+    expect(body.reported.map((r) => [r.date, r.value])).toEqual([
+      ['2026-06-10', 7],
+      ['2026-06-11', 6],
+    ]);
+  });
+});

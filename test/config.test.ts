@@ -27,7 +27,12 @@ describe('readConfig', () => {
       allowlist: '',
       clickSecrets: [],
       publicUrl: undefined,
+      discrepancyThresholdPct: 10,
     });
+  });
+
+  it('takes the discrepancy threshold in percent', () => {
+    expect(readConfig({ SKANPOST_DISCREPANCY_THRESHOLD_PCT: '7.5' }).discrepancyThresholdPct).toBe(7.5);
   });
 
   it('takes click secrets comma-separated and a public origin without its trailing slash', () => {
@@ -65,6 +70,8 @@ describe('readConfig', () => {
     [{ SKANPOST_ADMIN_KEY: 'short' }, /SKANPOST_ADMIN_KEY must be at least 16 characters/],
     [{ SKANPOST_CLICK_SECRET: `${'a'.repeat(32)},short` }, /SKANPOST_CLICK_SECRET: each secret must be at least 32 characters/],
     [{ SKANPOST_PUBLIC_URL: 'postbacks.example.com' }, /SKANPOST_PUBLIC_URL must be an origin/],
+    [{ SKANPOST_DISCREPANCY_THRESHOLD_PCT: '-5' }, /SKANPOST_DISCREPANCY_THRESHOLD_PCT must be a number of percent/],
+    [{ SKANPOST_DISCREPANCY_THRESHOLD_PCT: 'ten' }, /SKANPOST_DISCREPANCY_THRESHOLD_PCT must be a number of percent/],
     [{ SKANPOST_PUBLIC_URL: 'https://postbacks.example.com/path' }, /SKANPOST_PUBLIC_URL must be an origin/],
     [{ SKANPOST_INSTALL_MODEL: '{"legacy_end_hours":-1}' }, /SKANPOST_INSTALL_MODEL is invalid: legacy_end_hours/],
     [{ SKANPOST_INSTALL_MODEL: '{"delay_hours":[[48,24],[24,144],[24,144]]}' }, /delay_hours.0: a delay range is \[min, max\]/],

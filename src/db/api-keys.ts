@@ -15,9 +15,10 @@ export interface NewApiKey {
   ad_network_ids?: string[] | null | undefined;
 }
 
-function newSecret(): string {
+/** 256 random bits, base64url, after a prefix that says what the secret is for. */
+export function newSecret(prefix = 'skp_'): string {
   const bytes = crypto.getRandomValues(new Uint8Array(32));
-  return `skp_${btoa(String.fromCharCode(...bytes))
+  return `${prefix}${btoa(String.fromCharCode(...bytes))
     .replace(/\+/g, '-')
     .replace(/\//g, '_')
     .replace(/=+$/, '')}`;

@@ -16,6 +16,8 @@ import { keyRoutes } from './routes/keys.js';
 import { linkRoutes } from './routes/links.js';
 import { mmpRoutes } from './routes/mmp.js';
 import { postbackRoutes } from './routes/postbacks.js';
+import { relayKeyRoutes } from './routes/relay-keys.js';
+import { reportedRoutes } from './routes/reported.js';
 import { reportRoutes } from './routes/reports.js';
 import { schemaRoutes } from './routes/schemas.js';
 import { systemRoutes } from './routes/system.js';
@@ -58,8 +60,9 @@ export function createApp<Bindings = unknown>(source: AppDeps | ((bindings: Bind
     maxSize: MAX_API_BODY_BYTES,
     onError: (c) => problem(c, 413, 'body_too_large', 'Payload Too Large', { detail: `request bodies are limited to ${MAX_API_BODY_BYTES} bytes` }),
   });
-  // Click imports carry up to 4 MiB and set their own limit (routes/clicks.ts).
-  app.use('/v1/*', (c, next) => (c.req.path === '/v1/clicks' ? next() : apiBodyLimit(c, next)));
+  // Click imports (4 MiB) and uploads of reported figures (8 MiB) set their own limits.
+  const ownLimits = new Set(['/v1/clicks', '/v1/reported']);
+  app.use('/v1/*', (c, next) => (ownLimits.has(c.req.path) ? next() : apiBodyLimit(c, next)));
 
   ingestRoutes(app);
   reportRoutes(app);
@@ -67,6 +70,8 @@ export function createApp<Bindings = unknown>(source: AppDeps | ((bindings: Bind
   schemaRoutes(app);
   campaignRoutes(app);
   keyRoutes(app);
+  relayKeyRoutes(app);
+  reportedRoutes(app);
   destinationRoutes(app);
   linkRoutes(app);
   clickRoutes(app);

@@ -5,7 +5,7 @@ import type { Role } from '../db/api-keys.js';
 import type { Db } from '../db/db.js';
 import type { NewClick } from '../db/mmp.js';
 import type { MmpPartnerRow } from '../db/schema.js';
-import type { IngestDeps } from '../ingest/ingest.js';
+import type { IngestDeps, Relay } from '../ingest/ingest.js';
 import type { MmpSaveResult, ReadMmpPostback } from '../mmp/intake.js';
 import type { Logger } from '../observability/logger.js';
 import type { IngestMetrics } from '../observability/metrics.js';
@@ -44,6 +44,8 @@ export interface AppDeps extends IngestDeps {
    * postback). Workers send the copies right after the answer instead of at the next cron.
    */
   afterStore?: () => void;
+  /** SKANPOST_DISCREPANCY_THRESHOLD_PCT: the discrepancy report's default `threshold_pct` (DEFAULT_DISCREPANCY_THRESHOLD_PCT when absent). */
+  discrepancyThresholdPct?: number;
   /** SKANPOST_PUBLIC_URL: the origin links and postback templates name; by default the request's. */
   publicUrl?: string;
   logger: Logger;
@@ -72,5 +74,7 @@ export type AppEnv = {
     deps: AppDeps;
     principal: Principal;
     receipt: { outcome: string; signature: string };
+    /** Ingest: the relay key a network presented, when the copy is relayed. */
+    relay: Relay | undefined;
   };
 };

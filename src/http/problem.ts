@@ -25,6 +25,8 @@ export const PROBLEM_REASONS = [
   'unhealthy',
   'in_use',
   'invalid_token',
+  'invalid_relay_key',
+  'relay_network_mismatch',
   'forged_click',
   'unknown_click',
   'expired_click',

@@ -29,16 +29,14 @@ export interface Receipt {
   reasons: string[];
 }
 
-export type IngestResult = { ok: true; receipt: Receipt } | { ok: false; problems: Problem[] };
-
 /** A postback read and verified, not yet stored. */
 export type Prepared = { ok: true; row: NewPostbackRow; inspection: Inspection } | { ok: false; problems: Problem[] };
 
-export async function preparePostback(bytes: Uint8Array, verification: Verification, receivedAt: Date): Promise<Prepared> {
+export async function preparePostback(bytes: Uint8Array, verification: Verification, receivedAt: Date, channel?: string): Promise<Prepared> {
   const read = readPostback(bytes);
   if (!read.ok) return read;
   const inspection = await inspectPostback(read.postback, verification);
-  return { ok: true, row: buildPostbackRow(read.postback, inspection, receivedAt), inspection };
+  return { ok: true, row: buildPostbackRow(read.postback, inspection, receivedAt, channel), inspection };
 }
 
 /**
@@ -52,8 +50,20 @@ export function storePrepared(prepared: Extract<Prepared, { ok: true }>, deps: I
   return saving.then((saved) => ({ ...saved, signature: inspection.signature, reasons: inspection.reasons }));
 }
 
-export async function ingestPostback(bytes: Uint8Array, deps: IngestDeps, receivedAt = deps.now()): Promise<IngestResult> {
-  const prepared = await preparePostback(bytes, deps.verification, receivedAt);
+/** A network relaying an advertiser's copies: its key's name, and the one network it may relay for. */
+export interface Relay {
+  name: string;
+  adNetworkId: string | null;
+}
+
+export type IngestResult = { ok: true; receipt: Receipt } | { ok: false; problems: Problem[] } | { ok: false; relayMismatch: string | null };
+
+export async function ingestPostback(bytes: Uint8Array, deps: IngestDeps, relay?: Relay): Promise<IngestResult> {
+  const prepared = await preparePostback(bytes, deps.verification, deps.now(), relay ? `relay:${relay.name}` : undefined);
   if (!prepared.ok) return prepared;
+  // Checked before anything is stored: a key bound to one network relays only its postbacks.
+  if (relay?.adNetworkId && prepared.row.adNetworkId?.toLowerCase() !== relay.adNetworkId.toLowerCase()) {
+    return { ok: false, relayMismatch: prepared.row.adNetworkId ?? null };
+  }
   return { ok: true, receipt: await storePrepared(prepared, deps) };
 }

@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError, readConfig } from '../config.js';
 import { createApiKey, publicKey } from '../db/api-keys.js';
 import { rebuildRunning, startRebuild } from '../db/jobs.js';
+import { reportedStatements } from '../db/reported.js';
 import { pruneExpired } from '../db/retention.js';
 import { GuardConfigError } from '../http/client-guard.js';
 import { MAX_POSTBACK_BYTES } from '../ingest/ingest.js';
@@ -17,6 +18,7 @@ import { KeyConfigError } from '../postback/keys.js';
 import { readPostback } from '../postback/read.js';
 import { snakeKeys } from '../postback/types.js';
 import { ReportParamError } from '../report/query.js';
+import { MAX_REPORTED_BYTES, parseUpload, storedFigure } from '../report/reported.js';
 import { CommandError, deliveriesCommand, destinationsCommand } from './commands/forwarding.js';
 import { importFile } from './commands/import.js';
 import { REPORT_OPTIONS, reportCommand } from './commands/report.js';
@@ -43,6 +45,8 @@ const HELP: Record<string, string> = {
   backup: `backup FILE              copy the database to FILE while the server runs (SQLite online backup)`,
   destinations: `destinations list | add FILE.json [--backfill-since T] | pause ID | resume ID | stats ID
                            forwarding destinations (FILE: the body of POST /v1/destinations)`,
+  reported: `reported import FILE        upload figures reported elsewhere (CSV with a header row, or a JSON array
+                           in FILE.json); all or nothing: exit 1 with every problem by line if a row is bad`,
   deliveries: `deliveries dead [--destination ID] | replay --ids 1,2 | replay --destination ID [--state dead|pending]
                            dead letters, and sending them again`,
 };
@@ -215,6 +219,31 @@ async function importCommand(args: string[], io: Io): Promise<number> {
   });
 }
 
+async function reportedCommand(args: string[], io: Io): Promise<number> {
+  const { positionals } = options(args, {});
+  const [sub, file, ...rest] = positionals;
+  if (sub !== 'import' || file === undefined || rest.length > 0) throw new UsageError('usage: skanpost reported import FILE.csv');
+  const bytes = readInput(file, io);
+  if (bytes.byteLength > MAX_REPORTED_BYTES) throw new UsageError(`${file} is over ${MAX_REPORTED_BYTES} bytes: split it`);
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    throw new UsageError(`${file} is not UTF-8 text`);
+  }
+  const parsed = parseUpload(text, !/\.json$/i.test(file));
+  if (!parsed.ok) {
+    io.stdout(JSON.stringify({ error: `${parsed.detail}; nothing was stored`, problems: parsed.problems, problems_total: parsed.total }, null, 2));
+    return EXIT.failure;
+  }
+  return withRuntime(io, async (runtime) => {
+    const rows = parsed.rows.map(storedFigure);
+    await runtime.writer.run((tx) => tx.batch(reportedStatements(tx.db, rows, new Date())));
+    io.stdout(JSON.stringify({ received: rows.length, stored: rows.length }));
+    return EXIT.ok;
+  });
+}
+
 async function reverifyCommand(args: string[], io: Io): Promise<number> {
   if (args.length > 0) throw new UsageError('reverify takes no arguments');
   return withRuntime(io, async (runtime) => {
@@ -248,6 +277,8 @@ export async function runCli(argv: string[], io: Io): Promise<number> {
         return await keysCommand(args, io);
       case 'rebuild':
         return await rebuildCommand(args, io);
+      case 'reported':
+        return await reportedCommand(args, io);
       case 'import':
         return await importCommand(args, io);
       case 'prune': {

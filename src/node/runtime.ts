@@ -98,6 +98,7 @@ export async function createNodeRuntime(config: Config, logger: Logger, now: () 
     db: reader?.db ?? database.db,
     adminKey: config.adminKey,
     ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}),
+    discrepancyThresholdPct: config.discrepancyThresholdPct,
     maxInFlight: config.maxInFlight,
     guard: {
       allowlist: parseAllowlist(config.allowlist),

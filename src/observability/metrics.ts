@@ -66,7 +66,17 @@ export interface Gauge {
 const gaugeText = (g: Gauge) => [`# HELP ${g.name} ${g.help}`, `# TYPE ${g.name} gauge`, ...g.samples.map((s) => `${g.name}${render(s.labels ?? {})} ${s.value}`)].join('\n');
 
 /** The `reason` label of skanpost_ingest_rejected_total: why an ingest request got no 200 (documented; a test compares). */
-export const INGEST_REJECT_REASONS = ['invalid_postback', 'body_too_large', 'method_not_allowed', 'not_allowed', 'rate_limited', 'overloaded', 'storage_unavailable'] as const;
+export const INGEST_REJECT_REASONS = [
+  'invalid_postback',
+  'body_too_large',
+  'method_not_allowed',
+  'not_allowed',
+  'rate_limited',
+  'overloaded',
+  'storage_unavailable',
+  'invalid_relay_key',
+  'relay_network_mismatch',
+] as const;
 export type IngestRejectReason = (typeof INGEST_REJECT_REASONS)[number];
 
 /** The `reason` label of skanpost_mmp_refused_total: why an MMP postback was not stored (documented; a test compares). */

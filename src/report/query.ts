@@ -5,7 +5,7 @@ import { TZDate, tzOffset, tzScan } from '@date-fns/tz';
 import { z } from '@hono/zod-openapi';
 import { addDays, differenceInCalendarDays, format, isValid, parse } from 'date-fns';
 import { BUCKET_MS } from '../rollup/contribution.js';
-import { type Dimension, dimensionByName, dimensionsOf, type ReportKind } from './dimensions.js';
+import { type Dimension, dimensionByName, dimensionsOf, type ParamKind, type ReportKind } from './dimensions.js';
 
 const MAX_RANGE_DAYS = 400;
 
@@ -20,13 +20,18 @@ export interface Day {
 /** Which time dates a row: arrival and install (Apple's postbacks); event, click and arrival (MMP). */
 type DateBasis = 'arrival' | 'install' | 'event' | 'click';
 
-const DATE_BASES = { campaigns: ['arrival', 'install'], events: ['arrival', 'install'], mmp: ['event', 'click', 'arrival'] } as const satisfies Record<
-  ReportKind,
-  readonly DateBasis[]
->;
+// The discrepancy report's `date_basis` is SKAN's; it names it `skan_date_basis`, beside `mmp_date_basis`.
+const DATE_BASES = {
+  campaigns: ['arrival', 'install'],
+  events: ['arrival', 'install'],
+  mmp: ['event', 'click', 'arrival'],
+  discrepancies: ['install', 'arrival'],
+  // A transaction is dated by its first copy's arrival.
+  copies: ['arrival'],
+} as const satisfies Record<ParamKind, readonly DateBasis[]>;
 
-export interface ReportQuery {
-  kind: ReportKind;
+export interface ReportQuery<K extends ParamKind = ReportKind> {
+  kind: K;
   from: string;
   to: string;
   tz: string;
@@ -49,17 +54,27 @@ export class ReportParamError extends Error {
   }
 }
 
-function isTimeZone(tz: string): boolean {
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: tz });
-    return true;
-  } catch {
-    return false;
+// Intl is slow to build and an upload repeats one or two zones on each of its rows; the cache is
+// bounded, since the names come from clients.
+const zoneChecks = new Map<string, boolean>();
+
+export function isTimeZone(tz: string): boolean {
+  let known = zoneChecks.get(tz);
+  if (known === undefined) {
+    try {
+      new Intl.DateTimeFormat('en-US', { timeZone: tz });
+      known = true;
+    } catch {
+      known = false;
+    }
+    if (zoneChecks.size >= 1000) zoneChecks.clear();
+    zoneChecks.set(tz, known);
   }
+  return known;
 }
 
 const dayOf = (value: string) => parse(value, 'yyyy-MM-dd', new Date(0));
-const isDay = (value: string) => /^\d{4}-\d{2}-\d{2}$/.test(value) && isValid(dayOf(value));
+export const isDay = (value: string) => /^\d{4}-\d{2}-\d{2}$/.test(value) && isValid(dayOf(value));
 
 /** The zone's offset (in 15-minute buckets) at the start of the range and after each change in it. */
 function offsetsInZone(days: Day[], tz: string): ReportQuery['offsets'] {
@@ -126,7 +141,7 @@ const dayParam = (name: 'from' | 'to', description: string) =>
     .openapi({ description });
 
 /** The query parameters of a report of `kind`: every one it takes, nothing else. */
-export function reportParams(kind: ReportKind) {
+export function reportParams(kind: ParamKind) {
   const dimensions = dimensionsOf(kind);
   const bases = DATE_BASES[kind];
   return z
@@ -165,7 +180,7 @@ export type ReportParams = z.output<ReturnType<typeof reportParams>>;
  * What depends on several parameters and on today: the default range (the last 7 days in the
  * zone), `to` not before `from`, at most 400 days; production only unless asked otherwise.
  */
-export function buildReportQuery(params: ReportParams, kind: ReportKind, today: Date): ReportQuery {
+export function buildReportQuery<K extends ParamKind>(params: ReportParams, kind: K, today: Date): ReportQuery<K> {
   const tz = params.tz ?? 'UTC';
   const to = dayOf(params.to ?? format(new TZDate(today.getTime(), tz), 'yyyy-MM-dd'));
   const from = dayOf(params.from ?? format(addDays(to, -6), 'yyyy-MM-dd'));
@@ -173,14 +188,14 @@ export function buildReportQuery(params: ReportParams, kind: ReportKind, today: 
   const span = differenceInCalendarDays(to, from) + 1;
   if (span > MAX_RANGE_DAYS) throw new ReportParamError('from', `a report covers at most ${MAX_RANGE_DAYS} days, this asks for ${span}`);
 
-  const filters: ReportQuery['filters'] = [];
+  const filters: ReportQuery<K>['filters'] = [];
   const values = params as Record<string, unknown>;
   for (const dim of dimensionsOf(kind)) {
     const asked = values[dim.name];
     if (dim.type !== 'date' && asked !== undefined) filters.push({ dim, values: asked as FilterValue[] });
   }
   // Development postbacks are shown only to those who ask for them.
-  if (kind !== 'mmp' && values.environment === undefined) filters.push({ dim: dimensionByName('environment', kind)!, values: ['production'] });
+  if ((kind === 'campaigns' || kind === 'events') && values.environment === undefined) filters.push({ dim: dimensionByName('environment', kind)!, values: ['production'] });
 
   const days = daysInZone(from, to, tz);
   return {

@@ -71,3 +71,15 @@ export function reportBody(query: ReportQuery, now: Date, parts: ReportPart[]): 
   const meta = reportMeta(query, now, { complete: parts.every((p) => p.complete), columns });
   return `{"rows":[${rows.join(',')}],"meta":${JSON.stringify(meta)}}`;
 }
+
+/** A report computed in one piece (discrepancies, copies), in the shapes every report has. */
+export interface WholeReport {
+  columns: string[];
+  rows: ReportValue[][];
+  meta: Record<string, unknown>;
+}
+
+export function wholeReportBody(result: WholeReport, format: 'json' | 'csv'): string {
+  if (format === 'csv') return csvLines([result.columns, ...result.rows]);
+  return `{"rows":[${jsonObjects(result.columns, result.rows)}],"meta":${JSON.stringify(result.meta)}}`;
+}

@@ -102,6 +102,7 @@ export async function createWorkerRuntime(env: WorkerEnv, now: () => Date = () =
     installModel: config.installModel,
     adminKey: config.adminKey,
     ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}),
+    discrepancyThresholdPct: config.discrepancyThresholdPct,
     guard: {
       allowlist: parseAllowlist(config.allowlist),
       ...(limiter ? { limiter } : {}),

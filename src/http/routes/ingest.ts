@@ -3,6 +3,7 @@
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import type { Context, Next } from 'hono';
 import { StorageUnavailableError } from '../../db/db.js';
+import { findRelayKey } from '../../db/relay-keys.js';
 import { ingestPostback, MAX_POSTBACK_BYTES } from '../../ingest/ingest.js';
 import { inRanges } from '../../model/cidr.js';
 import type { IngestRejectReason } from '../../observability/metrics.js';
@@ -34,9 +35,30 @@ const limit = limitBody(MAX_POSTBACK_BYTES, (c) => {
 
 const limited = rateLimit('postbacks', (c) => rejected(c, 'rate_limited'));
 
-// Runs before the body is read, so a refused client costs next to nothing.
+/**
+ * A relay key, from `Authorization: Bearer` or `?relay_key=`; undefined when none was presented.
+ * Other authorization schemes (a proxy's Basic credentials) are not a relay's and are ignored.
+ */
+function relayCredential(c: Context): string | undefined {
+  const bearer = /^Bearer\s+(.*)$/i.exec(c.req.header('Authorization')?.trim() ?? '');
+  return bearer ? bearer[1]!.trim() : c.req.query('relay_key');
+}
+
+// Runs before the body is read, so a refused client costs next to nothing. A network relaying an
+// advertiser's copies authenticates with its relay key instead of coming from an allowed address.
 const guard = async (c: Context<AppEnv>, next: Next) => {
-  const g = c.get('deps').guard;
+  const deps = c.get('deps');
+  const credential = relayCredential(c);
+  if (credential !== undefined) {
+    const key = credential && credential.length <= 200 ? await findRelayKey(deps.db, credential) : undefined;
+    if (!key) {
+      rejected(c, 'invalid_relay_key');
+      return problem(c, 401, 'invalid_relay_key', 'Unauthorized', { detail: 'the relay key is not valid; nothing was stored' }, { 'WWW-Authenticate': 'Bearer' });
+    }
+    c.set('relay', { name: key.name, adNetworkId: key.adNetworkId });
+    return limited(c, next);
+  }
+  const g = deps.guard;
   if (!g) return next();
   const address = clientAddress(c.req.raw.headers, g.socketAddress?.(c), g.trustedHeader);
   if (!inRanges(address, g.allowlist)) {
@@ -60,7 +82,7 @@ const ingestRoute = (path: string, hide: boolean) =>
     },
     responses: {
       200: { description: 'Kept (or a duplicate of a kept body)', content: { 'application/json': { schema: ReceiptSchema } } },
-      ...errorResponses(400, 405, 413, 503),
+      ...errorResponses(400, 401, 403, 405, 413, 503),
     },
   });
 
@@ -79,12 +101,18 @@ export function ingestRoutes(app: OpenAPIHono<AppEnv>): void {
     inFlight++;
     let result: Awaited<ReturnType<typeof ingestPostback>>;
     try {
-      result = await ingestPostback(bytes, deps);
+      result = await ingestPostback(bytes, deps, c.get('relay'));
     } catch (error) {
       if (error instanceof StorageUnavailableError) rejected(c, 'storage_unavailable');
       throw error;
     } finally {
       inFlight--;
+    }
+    if (!result.ok && 'relayMismatch' in result) {
+      rejected(c, 'relay_network_mismatch');
+      return problem(c, 403, 'relay_network_mismatch', 'Forbidden', {
+        detail: `this relay key relays only ${c.get('relay')?.adNetworkId}'s postbacks, not ${JSON.stringify(result.relayMismatch)}'s; nothing was stored`,
+      });
     }
     if (!result.ok) {
       return problem(c, 400, 'invalid_postback', 'Bad Request', { detail: 'the body cannot be kept as a postback; nothing was stored', problems: result.problems });
@@ -104,7 +132,9 @@ export function ingestRoutes(app: OpenAPIHono<AppEnv>): void {
         const started = performance.now();
         const response = await ingest(c);
         c.get('deps').metrics.duration.observe((performance.now() - started) / 1000);
-        if (response.status !== 200) rejected(c, response.status === 413 ? 'body_too_large' : response.status === 400 ? 'invalid_postback' : 'overloaded');
+        if (response.status === 400 || response.status === 413 || response.status === 503) {
+          rejected(c, response.status === 413 ? 'body_too_large' : response.status === 400 ? 'invalid_postback' : 'overloaded');
+        }
         return response as never;
       });
       app.all(served, (c) => {

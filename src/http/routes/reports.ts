@@ -1,10 +1,14 @@
 // GET /v1/reports/campaigns, /v1/reports/events and /v1/reports/mmp: aggregates by any dimensions, JSON or CSV.
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
+import type { Context } from 'hono';
+import { DEFAULT_DISCREPANCY_THRESHOLD_PCT } from '../../config.js';
 import { fillingHorizonMs } from '../../conversion/install-date.js';
-import { dimensionByName } from '../../report/dimensions.js';
+import { buildCopyQuery, COPY_METRICS, copyParams, runCopies } from '../../report/copies.js';
+import { dimensionByName, type ParamKind } from '../../report/dimensions.js';
+import { buildDiscrepancyQuery, DISCREPANCY_STATUSES, discrepancyParams, runDiscrepancies } from '../../report/discrepancies.js';
 import { CAMPAIGN_METRICS, EVENT_METRICS, type Metric, MMP_METRICS, metricNames } from '../../report/metrics.js';
 import { buildReportQuery, paramError, type ReportQuery, reportParams } from '../../report/query.js';
-import { renderReportPart, reportBody } from '../../report/render.js';
+import { renderReportPart, reportBody, wholeReportBody } from '../../report/render.js';
 import { requireRole, withinScope } from '../auth.js';
 import type { AppEnv, Principal } from '../deps.js';
 import { bearer, errorResponses } from '../openapi.js';
@@ -31,7 +35,7 @@ const reportResponse = (metrics: readonly Metric[]) => ({
 });
 
 /** A key's scope becomes mandatory app_id / ad_network_id filters. */
-function applyScope(query: ReportQuery, principal: Principal): void {
+function applyScope(query: ReportQuery<ParamKind>, principal: Principal): void {
   for (const [name, scope] of [
     ['app_id', principal.appIds],
     ['ad_network_id', principal.adNetworkIds],
@@ -70,14 +74,7 @@ export function reportRoutes(app: OpenAPIHono<AppEnv>): void {
         applyScope(query, c.get('principal'));
         const horizonMs = fillingHorizonMs(deps.installModel);
         const parts = deps.reports ? await deps.reports(query, now, horizonMs) : [await renderReportPart(deps.db, query, now, horizonMs)];
-        const body = reportBody(query, now, parts);
-        if (query.format === 'csv') {
-          return c.body(body, 200, {
-            'Content-Type': 'text/csv; charset=utf-8; header=present',
-            'Content-Disposition': `attachment; filename="skanpost-${kind}-${query.from}-${query.to}.csv"`,
-          });
-        }
-        return c.body(body, 200, { 'Content-Type': 'application/json' });
+        return answer(c, kind, query, reportBody(query, now, parts));
       },
       // A bad parameter names itself, with the report's own wording ("unknown dimension …").
       (result) => {
@@ -86,4 +83,80 @@ export function reportRoutes(app: OpenAPIHono<AppEnv>): void {
       },
     );
   }
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/reports/discrepancies',
+      summary: 'SKAN, MMP and uploaded figures side by side, each compared with a reference source (docs/discrepancies.md)',
+      security: bearer,
+      middleware: [requireRole('analyst')] as const,
+      request: { query: discrepancyParams() },
+      responses: {
+        200: {
+          description: `One row per group: the figures of every source, their gaps to the reference, and status (${DISCREPANCY_STATUSES.join(', ')}); CSV has the same columns`,
+          content: {
+            'application/json': { schema: z.object({ rows: z.array(z.record(z.string(), z.unknown())), meta: z.record(z.string(), z.unknown()) }) },
+            'text/csv': { schema: z.string() },
+          },
+        },
+        ...errorResponses(400, 401, 403),
+      },
+    }),
+    async (c) => {
+      const deps = c.get('deps');
+      const now = deps.now();
+      const query = buildDiscrepancyQuery(c.req.valid('query'), now, deps.discrepancyThresholdPct ?? DEFAULT_DISCREPANCY_THRESHOLD_PCT);
+      applyScope(query.base, c.get('principal'));
+      const result = await runDiscrepancies(deps.db, query, now, fillingHorizonMs(deps.installModel));
+      return answer(c, 'discrepancies', query.base, wholeReportBody(result, query.base.format));
+    },
+    (result) => {
+      if (!result.success) throw paramError(result.error);
+      return undefined;
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/reports/copies',
+      summary: "Copy reconciliation: Apple's developer copies received directly against those networks relayed (docs/discrepancies.md)",
+      security: bearer,
+      middleware: [requireRole('analyst')] as const,
+      request: { query: copyParams() },
+      responses: {
+        200: {
+          description: `One row per group: ${COPY_METRICS.join(', ')}; CSV has the same columns`,
+          content: {
+            'application/json': { schema: z.object({ rows: z.array(z.record(z.string(), z.unknown())), meta: z.record(z.string(), z.unknown()) }) },
+            'text/csv': { schema: z.string() },
+          },
+        },
+        ...errorResponses(400, 401, 403),
+      },
+    }),
+    async (c) => {
+      const deps = c.get('deps');
+      const now = deps.now();
+      const query = buildCopyQuery(c.req.valid('query'), now, deps.discrepancyThresholdPct ?? DEFAULT_DISCREPANCY_THRESHOLD_PCT);
+      applyScope(query.base, c.get('principal'));
+      return answer(c, 'copies', query.base, wholeReportBody(await runCopies(deps.db, query, now), query.base.format));
+    },
+    (result) => {
+      if (!result.success) throw paramError(result.error);
+      return undefined;
+    },
+  );
+}
+
+/** A report's body, as JSON or as a CSV download. */
+function answer(c: Context, name: string, query: ReportQuery<ParamKind>, body: string) {
+  if (query.format === 'csv') {
+    return c.body(body, 200, {
+      'Content-Type': 'text/csv; charset=utf-8; header=present',
+      'Content-Disposition': `attachment; filename="skanpost-${name}-${query.from}-${query.to}.csv"`,
+    });
+  }
+  return c.body(body, 200, { 'Content-Type': 'application/json' });
 }

@@ -1,0 +1,119 @@
+// Copy reconciliation's one query: the verified transactions that arrived in a range, each with how
+// its copies came (directly from Apple's devices, relayed by a network, or both), whether a relayed
+// copy's unsigned values differ from the direct one, and how long the relay took.
+import { type SQL, sql } from 'drizzle-orm';
+import type { Db } from './db.js';
+
+const BUCKET_MS = 15 * 60 * 1000;
+
+export interface CopyQuery {
+  /** Arrival of the first copy, ms: [fromMs, toMs). */
+  fromMs: number;
+  toMs: number;
+  /** The zone's UTC offset in 15-minute buckets, from each `bucket` on (the first covers fromMs). */
+  offsets: ReadonlyArray<{ bucket: number; offset: number }>;
+  /** `day` (the zone's day number), `ad_network_id`, `app_id`, `channel`. */
+  groupBy: readonly string[];
+  filters: ReadonlyArray<{ column: string; values: ReadonlyArray<string | number | null> }>;
+  limit: number;
+}
+
+/** Per group: keys, then transactions, direct, relayed, both, direct_only, relayed_only, value_mismatch, p50 and p95 delay (s). */
+export type CopyRow = Array<string | number | null>;
+
+export async function copyGroups(db: Db, q: CopyQuery): Promise<CopyRow[]> {
+  const offsets = q.offsets;
+  const bucket = `t.received_at / ${BUCKET_MS}`;
+  const offset =
+    offsets.length === 1
+      ? String(offsets[0]!.offset)
+      : `case ${offsets
+          .slice(1)
+          .map((o, i) => `when ${bucket} < ${o.bucket} then ${offsets[i]!.offset}`)
+          .join(' ')} else ${offsets.at(-1)!.offset} end`;
+  const byChannel = q.groupBy.includes('channel');
+  const filterOf: Record<string, string> = { ad_network_id: 't.ad_network_id', app_id: 't.app_id' };
+  const where: SQL[] = [
+    sql`t.received_at >= ${q.fromMs} and t.received_at < ${q.toMs}`,
+    sql.raw(`t.outcome = 'stored' and t.signature = 'verified' and t.environment = 'production'`),
+  ];
+  const channelFilter: SQL[] = [];
+  for (const { column, values } of q.filters) {
+    const present = values.filter((v) => v !== null);
+    const target = column === 'channel' ? channelFilter : where;
+    const c = sql.raw(column === 'channel' ? 'ch.channel' : filterOf[column]!);
+    target.push(
+      sql`(${sql.join(
+        [
+          ...(present.length
+            ? [
+                sql`${c} in (${sql.join(
+                  present.map((v) => sql`${v}`),
+                  sql`, `,
+                )})`,
+              ]
+            : []),
+          ...(values.includes(null) ? [sql`${c} is null`] : []),
+        ],
+        sql` or `,
+      )})`,
+    );
+  }
+  const channelWhere = channelFilter.length ? sql.join(channelFilter, sql` and `) : sql`1`;
+  // Every copy of each transaction: the row that holds it, its conflicting copies (rows of their
+  // own, with their values), and later copies with its values (postback_copies).
+  const prefix = sql`with t as (
+      select t.id, t.received_at, t.app_id, t.ad_network_id, t.channel, t.conversion_value, t.coarse_conversion_value, t.country_code,
+        (${sql.raw(bucket)} + ${sql.raw(offset)}) / 96 as day
+      from postbacks t where ${sql.join(where, sql` and `)}
+    ),
+    c as (
+      select t.id as tx, t.channel, t.received_at as at, t.conversion_value as cv, t.coarse_conversion_value as cc, t.country_code as co from t
+      union all
+      select t.id, k.channel, k.received_at, k.conversion_value, k.coarse_conversion_value, k.country_code from t join postbacks k on k.first_id = t.id
+      union all
+      select t.id, x.channel, x.received_at, t.conversion_value, t.coarse_conversion_value, t.country_code from t join postback_copies x on x.postback_id = t.id
+    ),
+    p as (
+      select t.id as tx, t.day, t.app_id, t.ad_network_id,
+        min(case when c.channel = 'direct' then c.at end) as direct_at,
+        min(case when c.channel != 'direct' then c.at end) as relay_at,
+        count(distinct coalesce(c.cv, '') || '|' || coalesce(c.cc, '') || '|' || coalesce(c.co, '')) > 1 as differs
+      from t join c on c.tx = t.id group by t.id
+    ),
+    ch as (select tx, channel, min(at) as at from c group by tx, channel),
+    ${
+      byChannel
+        ? sql`r as (select p.*, ch.channel, case when ch.channel = 'direct' then p.relay_at else ch.at end as relayed_at from p join ch on ch.tx = p.tx where ${channelWhere})`
+        : // Filtered by channel but not grouped by it: the transactions with a copy through one of them, once each.
+          sql`r as (select p.*, p.relay_at as relayed_at from p where ${channelFilter.length ? sql`exists (select 1 from ch where ch.tx = p.tx and ${channelWhere})` : sql`1`})`
+    }`;
+  const keys = q.groupBy.map((g) => (g === 'channel' ? 'channel' : g === 'day' ? 'day' : g));
+  const keyList = keys.join(', ');
+  const positions = keys.map((_, i) => i + 1).join(', ');
+  const grouped = keys.length ? ` group by ${positions} order by ${positions}` : '';
+  const both = 'direct_at is not null and relay_at is not null';
+  const counts = await db.values<CopyRow>(sql`${prefix}
+    select ${sql.raw(
+      [
+        ...keys,
+        'count(*)',
+        'total(direct_at is not null)',
+        'total(relay_at is not null)',
+        `total(${both})`,
+        'total(direct_at is not null and relay_at is null)',
+        'total(direct_at is null and relay_at is not null)',
+        `total(${both} and differs)`,
+      ].join(', '),
+    )} from r${sql.raw(grouped)} limit ${sql.raw(String(q.limit))}`);
+  // Nearest-rank percentiles of the relay delay, per group (window functions: SQLite 3.25+, D1).
+  const partition = keys.length ? `partition by ${keyList}` : '';
+  const delays = await db.values<CopyRow>(sql`${prefix},
+    d as (select ${sql.raw(keys.length ? `${keyList}, ` : '')}(relayed_at - direct_at) / 1000.0 as delay from r where direct_at is not null and relayed_at is not null),
+    ranked as (select *, row_number() over (${sql.raw(partition)} order by delay) as rn, count(*) over (${sql.raw(partition)}) as n from d)
+    select ${sql.raw([...keys, 'max(case when rn = (n + 1) / 2 then delay end)', 'max(case when rn = (95 * n + 99) / 100 then delay end)'].join(', '))}
+    from ranked${sql.raw(keys.length ? ` group by ${positions}` : '')}`);
+  const n = keys.length;
+  const delayByKey = new Map(delays.map((row) => [JSON.stringify(row.slice(0, n)), row.slice(n)]));
+  return counts.map((row) => [...row, ...(delayByKey.get(JSON.stringify(row.slice(0, n))) ?? [null, null])]);
+}
