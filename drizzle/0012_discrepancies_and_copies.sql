@@ -42,7 +42,7 @@ CREATE TABLE `reported_figures` (
 );
 --> statement-breakpoint
 CREATE UNIQUE INDEX `reported_figures_key` ON `reported_figures` (`source`,`date`,`tz`,`app_id`,`ad_network_id`,`campaign`,`network_campaign_id`,`metric`,`event`);--> statement-breakpoint
-CREATE INDEX `reported_figures_day` ON `reported_figures` (`date`,`tz`);--> statement-breakpoint
+CREATE INDEX `reported_figures_app_day` ON `reported_figures` (`app_id`,`tz`,`date`);--> statement-breakpoint
 ALTER TABLE `postbacks` ADD `channel` text DEFAULT 'direct' NOT NULL;--> statement-breakpoint
 CREATE INDEX `postbacks_first` ON `postbacks` (`first_id`) WHERE "postbacks"."first_id" is not null;--> statement-breakpoint
 PRAGMA foreign_keys=OFF;--> statement-breakpoint

@@ -51,7 +51,7 @@ const get = async (target: ReturnType<typeof createApp>, query: string) => {
 };
 
 it('answers every report with the body the in-process path gives', async () => {
-  const threaded = createApp({ ...app.deps, reports: threads.run });
+  const threaded = createApp({ ...app.deps, reports: threads.run, wholeReports: threads.runWhole });
   const queries = [
     'campaigns?from=2026-06-09&to=2026-06-18&tz=Asia/Kolkata&group_by=date,campaign,window',
     'campaigns?from=2026-06-09&to=2026-06-18&group_by=date,app_id&format=csv',
@@ -61,6 +61,9 @@ it('answers every report with the body the in-process path gives', async () => {
     'campaigns?from=2026-06-17&to=2026-06-17&group_by=date,window&format=csv',
     'campaigns?from=2026-01-01&to=2026-01-31&group_by=date',
     'events?from=2026-06-09&to=2026-06-18&group_by=date,event',
+    'discrepancies?from=2026-06-09&to=2026-06-18&tz=Asia/Kolkata&group_by=date,campaign',
+    'discrepancies?from=2026-06-09&to=2026-06-18&group_by=app_id&skan_date_basis=arrival&format=csv',
+    'copies?from=2026-06-09&to=2026-06-18&group_by=date,channel',
   ];
   for (const query of queries) {
     const expected = await get(app.app, query);

@@ -3,6 +3,7 @@
 // copy's unsigned values differ from the direct one, and how long the relay took.
 import { type SQL, sql } from 'drizzle-orm';
 import type { Db } from './db.js';
+import { anyOf, localDay } from './rollup-query.js';
 
 const BUCKET_MS = 15 * 60 * 1000;
 
@@ -22,15 +23,6 @@ export interface CopyQuery {
 export type CopyRow = Array<string | number | null>;
 
 export async function copyGroups(db: Db, q: CopyQuery): Promise<CopyRow[]> {
-  const offsets = q.offsets;
-  const bucket = `t.received_at / ${BUCKET_MS}`;
-  const offset =
-    offsets.length === 1
-      ? String(offsets[0]!.offset)
-      : `case ${offsets
-          .slice(1)
-          .map((o, i) => `when ${bucket} < ${o.bucket} then ${offsets[i]!.offset}`)
-          .join(' ')} else ${offsets.at(-1)!.offset} end`;
   const byChannel = q.groupBy.includes('channel');
   const filterOf: Record<string, string> = { ad_network_id: 't.ad_network_id', app_id: 't.app_id' };
   const where: SQL[] = [
@@ -39,32 +31,14 @@ export async function copyGroups(db: Db, q: CopyQuery): Promise<CopyRow[]> {
   ];
   const channelFilter: SQL[] = [];
   for (const { column, values } of q.filters) {
-    const present = values.filter((v) => v !== null);
-    const target = column === 'channel' ? channelFilter : where;
-    const c = sql.raw(column === 'channel' ? 'ch.channel' : filterOf[column]!);
-    target.push(
-      sql`(${sql.join(
-        [
-          ...(present.length
-            ? [
-                sql`${c} in (${sql.join(
-                  present.map((v) => sql`${v}`),
-                  sql`, `,
-                )})`,
-              ]
-            : []),
-          ...(values.includes(null) ? [sql`${c} is null`] : []),
-        ],
-        sql` or `,
-      )})`,
-    );
+    (column === 'channel' ? channelFilter : where).push(anyOf(sql.raw(column === 'channel' ? 'ch.channel' : filterOf[column]!), values));
   }
   const channelWhere = channelFilter.length ? sql.join(channelFilter, sql` and `) : sql`1`;
   // Every copy of each transaction: the row that holds it, its conflicting copies (rows of their
   // own, with their values), and later copies with its values (postback_copies).
   const prefix = sql`with t as (
       select t.id, t.received_at, t.app_id, t.ad_network_id, t.channel, t.conversion_value, t.coarse_conversion_value, t.country_code,
-        (${sql.raw(bucket)} + ${sql.raw(offset)}) / 96 as day
+        ${sql.raw(localDay(`t.received_at / ${BUCKET_MS}`, q.offsets))} as day
       from postbacks t where ${sql.join(where, sql` and `)}
     ),
     c as (

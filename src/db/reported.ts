@@ -4,6 +4,7 @@ import { and, asc, gt, gte, inArray, lte, type SQL, sql } from 'drizzle-orm';
 import type { BatchItem } from 'drizzle-orm/batch';
 import type { Db } from './db.js';
 import { columnValues } from './guarded.js';
+import { anyOf } from './rollup-query.js';
 import { campaigns, type ReportedFigureRow, reportedFigures } from './schema.js';
 
 export type NewReportedFigure = Omit<ReportedFigureRow, 'id' | 'uploadedAt'>;
@@ -113,27 +114,18 @@ const COLUMN: Record<string, string> = { date: 'date', app_id: 'app_id', ad_netw
 
 export async function reportedGroups(db: Db, q: ReportedQuery): Promise<{ groups: ReportedGroup[]; skipped: number }> {
   const base = (tz: SQL): SQL => {
-    const w = [tz, sql`r.metric = ${q.metric}`, sql`r.date >= ${q.from}`, sql`r.date <= ${q.to}`];
+    const w = [tz, sql`r.metric = ${q.metric}`, sql`r.date >= ${q.from}`, sql`r.date <= ${q.to}`, ...inner];
     if (q.event !== undefined) w.push(sql`r.event = ${q.event}`);
     else if (q.metric === 'revenue') w.push(sql`r.event = ''`);
     return sql.join(w, sql` and `);
   };
+  // Filters on stored columns go inside, where the index (app, zone, day) finds the rows; filters on
+  // the campaign as resolved apply to the resolved rows.
+  const inner: SQL[] = [];
   const filters: SQL[] = [sql`1`];
   for (const { column, values } of q.filters) {
-    const c = sql.raw(COLUMN[column]!);
-    const present = values.filter((v) => v !== null);
-    const alternatives = [
-      ...(present.length
-        ? [
-            sql`${c} in (${sql.join(
-              present.map((v) => sql`${v}`),
-              sql`, `,
-            )})`,
-          ]
-        : []),
-      ...(values.includes(null) ? [sql`${c} is null`] : []),
-    ];
-    filters.push(sql`(${sql.join(alternatives, sql` or `)})`);
+    const raw = column === 'app_id' || column === 'ad_network_id';
+    (raw ? inner : filters).push(anyOf(sql.raw(raw ? `r.${column}` : COLUMN[column]!), values));
   }
   const filtered = sql.join(filters, sql` and `);
   const keys = q.groupBy.map((g) => sql.raw(COLUMN[g]!));

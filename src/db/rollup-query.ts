@@ -63,6 +63,38 @@ const stored = (column: string, value: string | number | null) => (value !== nul
 const distinctApps = (table: string) =>
   `with recursive apps(id) as (select min(app_id) from ${table} union all select (select min(app_id) from ${table} where app_id > apps.id) from apps where apps.id is not null) select id from apps where id is not null`;
 
+/**
+ * The zone's day number (days since 1970) of a 15-minute bucket, as SQL: the bucket shifted by the
+ * zone's offset in force then, in whole days of 96 buckets.
+ */
+export function localDay(bucket: string, offsets: ReadonlyArray<{ bucket: number; offset: number }>): string {
+  const offset =
+    offsets.length === 1
+      ? String(offsets[0]!.offset)
+      : `case ${offsets
+          .slice(1)
+          .map((o, i) => `when ${bucket} < ${o.bucket} then ${offsets[i]!.offset}`)
+          .join(' ')} else ${offsets.at(-1)!.offset} end`;
+  return `(${bucket} + ${offset}) / 96`;
+}
+
+/** `column` holds one of `values` (null: is null), as one condition. */
+export function anyOf(column: SQL, values: ReadonlyArray<string | number | null>): SQL {
+  const present = values.filter((v) => v !== null);
+  const alternatives = [
+    ...(present.length
+      ? [
+          sql`${column} in (${sql.join(
+            present.map((v) => sql`${v}`),
+            sql`, `,
+          )})`,
+        ]
+      : []),
+    ...(values.includes(null) ? [sql`${column} is null`] : []),
+  ];
+  return sql`(${sql.join(alternatives, sql` or `)})`;
+}
+
 export async function queryRollups(db: Db, q: RollupQuery): Promise<RollupRow[]> {
   const bucket = `${q.basis}_bucket`;
   const where: SQL[] = [sql.raw(`${bucket} >= ${q.lo} and ${bucket} < ${q.hi}`)];
@@ -78,17 +110,8 @@ export async function queryRollups(db: Db, q: RollupQuery): Promise<RollupRow[]>
   // cost every write): a query over every app walks the apps present, one key range each.
   if (!q.filters.some((f) => f.column === 'app_id')) where.push(sql.raw(`app_id in (${distinctApps(q.table)})`));
 
-  // The local day of a bucket: shift by the zone's offset in force then, whole days of 96 buckets.
-  const offsets = q.offsets;
-  const offset =
-    offsets.length === 1
-      ? String(offsets[0]!.offset)
-      : `case ${offsets
-          .slice(1)
-          .map((o, i) => `when ${bucket} < ${o.bucket} then ${offsets[i]!.offset}`)
-          .join(' ')} else ${offsets.at(-1)!.offset} end`;
   const select = [
-    ...q.groupBy.map((g) => (g === 'day' ? `(${bucket} + ${offset}) / 96` : columnSql(q.table, g))),
+    ...q.groupBy.map((g) => (g === 'day' ? localDay(bucket, q.offsets) : columnSql(q.table, g))),
     // total() never fails: sum() raises an error when integers overflow 64 bits.
     ...q.sums.map((m) => `total(${m})`),
     ...(q.currencies ? CURRENCY_RANGE[q.table] : []),

@@ -541,7 +541,8 @@ export const reportedFigures = sqliteTable(
   },
   (t) => [
     uniqueIndex('reported_figures_key').on(t.source, t.date, t.tz, t.appId, t.adNetworkId, t.campaign, t.networkCampaignId, t.metric, t.event),
-    index('reported_figures_day').on(t.date, t.tz),
+    // The discrepancy report reads an app's rows of one zone over a range of days.
+    index('reported_figures_app_day').on(t.appId, t.tz, t.date),
   ],
 );
 export type ReportedFigureRow = typeof reportedFigures.$inferSelect;

@@ -11,6 +11,7 @@ import type { Logger } from '../observability/logger.js';
 import type { IngestMetrics } from '../observability/metrics.js';
 import type { ReportQuery } from '../report/query.js';
 import type { ReportPart } from '../report/render.js';
+import type { WholeJob } from '../report/whole.js';
 import type { parseAllowlist, RateLimiter } from './client-guard.js';
 
 export interface AppDeps extends IngestDeps {
@@ -37,6 +38,8 @@ export interface AppDeps extends IngestDeps {
    * among them); without it, reports run on `db` in process.
    */
   reports?: (query: ReportQuery, now: Date, fillingHorizonMs: number) => Promise<ReportPart[]>;
+  /** As `reports`, for the reports computed in one piece (discrepancies, copies): their body. */
+  wholeReports?: (job: WholeJob, now: Date) => Promise<string>;
   /** Figures only the runtime knows (group commit, database size), as exposition text. */
   runtimeMetrics?: () => Promise<string>;
   /**

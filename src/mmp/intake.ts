@@ -173,7 +173,7 @@ export async function saveMmpPostback(tx: Unit, partner: MmpPartnerRow, read: Re
 }
 
 /** What one stored MMP postback adds to the MMP aggregates. */
-function mmpCountsOf(row: UnsavedMmpPostback): MmpCounts {
+export function mmpCountsOf(row: UnsavedMmpPostback): MmpCounts {
   const accepted = row.outcome === 'accepted';
   const install = row.eventName === 'install';
   const counts: MmpCounts = {

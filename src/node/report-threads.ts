@@ -9,14 +9,16 @@ import { errorMessage } from '../observability/logger.js';
 import type { ReportQuery } from '../report/query.js';
 import { type ReportPart, renderReportPart, splitByDays } from '../report/render.js';
 import { ReportTooLargeError } from '../report/run.js';
+import { renderWhole, type WholeJob } from '../report/whole.js';
 import { openReader } from './database.js';
 import { startThread } from './thread.js';
 
 interface ThreadOptions {
   reportThread: { dbPath: string };
 }
-type Job = { id: number; query: ReportQuery; nowMs: number; fillingHorizonMs: number };
-type Reply = { id: number; part: ReportPart } | { id: number; error: { tooLarge?: true; message: string } };
+type Work = { nowMs: number } & ({ query: ReportQuery; fillingHorizonMs: number } | { whole: WholeJob });
+type Job = { id: number } & Work;
+type Reply = { id: number; part: ReportPart } | { id: number; body: string } | { id: number; error: { tooLarge?: true; message: string } };
 
 interface ReaderThread {
   worker: Worker;
@@ -25,7 +27,7 @@ interface ReaderThread {
 
 export class ReportThreads {
   private readonly threads: ReaderThread[] = [];
-  private readonly pending = new Map<number, { resolve: (part: ReportPart) => void; reject: (error: Error) => void; thread: ReaderThread }>();
+  private readonly pending = new Map<number, { resolve: (answer: never) => void; reject: (error: Error) => void; thread: ReaderThread }>();
   private nextId = 0;
   private idleTimer: NodeJS.Timeout | undefined;
   private closed = false;
@@ -45,7 +47,14 @@ export class ReportThreads {
   run = (query: ReportQuery, now: Date, fillingHorizonMs: number): Promise<ReportPart[]> => {
     if (this.closed) return Promise.reject(new Error('the report threads are closed'));
     clearTimeout(this.idleTimer);
-    return Promise.all(splitByDays(query, this.size).map((slice) => this.send({ query: slice, nowMs: now.getTime(), fillingHorizonMs })));
+    return Promise.all(splitByDays(query, this.size).map((slice) => this.send<ReportPart>({ query: slice, nowMs: now.getTime(), fillingHorizonMs })));
+  };
+
+  /** A report computed in one piece (discrepancies, copies), serialized on a reader thread. */
+  runWhole = (whole: WholeJob, now: Date): Promise<string> => {
+    if (this.closed) return Promise.reject(new Error('the report threads are closed'));
+    clearTimeout(this.idleTimer);
+    return this.send<string>({ whole, nowMs: now.getTime() });
   };
 
   async close(): Promise<void> {
@@ -54,13 +63,13 @@ export class ReportThreads {
     await Promise.all(this.threads.splice(0).map((t) => t.worker.terminate()));
   }
 
-  private send(job: Omit<Job, 'id'>): Promise<ReportPart> {
+  private send<T>(job: Work): Promise<T> {
     const thread = this.leastBusy();
     const id = this.nextId++;
     // Held while it owes an answer (whoever awaits a report keeps the process alive), let go after.
     if (thread.busy++ === 0) thread.worker.ref();
-    return new Promise<ReportPart>((resolve, reject) => {
-      this.pending.set(id, { resolve, reject, thread });
+    return new Promise<T>((resolve, reject) => {
+      this.pending.set(id, { resolve: resolve as (answer: never) => void, reject, thread });
       thread.worker.postMessage({ id, ...job } satisfies Job);
     });
   }
@@ -97,7 +106,8 @@ export class ReportThreads {
     if (!waiter) return;
     this.pending.delete(reply.id);
     if (--waiter.thread.busy === 0) waiter.thread.worker.unref();
-    if ('part' in reply) waiter.resolve(reply.part);
+    if ('part' in reply) waiter.resolve(reply.part as never);
+    else if ('body' in reply) waiter.resolve(reply.body as never);
     else waiter.reject(reply.error.tooLarge ? new ReportTooLargeError() : new Error(reply.error.message));
     if (this.pending.size === 0) {
       this.idleTimer = setTimeout(() => void Promise.all(this.threads.splice(0).map((t) => t.worker.terminate())), this.idleMs);
@@ -110,8 +120,13 @@ function serve({ dbPath }: ThreadOptions['reportThread']): void {
   const port = parentPort!;
   const reader = openReader(dbPath);
   port.on('message', (job: Job) => {
-    renderReportPart(reader.db, job.query, new Date(job.nowMs), job.fillingHorizonMs).then(
-      (part) => port.postMessage({ id: job.id, part } satisfies Reply),
+    const now = new Date(job.nowMs);
+    const answer: Promise<Reply> =
+      'whole' in job
+        ? renderWhole(reader.db, job.whole, now).then((body) => ({ id: job.id, body }))
+        : renderReportPart(reader.db, job.query, now, job.fillingHorizonMs).then((part) => ({ id: job.id, part }));
+    answer.then(
+      (reply) => port.postMessage(reply),
       (error: unknown) =>
         port.postMessage({
           id: job.id,

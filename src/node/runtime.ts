@@ -124,7 +124,7 @@ export async function createNodeRuntime(config: Config, logger: Logger, now: () 
     now,
     installModel: config.installModel,
     logger,
-    ...(reportThreads ? { reports: reportThreads.run } : {}),
+    ...(reportThreads ? { reports: reportThreads.run, wholeReports: reportThreads.runWhole } : {}),
     health: async () => (await database.db.get<{ ok: number }>(sql`select 1 as ok`))?.ok === 1,
   };
   let background: Background | undefined;

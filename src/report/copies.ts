@@ -2,9 +2,10 @@
 // app's own endpoint, and each network may relay the copy it got. Per group: how many verified
 // transactions came directly, relayed, or both; relayed copies whose values differ from the direct
 // one; how long relays took. docs/discrepancies.md, "Copy reconciliation".
-import { z } from '@hono/zod-openapi';
+import type { z } from '@hono/zod-openapi';
 import { copyGroups } from '../db/copies.js';
 import type { Db } from '../db/db.js';
+import { thresholdParam } from './discrepancies.js';
 import type { ReportValue } from './metrics.js';
 import { buildReportQuery, type ReportQuery, reportParams } from './query.js';
 import type { WholeReport } from './render.js';
@@ -16,12 +17,7 @@ export function copyParams() {
   return reportParams('copies')
     .omit({ date_basis: true })
     .extend({
-      threshold_pct: z
-        .string()
-        .regex(/^\d{1,4}(\.\d+)?$/, 'threshold_pct must be a number of percent, such as 10')
-        .transform(Number)
-        .optional()
-        .openapi({ description: 'direct_only or relayed_only beyond this share of transactions is over_threshold (default SKANPOST_DISCREPANCY_THRESHOLD_PCT, 10)' }),
+      threshold_pct: thresholdParam('direct_only or relayed_only beyond this share of transactions is over_threshold'),
     })
     .strict();
 }

@@ -17,6 +17,15 @@ type Status = (typeof DISCREPANCY_STATUSES)[number];
 
 const SOURCE = /^[a-z0-9_-]{1,64}$/;
 
+/** `threshold_pct`: percent, default SKANPOST_DISCREPANCY_THRESHOLD_PCT. */
+export const thresholdParam = (meaning: string) =>
+  z
+    .string()
+    .regex(/^\d{1,4}(\.\d+)?$/, 'threshold_pct must be a number of percent, such as 10')
+    .transform(Number)
+    .optional()
+    .openapi({ description: `${meaning} (default SKANPOST_DISCREPANCY_THRESHOLD_PCT, 10)` });
+
 export function discrepancyParams() {
   return reportParams('discrepancies')
     .omit({ date_basis: true })
@@ -31,12 +40,7 @@ export function discrepancyParams() {
         .regex(SOURCE, 'reference must be skan, mmp or an uploaded source')
         .optional()
         .openapi({ description: 'the source the others are compared with (default network when uploaded, else skan)' }),
-      threshold_pct: z
-        .string()
-        .regex(/^\d{1,4}(\.\d+)?$/, 'threshold_pct must be a number of percent, such as 10')
-        .transform(Number)
-        .optional()
-        .openapi({ description: 'a gap beyond this is over_threshold (default SKANPOST_DISCREPANCY_THRESHOLD_PCT, 10)' }),
+      threshold_pct: thresholdParam('a gap beyond this is over_threshold'),
       skan_date_basis: z.enum(['install', 'arrival'], { error: 'skan_date_basis must be install or arrival' }).optional().openapi({ description: 'install (default) or arrival' }),
       mmp_date_basis: z.enum(['event', 'click'], { error: 'mmp_date_basis must be event or click' }).optional().openapi({ description: 'event (default) or click' }),
     })

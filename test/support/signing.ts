@@ -1,6 +1,7 @@
 // Test-side signer: generates key pairs and signs postbacks from SPEC.md's recipe table, written
 // independently of src/ so a wrong production recipe cannot agree with itself.
 import { generateKeyPairSync, type KeyObject, sign } from 'node:crypto';
+import { SIGNED } from './skan-recipes.js';
 
 export interface TestKey {
   curve: 'P-256' | 'P-192';
@@ -14,27 +15,6 @@ export function generateKey(curve: 'P-256' | 'P-192'): TestKey {
 }
 
 type Body = Record<string, unknown>;
-
-const SIGNED: Record<string, string[]> = {
-  '1.0': ['ad-network-id', 'campaign-id', 'app-id', 'transaction-id'],
-  '2.0': ['version', 'ad-network-id', 'campaign-id', 'app-id', 'transaction-id', 'redownload', 'source-app-id'],
-  '2.1': ['version', 'ad-network-id', 'campaign-id', 'app-id', 'transaction-id', 'redownload', 'source-app-id'],
-  '2.2': ['version', 'ad-network-id', 'campaign-id', 'app-id', 'transaction-id', 'redownload', 'source-app-id', 'fidelity-type'],
-  '3.0': ['version', 'ad-network-id', 'campaign-id', 'app-id', 'transaction-id', 'redownload', 'source-app-id', 'fidelity-type', 'did-win'],
-  '4.0': [
-    'version',
-    'ad-network-id',
-    'source-identifier',
-    'app-id',
-    'transaction-id',
-    'redownload',
-    'source-app-id',
-    'source-domain',
-    'fidelity-type',
-    'did-win',
-    'postback-sequence-index',
-  ],
-};
 
 /** The message Apple signs: present signed values in order, joined by U+2063. */
 export function skanMessage(body: Body, version = (body.version as string | undefined) ?? '1.0'): string {

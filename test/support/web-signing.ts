@@ -1,19 +1,6 @@
 // A SKAN 4.0 signer on WebCrypto, for tests that run on both runtimes (workerd has no node:crypto).
 // It follows SPEC.md's recipe as test/support/signing.ts does, independently of src/.
-
-const SKAN_4_SIGNED = [
-  'version',
-  'ad-network-id',
-  'source-identifier',
-  'app-id',
-  'transaction-id',
-  'redownload',
-  'source-app-id',
-  'source-domain',
-  'fidelity-type',
-  'did-win',
-  'postback-sequence-index',
-];
+import { SIGNED } from './skan-recipes.js';
 
 export interface WebKey {
   /** For SKANPOST_EXTRA_KEYS. */
@@ -43,7 +30,7 @@ function der(raw: Uint8Array): Uint8Array {
 
 /** A SKAN 4.0 body with its `attribution-signature`. */
 export async function signSkan4(body: Record<string, unknown>, key: WebKey): Promise<Record<string, unknown>> {
-  const message = SKAN_4_SIGNED.filter((f) => f in body)
+  const message = SIGNED['4.0']!.filter((f) => f in body)
     .map((f) => String(body[f]))
     .join('\u2063');
   const raw = new Uint8Array(await crypto.subtle.sign({ name: 'ECDSA', hash: 'SHA-256' }, key.privateKey, new TextEncoder().encode(message)));

@@ -3,14 +3,15 @@ import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { DEFAULT_DISCREPANCY_THRESHOLD_PCT } from '../../config.js';
 import { fillingHorizonMs } from '../../conversion/install-date.js';
-import { buildCopyQuery, COPY_METRICS, copyParams, runCopies } from '../../report/copies.js';
+import { buildCopyQuery, COPY_METRICS, type CopyParams, copyParams } from '../../report/copies.js';
 import { dimensionByName, type ParamKind } from '../../report/dimensions.js';
-import { buildDiscrepancyQuery, DISCREPANCY_STATUSES, discrepancyParams, runDiscrepancies } from '../../report/discrepancies.js';
+import { buildDiscrepancyQuery, DISCREPANCY_STATUSES, type DiscrepancyParams, discrepancyParams } from '../../report/discrepancies.js';
 import { CAMPAIGN_METRICS, EVENT_METRICS, type Metric, MMP_METRICS, metricNames } from '../../report/metrics.js';
 import { buildReportQuery, paramError, type ReportQuery, reportParams } from '../../report/query.js';
-import { renderReportPart, reportBody, wholeReportBody } from '../../report/render.js';
+import { renderReportPart, reportBody } from '../../report/render.js';
+import { renderWhole, type WholeJob } from '../../report/whole.js';
 import { requireRole, withinScope } from '../auth.js';
-import type { AppEnv, Principal } from '../deps.js';
+import type { AppDeps, AppEnv, Principal } from '../deps.js';
 import { bearer, errorResponses } from '../openapi.js';
 
 const reportResponse = (metrics: readonly Metric[]) => ({
@@ -84,50 +85,41 @@ export function reportRoutes(app: OpenAPIHono<AppEnv>): void {
     );
   }
 
-  app.openapi(
-    createRoute({
-      method: 'get',
-      path: '/v1/reports/discrepancies',
-      summary: 'SKAN, MMP and uploaded figures side by side, each compared with a reference source (docs/discrepancies.md)',
-      security: bearer,
-      middleware: [requireRole('analyst')] as const,
-      request: { query: discrepancyParams() },
-      responses: {
-        200: {
-          description: `One row per group: the figures of every source, their gaps to the reference, and status (${DISCREPANCY_STATUSES.join(', ')}); CSV has the same columns`,
-          content: {
-            'application/json': { schema: z.object({ rows: z.array(z.record(z.string(), z.unknown())), meta: z.record(z.string(), z.unknown()) }) },
-            'text/csv': { schema: z.string() },
-          },
-        },
-        ...errorResponses(400, 401, 403),
-      },
-    }),
-    async (c) => {
-      const deps = c.get('deps');
-      const now = deps.now();
-      const query = buildDiscrepancyQuery(c.req.valid('query'), now, deps.discrepancyThresholdPct ?? DEFAULT_DISCREPANCY_THRESHOLD_PCT);
-      applyScope(query.base, c.get('principal'));
-      const result = await runDiscrepancies(deps.db, query, now, fillingHorizonMs(deps.installModel));
-      return answer(c, 'discrepancies', query.base, wholeReportBody(result, query.base.format));
+  wholeReportRoute(app, {
+    name: 'discrepancies',
+    summary: 'SKAN, MMP and uploaded figures side by side, each compared with a reference source (docs/discrepancies.md)',
+    columns: `the figures of every source, their gaps to the reference, and status (${DISCREPANCY_STATUSES.join(', ')})`,
+    params: discrepancyParams(),
+    job: (params, deps, now) => {
+      const query = buildDiscrepancyQuery(params as DiscrepancyParams, now, deps.discrepancyThresholdPct ?? DEFAULT_DISCREPANCY_THRESHOLD_PCT);
+      return { kind: 'discrepancies', query, fillingHorizonMs: fillingHorizonMs(deps.installModel) };
     },
-    (result) => {
-      if (!result.success) throw paramError(result.error);
-      return undefined;
-    },
-  );
+  });
+  wholeReportRoute(app, {
+    name: 'copies',
+    summary: "Copy reconciliation: Apple's developer copies received directly against those networks relayed (docs/discrepancies.md)",
+    columns: COPY_METRICS.join(', '),
+    params: copyParams(),
+    job: (params, deps, now) => ({ kind: 'copies', query: buildCopyQuery(params as CopyParams, now, deps.discrepancyThresholdPct ?? DEFAULT_DISCREPANCY_THRESHOLD_PCT) }),
+  });
+}
 
+/** A report computed in one piece (discrepancies, copies): its route, scoped as every report. */
+function wholeReportRoute(
+  app: OpenAPIHono<AppEnv>,
+  report: { name: WholeJob['kind']; summary: string; columns: string; params: z.ZodType; job: (params: unknown, deps: AppDeps, now: Date) => WholeJob },
+): void {
   app.openapi(
     createRoute({
       method: 'get',
-      path: '/v1/reports/copies',
-      summary: "Copy reconciliation: Apple's developer copies received directly against those networks relayed (docs/discrepancies.md)",
+      path: `/v1/reports/${report.name}`,
+      summary: report.summary,
       security: bearer,
       middleware: [requireRole('analyst')] as const,
-      request: { query: copyParams() },
+      request: { query: report.params as z.ZodObject },
       responses: {
         200: {
-          description: `One row per group: ${COPY_METRICS.join(', ')}; CSV has the same columns`,
+          description: `One row per group: ${report.columns}; CSV has the same columns`,
           content: {
             'application/json': { schema: z.object({ rows: z.array(z.record(z.string(), z.unknown())), meta: z.record(z.string(), z.unknown()) }) },
             'text/csv': { schema: z.string() },
@@ -139,9 +131,10 @@ export function reportRoutes(app: OpenAPIHono<AppEnv>): void {
     async (c) => {
       const deps = c.get('deps');
       const now = deps.now();
-      const query = buildCopyQuery(c.req.valid('query'), now, deps.discrepancyThresholdPct ?? DEFAULT_DISCREPANCY_THRESHOLD_PCT);
-      applyScope(query.base, c.get('principal'));
-      return answer(c, 'copies', query.base, wholeReportBody(await runCopies(deps.db, query, now), query.base.format));
+      const job = report.job(c.req.valid('query'), deps, now);
+      applyScope(job.query.base, c.get('principal'));
+      const body = deps.wholeReports ? await deps.wholeReports(job, now) : await renderWhole(deps.db, job, now);
+      return answer(c, report.name, job.query.base, body);
     },
     (result) => {
       if (!result.success) throw paramError(result.error);
