@@ -86,7 +86,6 @@ export function gapPct(source: Figure, reference: Figure): number | null {
 interface Group {
   keys: ReportValue[];
   skan: Figure;
-  skanComplete: boolean;
   skanCurrency: string | null | undefined;
   mmp: number;
   mmpFraudRejected: number;
@@ -143,7 +142,7 @@ export async function runDiscrepancies(db: Db, q: DiscrepancyQuery, now: Date, f
     const id = JSON.stringify(keys);
     let g = groups.get(id);
     if (!g) {
-      g = { keys, skan: [0, 0], skanComplete: true, skanCurrency: null, mmp: 0, mmpFraudRejected: 0, mmpUnattributed: 0, mmpCurrency: null, reported: new Map() };
+      g = { keys, skan: [0, 0], skanCurrency: null, mmp: 0, mmpFraudRejected: 0, mmpUnattributed: 0, mmpCurrency: null, reported: new Map() };
       groups.set(id, g);
     }
     return g;

@@ -10,8 +10,10 @@ export interface ReconcileHarness {
   /** A request with the admin key unless `headers` carries an authorization; JSON bodies are serialised. */
   call(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<Response>;
   clock: { ms: number };
-  /** Builds a fresh app on an empty database that trusts `extraKeys` (SKANPOST_EXTRA_KEYS). */
-  reset(extraKeys: string): Promise<void>;
+  /** Builds a fresh app on an empty database that trusts `extraKeys` (SKANPOST_EXTRA_KEYS), with SKANPOST_ALLOWLIST as given. */
+  reset(extraKeys: string, allowlist?: string): Promise<void>;
+  /** Headers a trusted proxy in front of this runtime sets for a client at `ip`. */
+  fromAddress(ip: string): Record<string, string>;
   /** Waits until every click answered so far is written. */
   settleClicks(): Promise<void>;
 }
@@ -423,6 +425,16 @@ export function reconcileContract(name: string, harness: () => ReconcileHarness)
         // Deleting the key ends its relays.
         expect((await h.call('DELETE', `/v1/relay-keys/${bound.id}`)).status).toBe(204);
         expect((await ingest(body, { authorization: `Bearer ${bound.key}` })).status).toBe(401);
+      });
+
+      it('lets a relay key in from outside SKANPOST_ALLOWLIST, where a direct copy is refused', async () => {
+        await h.reset(key.spkiBase64, '17.0.0.0/8');
+        const relay = await relayKey('net-a');
+        const body = await postback('5239');
+        const outside = h.fromAddress('203.0.113.7');
+        expect(await json(ingest(body, outside), 403)).toMatchObject({ reason: 'not_allowed' });
+        expect(await json(ingest(body, { ...outside, authorization: `Bearer ${relay.key}` }), 200)).toMatchObject({ outcome: 'stored', signature: 'verified' });
+        expect((await ingest(await postback('5239'), h.fromAddress('17.1.2.3'))).status).toBe(200);
       });
 
       it('counts each transaction once by how its copies came, flags a changed conversion value, and times the relays', async () => {

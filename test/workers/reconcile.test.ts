@@ -14,9 +14,9 @@ function workerHarness(): ReconcileHarness {
   let app: ReturnType<typeof createApp>;
   return {
     clock,
-    async reset(extraKeys) {
+    async reset(extraKeys, allowlist) {
       runtime = await createWorkerRuntime(
-        { ...env, SKANPOST_EXTRA_KEYS: extraKeys },
+        { ...env, SKANPOST_EXTRA_KEYS: extraKeys, ...(allowlist ? { SKANPOST_ALLOWLIST: allowlist } : {}) },
         () => new Date(clock.ms),
         (work) => deferred.push(work),
       );
@@ -32,6 +32,7 @@ function workerHarness(): ReconcileHarness {
         ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
       });
     },
+    fromAddress: (ip) => ({ 'cf-connecting-ip': ip }),
     async settleClicks() {
       await Promise.all(deferred.splice(0));
     },
