@@ -62,7 +62,7 @@ export async function copyGroups(db: Db, q: CopyQuery): Promise<CopyRow[]> {
         : // Filtered by channel but not grouped by it: the transactions with a copy through one of them, once each.
           sql`r as (select p.*, p.relay_at as relayed_at from p where ${channelFilter.length ? sql`exists (select 1 from ch where ch.tx = p.tx and ${channelWhere})` : sql`1`})`
     }`;
-  const keys = q.groupBy.map((g) => (g === 'channel' ? 'channel' : g === 'day' ? 'day' : g));
+  const keys = q.groupBy;
   const keyList = keys.join(', ');
   const positions = keys.map((_, i) => i + 1).join(', ');
   const grouped = keys.length ? ` group by ${positions} order by ${positions}` : '';

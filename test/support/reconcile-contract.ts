@@ -200,6 +200,7 @@ export function reconcileContract(name: string, harness: () => ReconcileHarness)
           'campaign',
         ]);
         expect(await json(upload('{"not": "an array"}'), 400)).toMatchObject({ reason: 'invalid_body' });
+        expect(await json(upload(`source\n${'x'.repeat(8 * 1024 * 1024)}`, 'text/csv'), 413)).toMatchObject({ reason: 'body_too_large' });
         expect((await json<{ reported: Json[] }>(h.call('GET', '/v1/reported'), 200)).reported).toEqual([]);
       });
 

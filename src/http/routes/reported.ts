@@ -68,6 +68,8 @@ const isCsv = (c: Context, text: string) => {
   return !text.trimStart().startsWith('[');
 };
 
+const tooLarge = (c: Context) => problem(c, 413, 'body_too_large', 'Payload Too Large', { detail: `uploads are limited to ${MAX_REPORTED_BYTES} bytes; split the file` });
+
 export function reportedRoutes(app: OpenAPIHono<AppEnv>): void {
   app.openAPIRegistry.register('ReportedFigure', ReportedFigureInput);
   app.openapi(
@@ -76,13 +78,7 @@ export function reportedRoutes(app: OpenAPIHono<AppEnv>): void {
       path: '/v1/reported',
       summary: `Upload figures reported elsewhere: a JSON array or CSV with a header row, at most ${MAX_REPORTED_ROWS.toLocaleString('en')} rows and 8 MiB; all or nothing, a row of the same key replaces the stored one`,
       security: bearer,
-      middleware: [
-        requireRole('admin'),
-        bodyLimit({
-          maxSize: MAX_REPORTED_BYTES,
-          onError: (c) => problem(c, 413, 'body_too_large', 'Payload Too Large', { detail: `uploads are limited to ${MAX_REPORTED_BYTES} bytes; split the file` }),
-        }),
-      ] as const,
+      middleware: [requireRole('admin'), bodyLimit({ maxSize: MAX_REPORTED_BYTES, onError: tooLarge })] as const,
       // Documented, read by hand: problems are named by line, which a schema cannot do.
       request: {
         body: {
@@ -99,7 +95,7 @@ export function reportedRoutes(app: OpenAPIHono<AppEnv>): void {
       const deps = c.get('deps');
       const text = await c.req.text();
       if (new TextEncoder().encode(text).byteLength > MAX_REPORTED_BYTES) {
-        return problem(c, 413, 'body_too_large', 'Payload Too Large', { detail: `uploads are limited to ${MAX_REPORTED_BYTES} bytes; split the file` }) as never;
+        return tooLarge(c) as never;
       }
       const parsed = parseUpload(text, isCsv(c, text));
       if (!parsed.ok) {
