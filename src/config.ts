@@ -38,6 +38,8 @@ export interface Config {
   publicUrl: string | undefined;
   /** SKANPOST_CLICK_SECRET, comma-separated: the first signs click IDs, all validate. Empty: one kept in the database. */
   clickSecrets: string[];
+  /** SKANPOST_SESSION_SECRET, comma-separated: the first signs dashboard sessions, all check them. Empty: one kept in the database. */
+  sessionSecrets: string[];
   /** SKANPOST_DISCREPANCY_THRESHOLD_PCT: a gap beyond this many percent is `over_threshold` (default 10). */
   discrepancyThresholdPct: number;
 }
@@ -90,6 +92,11 @@ export function readConfig(env: Record<string, string | undefined>): Config {
     .map((s) => s.trim())
     .filter(Boolean);
   if (clickSecrets.some((secret) => secret.length < 32)) throw new ConfigError('SKANPOST_CLICK_SECRET: each secret must be at least 32 characters (openssl rand -base64 32)');
+  const sessionSecrets = (env.SKANPOST_SESSION_SECRET ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  if (sessionSecrets.some((secret) => secret.length < 32)) throw new ConfigError('SKANPOST_SESSION_SECRET: each secret must be at least 32 characters (openssl rand -base64 32)');
   const publicUrl = env.SKANPOST_PUBLIC_URL ? env.SKANPOST_PUBLIC_URL.replace(/\/+$/, '') : undefined;
   if (publicUrl !== undefined && !/^https?:\/\/[^/?#@\s]+$/i.test(publicUrl))
     throw new ConfigError(`SKANPOST_PUBLIC_URL must be an origin such as https://postbacks.example.com, got ${JSON.stringify(env.SKANPOST_PUBLIC_URL)}`);
@@ -99,6 +106,7 @@ export function readConfig(env: Record<string, string | undefined>): Config {
   return {
     discrepancyThresholdPct: threshold === undefined ? DEFAULT_DISCREPANCY_THRESHOLD_PCT : Number(threshold),
     clickSecrets,
+    sessionSecrets,
     publicUrl,
     rateLimit: rate,
     rateBurst: rate === undefined ? undefined : positive('SKANPOST_RATE_BURST', Math.max(1, Math.ceil(rate * 2))),

@@ -26,6 +26,7 @@ describe('readConfig', () => {
       trustedProxyHeader: undefined,
       allowlist: '',
       clickSecrets: [],
+      sessionSecrets: [],
       publicUrl: undefined,
       discrepancyThresholdPct: 10,
     });

@@ -4,6 +4,7 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { bodyLimit } from 'hono/body-limit';
 import { secureHeaders } from 'hono/secure-headers';
+import { dashboardRoutes } from './dashboard/routes.js';
 import type { AppDeps, AppEnv } from './deps.js';
 import { answerError, validationHook } from './errors.js';
 import { problem } from './problem.js';
@@ -64,6 +65,8 @@ export function createApp<Bindings = unknown>(source: AppDeps | ((bindings: Bind
   const ownLimits = new Set(['/v1/clicks', '/v1/reported']);
   app.use('/v1/*', (c, next) => (ownLimits.has(c.req.path) ? next() : apiBodyLimit(c, next)));
 
+  // First: its session middleware gives /dashboard/api's report routes (registered below) their principal.
+  dashboardRoutes(app);
   ingestRoutes(app);
   reportRoutes(app);
   postbackRoutes(app);

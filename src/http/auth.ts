@@ -3,7 +3,7 @@
 import type { MiddlewareHandler } from 'hono';
 import { findApiKey, type Role } from '../db/api-keys.js';
 import { sha256Hex } from '../hash.js';
-import type { AppEnv, Principal } from './deps.js';
+import type { AppDeps, AppEnv, Principal } from './deps.js';
 import { ScopeError } from './errors.js';
 import { problem } from './problem.js';
 
@@ -23,19 +23,15 @@ const RANK: Record<Role, number> = { analyst: 1, admin: 2 };
  */
 export function requireRole(role: Role, options: { unscoped?: boolean } = {}): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
-    const deps = c.get('deps');
-    const match = /^Bearer\s+(\S+)\s*$/i.exec(c.req.header('authorization') ?? '');
-    const unauthorized = (detail: string) => problem(c, 401, 'unauthorized', 'Unauthorized', { detail }, { 'WWW-Authenticate': 'Bearer realm="skanpost"' });
-    if (!match) return unauthorized('send an API key as Authorization: Bearer <key>');
-    const secret = match[1]!;
-    let principal: Principal | undefined;
-    if (deps.adminKey && constantTimeEqual(secret, deps.adminKey)) {
-      principal = { role: 'admin', keyId: null, appIds: null, adNetworkIds: null };
-    } else {
-      const key = await findApiKey(deps.db, secret);
-      if (key) principal = { role: key.role, keyId: key.id, appIds: key.appIds, adNetworkIds: key.adNetworkIds };
+    // Only the dashboard's routes set a principal before this (from the session cookie): `/v1` is Bearer-only.
+    let principal: Principal | undefined = c.get('principal');
+    if (!principal) {
+      const match = /^Bearer\s+(\S+)\s*$/i.exec(c.req.header('authorization') ?? '');
+      const unauthorized = (detail: string) => problem(c, 401, 'unauthorized', 'Unauthorized', { detail }, { 'WWW-Authenticate': 'Bearer realm="skanpost"' });
+      if (!match) return unauthorized('send an API key as Authorization: Bearer <key>');
+      principal = await principalOf(c.get('deps'), match[1]!);
+      if (!principal) return unauthorized('unknown API key');
     }
-    if (!principal) return unauthorized('unknown API key');
     if (RANK[principal.role] < RANK[role]) {
       return problem(c, 403, 'forbidden', 'Forbidden', { detail: `this route needs the ${role} role; the key has ${principal.role}` });
     }
@@ -45,6 +41,13 @@ export function requireRole(role: Role, options: { unscoped?: boolean } = {}): M
     c.set('principal', principal);
     await next();
   };
+}
+
+/** Who an API key is: the bootstrap admin key, or a stored key with its role and scope. */
+export async function principalOf(deps: Pick<AppDeps, 'adminKey' | 'db'>, secret: string): Promise<Principal | undefined> {
+  if (deps.adminKey && constantTimeEqual(secret, deps.adminKey)) return { role: 'admin', keyId: null, appIds: null, adNetworkIds: null };
+  const key = await findApiKey(deps.db, secret);
+  return key ? { role: key.role, keyId: key.id, appIds: key.appIds, adNetworkIds: key.adNetworkIds } : undefined;
 }
 
 /** Narrows requested values to a key's scope; asking outside it is refused, not silently emptied. */

@@ -52,6 +52,10 @@ export interface AppDeps extends IngestDeps {
   /** SKANPOST_PUBLIC_URL: the origin links and postback templates name; by default the request's. */
   publicUrl?: string;
   logger: Logger;
+  /** The secrets that sign (the first) and check dashboard sessions (mmp/secrets.ts). */
+  sessionSecrets: () => Promise<readonly string[]>;
+  /** The dashboard's scripts and styles, served from skanpost's own origin (dashboard/assets.ts). */
+  assets?: ReadonlyMap<string, { body: string; type: string }>;
   /** The secrets that sign (the first) and check click IDs (mmp/secrets.ts). */
   clickSecrets: () => Promise<readonly string[]>;
   /**
@@ -77,6 +81,8 @@ export type AppEnv = {
     deps: AppDeps;
     principal: Principal;
     receipt: { outcome: string; signature: string };
+    /** Dashboard: the signed-in session's cookie, for its CSRF token. */
+    sessionCookie: string;
     /** Ingest: the relay key a network presented, when the copy is relayed. */
     relay: Relay | undefined;
   };

@@ -1,7 +1,7 @@
-// The secrets that sign and check click IDs: SKANPOST_CLICK_SECRET's list when set (the first
-// signs, all validate, so a new one can be put first and the old dropped once its clicks are past
-// their lookback), else one generated on first use and kept in the database, the same for every
-// process and isolate.
+// Secrets skanpost signs with: those configured (SKANPOST_CLICK_SECRET's list for click IDs: the
+// first signs, all validate, so a new one can be put first and the old dropped once its clicks are
+// past their lookback; SKANPOST_SESSION_SECRET for dashboard sessions), else one generated on first
+// use and kept in the database, the same for every process and isolate.
 import { serverSecret } from '../db/mmp.js';
 import type { Writer } from '../db/store.js';
 
@@ -15,15 +15,18 @@ export interface SecretCache {
   stored?: Promise<readonly string[]> | undefined;
 }
 
-/** The secrets, read once and kept in `cache` (a failed read is tried again on the next call). */
-export function clickSecretSource(configured: readonly string[], writer: Writer, now: () => Date, cache: SecretCache = {}): () => Promise<readonly string[]> {
+/**
+ * The secrets named `name` (`click_id`, `session`): the configured ones, else one generated once and
+ * kept in the database, read once and kept in `cache` (a failed read is tried again on the next call).
+ */
+export function secretSource(name: string, configured: readonly string[], writer: Writer, now: () => Date, cache: SecretCache = {}): () => Promise<readonly string[]> {
   if (configured.length > 0) {
     const secrets = Promise.resolve(configured);
     return () => secrets;
   }
   return () => {
     cache.stored ??= writer
-      .run((tx) => serverSecret(tx, 'click_id', freshSecret, now()))
+      .run((tx) => serverSecret(tx, name, freshSecret, now()))
       .then(
         (secret) => [secret],
         (error: unknown) => {
@@ -34,3 +37,5 @@ export function clickSecretSource(configured: readonly string[], writer: Writer,
     return cache.stored;
   };
 }
+
+export const clickSecretSource = (configured: readonly string[], writer: Writer, now: () => Date, cache?: SecretCache) => secretSource('click_id', configured, writer, now, cache);

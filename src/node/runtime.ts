@@ -9,11 +9,12 @@ import type { Writer } from '../db/store.js';
 import { parseAllowlist, RateLimiter } from '../http/client-guard.js';
 import type { AppDeps } from '../http/deps.js';
 import { ClickLog, writeClicks } from '../mmp/click-log.js';
-import { clickSecretSource } from '../mmp/secrets.js';
+import { clickSecretSource, secretSource } from '../mmp/secrets.js';
 import { errorMessage, type Logger } from '../observability/logger.js';
 import { IngestMetrics } from '../observability/metrics.js';
 import type { Verification } from '../postback/inspect.js';
 import { buildKeyRing } from '../postback/keys.js';
+import { dashboardAssets } from './assets.js';
 import { type Background, startBackground } from './background.js';
 import { createNodeVerifier } from './crypto.js';
 import { type NodeDatabase, openDatabase, openReader } from './database.js';
@@ -38,8 +39,9 @@ export async function createVerification(extraKeys: string, logger?: Logger): Pr
 }
 
 /**
- * The click side of the dependencies on Node: click IDs signed with the configured secrets (or the
- * database's), and clicks written a moment after their redirect, many in one commit.
+ * The signing side of the dependencies on Node: click IDs and dashboard sessions signed with the
+ * configured secrets (or the database's), and clicks written a moment after their redirect, many in
+ * one commit.
  */
 export function nodeClickDeps(
   writer: Writer,
@@ -48,14 +50,22 @@ export function nodeClickDeps(
   logger: Logger,
   delayMs = 100,
   write: (rows: NewClick[]) => Promise<unknown> = (rows) => writeClicks(writer, rows, now()),
-): { clickLog: ClickLog; deps: Pick<AppDeps, 'clickSecrets' | 'recordClick'> } {
+  sessionSecrets: readonly string[] = [],
+): { clickLog: ClickLog; deps: Pick<AppDeps, 'clickSecrets' | 'recordClick' | 'sessionSecrets'> } {
   const clickLog = new ClickLog(write, {
     delayMs,
     maxBatch: 2000,
     maxHeld: 200_000,
     onError: (error, counts) => logger.warn('clicks not written yet; retrying', { error: errorMessage(error), ...counts }),
   });
-  return { clickLog, deps: { clickSecrets: clickSecretSource(clickSecrets, writer, now), recordClick: (row) => clickLog.add(row) } };
+  return {
+    clickLog,
+    deps: {
+      clickSecrets: clickSecretSource(clickSecrets, writer, now),
+      sessionSecrets: secretSource('session', sessionSecrets, writer, now),
+      recordClick: (row) => clickLog.add(row),
+    },
+  };
 }
 
 export interface RuntimeOptions {
@@ -92,13 +102,14 @@ export async function createNodeRuntime(config: Config, logger: Logger, now: () 
   const reader = onFile ? openReader(config.dbPath) : undefined;
   const reportThreads = options.reportThreads && onFile ? new ReportThreads(config.dbPath) : undefined;
   // Clicks and MMP postbacks are written where postbacks are: on the writer thread when there is one.
-  const clicks = nodeClickDeps(writer, config.clickSecrets, now, logger, 100, ingestThread ? (rows) => ingestThread.writeClicks(rows) : undefined);
+  const clicks = nodeClickDeps(writer, config.clickSecrets, now, logger, 100, ingestThread ? (rows) => ingestThread.writeClicks(rows) : undefined, config.sessionSecrets);
   const deps: AppDeps = {
     ...clicks.deps,
     db: reader?.db ?? database.db,
     adminKey: config.adminKey,
     ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}),
     discrepancyThresholdPct: config.discrepancyThresholdPct,
+    assets: dashboardAssets(),
     maxInFlight: config.maxInFlight,
     guard: {
       allowlist: parseAllowlist(config.allowlist),

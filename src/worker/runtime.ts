@@ -13,7 +13,7 @@ import type { Writer } from '../db/store.js';
 import { parseAllowlist, RateLimiter } from '../http/client-guard.js';
 import type { AppDeps } from '../http/deps.js';
 import { writeClicks } from '../mmp/click-log.js';
-import { clickSecretSource, type SecretCache } from '../mmp/secrets.js';
+import { clickSecretSource, type SecretCache, secretSource } from '../mmp/secrets.js';
 import { errorMessage, jsonLogger } from '../observability/logger.js';
 import { IngestMetrics } from '../observability/metrics.js';
 import { createEcdsaVerifier } from '../postback/ecdsa.js';
@@ -34,6 +34,7 @@ export interface WorkerEnv {
   SKANPOST_TRUSTED_PROXY_HEADER?: string;
   SKANPOST_ALLOWLIST?: string;
   SKANPOST_CLICK_SECRET?: string;
+  SKANPOST_SESSION_SECRET?: string;
   SKANPOST_PUBLIC_URL?: string;
 }
 
@@ -58,8 +59,9 @@ function rateLimiter(config: Config): RateLimiter | undefined {
   return limiter;
 }
 
-// The database's click secret never changes once made: read once per isolate, not per click.
+// The database's secrets never change once made: read once per isolate, not per click or request.
 const storedClickSecret: SecretCache = {};
+const storedSessionSecret: SecretCache = {};
 
 /** A click's write, tried three times over half a second: D1 is briefly unavailable now and then. */
 async function writeClickSoon(writer: Writer, row: NewClick, now: () => Date): Promise<void> {
@@ -114,6 +116,7 @@ export async function createWorkerRuntime(env: WorkerEnv, now: () => Date = () =
     logger,
     health: async () => (await db.get<{ ok: number }>(sql`select 1 as ok`))?.ok === 1,
     clickSecrets: clickSecretSource(config.clickSecrets, writer, now, storedClickSecret),
+    sessionSecrets: secretSource('session', config.sessionSecrets, writer, now, storedSessionSecret),
     // One write per click, after its redirect: D1 takes it in one batch (the click, its counts).
     recordClick: (row) => defer(writeClickSoon(writer, row, now).catch((error: unknown) => logger.error('click not written', { error: errorMessage(error), link_id: row.linkId }))),
   };

@@ -35,6 +35,13 @@ const reportResponse = (metrics: readonly Metric[]) => ({
   },
 });
 
+/**
+ * Every report is served twice by the same handler: to API keys under /v1 and to a signed-in
+ * dashboard session (which sets the principal) under /dashboard/api, so the dashboard's CSV is the
+ * API's byte for byte.
+ */
+const REPORT_BASES = ['/v1/reports', '/dashboard/api/reports'] as const;
+
 /** A key's scope becomes mandatory app_id / ad_network_id filters. */
 function applyScope(query: ReportQuery<ParamKind>, principal: Principal): void {
   for (const [name, scope] of [
@@ -56,10 +63,11 @@ export function reportRoutes(app: OpenAPIHono<AppEnv>): void {
     mmp: 'MMP figures: clicks, impressions, installs, events, revenue, outcomes and click-to-install times (date_basis event, click or arrival)',
   } as const;
   const METRICS = { campaigns: CAMPAIGN_METRICS, events: EVENT_METRICS, mmp: MMP_METRICS } as const;
-  for (const kind of ['campaigns', 'events', 'mmp'] as const) {
+  for (const [kind, base] of (['campaigns', 'events', 'mmp'] as const).flatMap((k) => REPORT_BASES.map((b) => [k, b] as const))) {
     const route = createRoute({
       method: 'get',
-      path: `/v1/reports/${kind}`,
+      path: `${base}/${kind}`,
+      hide: base !== REPORT_BASES[0],
       summary: SUMMARIES[kind],
       security: bearer,
       middleware: [requireRole('analyst')] as const,
@@ -109,10 +117,15 @@ function wholeReportRoute(
   app: OpenAPIHono<AppEnv>,
   report: { name: WholeJob['kind']; summary: string; columns: string; params: z.ZodType; job: (params: unknown, deps: AppDeps, now: Date) => WholeJob },
 ): void {
+  for (const base of REPORT_BASES) wholeReportAt(app, base, report);
+}
+
+function wholeReportAt(app: OpenAPIHono<AppEnv>, base: string, report: Parameters<typeof wholeReportRoute>[1]): void {
   app.openapi(
     createRoute({
       method: 'get',
-      path: `/v1/reports/${report.name}`,
+      path: `${base}/${report.name}`,
+      hide: base !== REPORT_BASES[0],
       summary: report.summary,
       security: bearer,
       middleware: [requireRole('analyst')] as const,

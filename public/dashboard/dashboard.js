@@ -1,0 +1,200 @@
+// The dashboard's one script: reads the page's controls from the URL, fetches the page's report
+// from /dashboard/api (the API's own report code, with the session), draws the chart with uPlot and
+// fills the tables that stand behind every chart as its text alternative. No framework, no build.
+
+const page = document.querySelector('[data-page]');
+const params = new URLSearchParams(location.search);
+
+// The time zone is remembered: a URL without one takes the last one chosen.
+const savedZone = localStorage.getItem('skanpost.tz');
+if (page && !params.has('tz') && savedZone && savedZone !== 'UTC') {
+  params.set('tz', savedZone);
+  location.replace(`${location.pathname}?${params}`);
+} else if (params.has('tz')) {
+  localStorage.setItem('skanpost.tz', params.get('tz'));
+}
+
+/** A day `n` days before another, both YYYY-MM-DD. */
+const before = (day, n) => {
+  const d = new Date(`${day}T00:00:00Z`);
+  d.setUTCDate(d.getUTCDate() - n);
+  return d.toISOString().slice(0, 10);
+};
+
+/** The page's report query, as the server computed it from the controls (the API's parameters). */
+function reportQuery(extra) {
+  const q = new URLSearchParams(page.dataset.query);
+  for (const [k, v] of Object.entries(extra)) q.set(k, v);
+  return q;
+}
+
+async function report(kind, extra) {
+  const response = await fetch(`/dashboard/api/reports/${kind}?${reportQuery(extra)}`, { credentials: 'same-origin' });
+  const body = await response.json();
+  if (!response.ok) throw new Error(body.detail || `the report failed (${response.status})`);
+  return body;
+}
+
+const number = (v) => (v === null || v === undefined ? '–' : typeof v === 'number' ? v.toLocaleString('en') : String(v));
+const percent = (part, whole) => (whole ? `${((part / whole) * 100).toFixed(1)} %` : '–');
+const sum = (rows, key) => rows.reduce((s, r) => s + (r[key] || 0), 0);
+
+function element(tag, attributes = {}, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attributes)) e.setAttribute(k, v);
+  for (const c of children) e.append(c);
+  return e;
+}
+
+function fillTotals(list, entries) {
+  list.replaceChildren(...entries.map(([label, value, id]) => element('div', {}, element('dt', {}, label), element('dd', { 'data-total': id }, value))));
+}
+
+function fillTable(table, columns, rows, format = {}) {
+  const caption = table.querySelector('caption');
+  const head = element('thead', {}, element('tr', {}, ...columns.map((c) => element('th', { scope: 'col', 'data-column': c.key }, c.sortable ? element('button', { type: 'button' }, c.label) : c.label))));
+  const body = element('tbody');
+  for (const row of rows) {
+    body.append(element('tr', format.rowAttributes ? format.rowAttributes(row) : {}, ...columns.map((c) => element('td', { 'data-column': c.key }, c.cell ? c.cell(row) : number(row[c.key])))));
+  }
+  table.replaceChildren(...(caption ? [caption] : []), head, body);
+}
+
+function showError(error) {
+  page.prepend(element('p', { role: 'alert', class: 'error' }, error.message));
+}
+
+// --- Overview
+
+/** Every day of the range, a day without postbacks as zeros: a time series shows its gaps. */
+function everyDay(meta, rows) {
+  const byDate = new Map(rows.map((r) => [r.date, r]));
+  const firstFilling = rows.find((r) => !r.complete)?.date;
+  const out = [];
+  for (let day = meta.from; day <= meta.to; day = before(day, -1)) {
+    const zero = Object.fromEntries(meta.columns.map((c) => [c, typeof rows[0]?.[c] === 'number' ? 0 : null]));
+    out.push(byDate.get(day) ?? { ...zero, date: day, postbacks: 0, installs: 0, verified: 0, complete: !(firstFilling && day >= firstFilling) && day < meta.to });
+  }
+  return out;
+}
+
+async function overview() {
+  const [byDay, development] = await Promise.all([report('campaigns', { group_by: 'date' }), report('campaigns', { environment: 'development' })]);
+  const rows = everyDay(byDay.meta, byDay.rows);
+  const postbacks = sum(rows, 'postbacks');
+  const verified = sum(rows, 'verified');
+  fillTotals(document.getElementById('totals'), [
+    ['Installs', number(sum(rows, 'installs')), 'installs'],
+    ['Postbacks', number(postbacks), 'postbacks'],
+    ['Verified share', percent(verified, postbacks), 'verified_share'],
+    ['Null-value rate', percent(sum(rows, 'null_values'), verified), 'null_rate'],
+  ]);
+  fillTotals(document.getElementById('verdicts'), [
+    ['Verified', number(verified), 'verified'],
+    ['Invalid', number(sum(rows, 'invalid')), 'invalid'],
+    ['Unverifiable', number(sum(rows, 'unverifiable')), 'unverifiable'],
+    ['Development', number(development.rows[0]?.postbacks ?? 0), 'development'],
+    ['Conflicts', number(sum(rows, 'conflicts')), 'conflicts'],
+    ['Window 0', number(sum(rows, 'window_0')), 'window_0'],
+    ['Window 1', number(sum(rows, 'window_1')), 'window_1'],
+    ['Window 2', number(sum(rows, 'window_2')), 'window_2'],
+  ]);
+  fillTable(
+    document.getElementById('days'),
+    [
+      { key: 'date', label: 'Day', cell: (r) => r.date },
+      { key: 'postbacks', label: 'Postbacks' },
+      { key: 'verified', label: 'Verified' },
+      { key: 'installs', label: 'Installs' },
+      { key: 'null_rate', label: 'Null rate', cell: (r) => (r.null_rate === null ? '–' : `${(r.null_rate * 100).toFixed(1)} %`) },
+      { key: 'complete', label: 'Complete', cell: (r) => (r.complete ? 'yes' : 'still filling') },
+    ],
+    rows,
+  );
+  drawOverview(rows);
+}
+
+function drawOverview(rows) {
+  const target = document.getElementById('chart');
+  const x = rows.map((r) => Date.parse(`${r.date}T00:00:00Z`) / 1000);
+  // A filling day is drawn dashed: its series starts at the last complete day so the lines meet.
+  const firstFilling = rows.findIndex((r) => !r.complete);
+  const split = (key) => [
+    rows.map((r, i) => (firstFilling < 0 || i < firstFilling ? r[key] : null)),
+    rows.map((r, i) => (firstFilling >= 0 && i >= firstFilling - 1 ? r[key] : null)),
+  ];
+  const [postbacksDone, postbacksFilling] = split('postbacks');
+  const [installsDone, installsFilling] = split('installs');
+  const chart = new uPlot(
+    {
+      width: Math.max(320, target.clientWidth || 800),
+      height: 280,
+      scales: { x: { time: true } },
+      axes: [{}, { label: 'per day' }],
+      series: [
+        { label: 'Day', value: (_, v) => (v === null ? '–' : new Date(v * 1000).toISOString().slice(0, 10)) },
+        { label: 'Postbacks', stroke: '#1f5fbf', width: 2 },
+        { label: 'Postbacks (filling)', stroke: '#1f5fbf', width: 2, dash: [6, 6] },
+        { label: 'Installs', stroke: '#1b7f3b', width: 2 },
+        { label: 'Installs (filling)', stroke: '#1b7f3b', width: 2, dash: [6, 6] },
+      ],
+    },
+    [x, postbacksDone, postbacksFilling, installsDone, installsFilling],
+    target,
+  );
+  window.skanpostCharts = { ...(window.skanpostCharts || {}), overview: chart };
+}
+
+// --- Campaigns
+
+async function campaigns() {
+  const { rows } = await report('campaigns', {});
+  const columns = [
+    { key: 'ad_network_id', label: 'Network', cell: (r) => r.ad_network_id ?? '–' },
+    { key: 'app_id', label: 'App', cell: (r) => (r.app_id === null ? '–' : String(r.app_id)) },
+    { key: 'campaign', label: 'Campaign', cell: (r) => r.campaign ?? '–' },
+    { key: 'campaign_name', label: 'Name', cell: (r) => r.campaign_name ?? '–' },
+    { key: 'installs', label: 'Installs' },
+    { key: 'redownloads', label: 'Redownloads' },
+    { key: 'reengagements', label: 'Re-engagements' },
+    { key: 'window_0', label: 'Window 0' },
+    { key: 'window_1', label: 'Window 1' },
+    { key: 'window_2', label: 'Window 2' },
+    { key: 'null_rate', label: 'Null rate', cell: (r) => (r.null_rate === null ? '–' : `${(r.null_rate * 100).toFixed(1)} %`) },
+    { key: 'revenue_min', label: 'Revenue from', cell: (r) => (r.revenue_min === null ? '–' : `${r.revenue_min.toLocaleString('en')} ${r.currency ?? ''}`.trim()) },
+    { key: 'revenue_max', label: 'Revenue to', cell: (r) => (r.revenue_max === null ? '–' : `${r.revenue_max.toLocaleString('en')} ${r.currency ?? ''}`.trim()) },
+  ].map((c) => ({ ...c, sortable: true }));
+  const table = document.getElementById('campaign-table');
+  const state = { rows, key: 'installs', descending: true, filter: '' };
+  const render = () => {
+    const needle = state.filter.toLowerCase();
+    const shown = state.rows
+      .filter((r) => !needle || [r.ad_network_id, r.app_id, r.campaign, r.campaign_name].some((v) => v !== null && String(v).toLowerCase().includes(needle)))
+      .sort((a, b) => {
+        const [x, y] = [a[state.key], b[state.key]];
+        const order = x === y ? 0 : x === null ? -1 : y === null ? 1 : x < y ? -1 : 1;
+        return state.descending ? -order : order;
+      });
+    fillTable(table, columns, shown);
+    for (const th of table.querySelectorAll('th')) {
+      th.setAttribute('aria-sort', th.dataset.column === state.key ? (state.descending ? 'descending' : 'ascending') : 'none');
+      th.querySelector('button')?.addEventListener('click', () => {
+        state.descending = state.key === th.dataset.column ? !state.descending : true;
+        state.key = th.dataset.column;
+        render();
+      });
+    }
+  };
+  document.getElementById('filter').addEventListener('input', (event) => {
+    state.filter = event.target.value;
+    render();
+  });
+  render();
+}
+
+const pages = { overview, campaigns };
+if (page && pages[page.dataset.page]) {
+  pages[page.dataset.page]()
+    .then(() => page.setAttribute('data-ready', 'true'))
+    .catch(showError);
+}

@@ -1,0 +1,309 @@
+/** @jsxImportSource hono/jsx */
+// The analyst dashboard: server-rendered pages (hono/jsx), a small script for charts and tables,
+// data from the same report routes as the API under /dashboard/api with the session's principal.
+// docs/dashboard.md says what each page shows.
+
+import { TZDate } from '@date-fns/tz';
+import { addDays, format, parseISO } from 'date-fns';
+import type { Context, MiddlewareHandler, Next } from 'hono';
+import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
+import { raw } from 'hono/html';
+import type { Child } from 'hono/jsx';
+import { secureHeaders } from 'hono/secure-headers';
+import { getApiKey } from '../../db/api-keys.js';
+import { isTimeZone } from '../../report/query.js';
+import { principalOf } from '../auth.js';
+import { clientAddress, RateLimiter } from '../client-guard.js';
+import type { AppEnv, Principal } from '../deps.js';
+import { problem } from '../problem.js';
+import { adminFingerprint, csrfToken, csrfValid, readSession, SESSION_COOKIE, SESSION_MS, signSession } from './session.js';
+
+/** Nothing but skanpost's own origin: no inline script, no CDN, no framing. */
+const dashboardSecurity = secureHeaders({
+  contentSecurityPolicy: {
+    defaultSrc: ["'self'"],
+    scriptSrc: ["'self'"],
+    styleSrc: ["'self'"],
+    imgSrc: ["'self'", 'data:'],
+    connectSrc: ["'self'"],
+    fontSrc: ["'self'"],
+    objectSrc: ["'none'"],
+    baseUri: ["'none'"],
+    formAction: ["'self'"],
+    frameAncestors: ["'none'"],
+  },
+});
+
+/** The campaign table's rows: one per network, app and campaign. */
+const CAMPAIGN_GROUPS = 'ad_network_id,app_id,campaign';
+
+const PAGES = [
+  { path: '/dashboard', title: 'Overview' },
+  { path: '/dashboard/campaigns', title: 'Campaigns' },
+] as const;
+
+/** Over HTTPS, directly or as the trusted proxy says: then the cookie is Secure. */
+function overHttps(c: Context<AppEnv>): boolean {
+  if (new URL(c.req.url).protocol === 'https:') return true;
+  return c.get('deps').guard?.trustedHeader !== undefined && c.req.header('x-forwarded-proto')?.split(',')[0]?.trim() === 'https';
+}
+
+const COOKIE_OPTIONS = { path: '/', httpOnly: true, sameSite: 'Strict' } as const;
+
+function Layout(props: { title: string; principal?: Principal | undefined; csrf?: string; path?: string; children: Child }) {
+  return (
+    <>
+      {raw('<!DOCTYPE html>')}
+      <html lang="en">
+        <head>
+          <meta charset="utf-8" />
+          <meta name="viewport" content="width=device-width, initial-scale=1" />
+          <title>{`${props.title} · skanpost`}</title>
+          {/* No icon: the browser would ask /favicon.ico for one. */}
+          <link rel="icon" href="data:," />
+          <link rel="stylesheet" href="/dashboard/assets/uplot.css" />
+          <link rel="stylesheet" href="/dashboard/assets/dashboard.css" />
+          <script defer src="/dashboard/assets/uplot.js" />
+          <script type="module" src="/dashboard/assets/dashboard.js" />
+        </head>
+        <body>
+          <header>
+            <strong>skanpost</strong>
+            {props.principal && (
+              <nav aria-label="Pages">
+                {PAGES.map((p) => (
+                  <a href={p.path} aria-current={p.path === props.path ? 'page' : undefined}>
+                    {p.title}
+                  </a>
+                ))}
+              </nav>
+            )}
+            {props.principal && (
+              <form method="post" action="/dashboard/sign-out" class="sign-out">
+                <input type="hidden" name="csrf" value={props.csrf} />
+                <span>
+                  {props.principal.role}
+                  {props.principal.appIds ? ` · apps ${props.principal.appIds.join(', ')}` : ''}
+                  {props.principal.adNetworkIds ? ` · networks ${props.principal.adNetworkIds.join(', ')}` : ''}
+                </span>
+                <button type="submit">Sign out</button>
+              </form>
+            )}
+          </header>
+          <main>{props.children}</main>
+        </body>
+      </html>
+    </>
+  );
+}
+
+/** The controls every page has: their state is the URL's query, so a view can be bookmarked and shared. */
+function Controls(props: { query: Record<string, string> }) {
+  const q = props.query;
+  const zones = typeof Intl.supportedValuesOf === 'function' ? ['UTC', ...Intl.supportedValuesOf('timeZone').filter((z) => z !== 'UTC')] : ['UTC'];
+  return (
+    <form method="get" class="controls" id="controls">
+      <label>
+        Range
+        <select name="days">
+          {['7', '30', '90'].map((d) => (
+            <option value={d} selected={(q.days ?? '7') === d}>{`last ${d} days`}</option>
+          ))}
+        </select>
+      </label>
+      <label>
+        Time zone
+        <input name="tz" list="zones" value={q.tz ?? 'UTC'} autocomplete="off" />
+        <datalist id="zones">
+          {zones.map((z) => (
+            <option value={z} />
+          ))}
+        </datalist>
+      </label>
+      <label>
+        Date basis
+        <select name="date_basis">
+          <option value="arrival" selected={(q.date_basis ?? 'arrival') === 'arrival'}>
+            arrival
+          </option>
+          <option value="install" selected={q.date_basis === 'install'}>
+            estimated install
+          </option>
+        </select>
+      </label>
+      <label>
+        App
+        <input name="app_id" value={q.app_id ?? ''} inputmode="numeric" placeholder="all" />
+      </label>
+      <label>
+        Network
+        <input name="ad_network_id" value={q.ad_network_id ?? ''} placeholder="all" />
+      </label>
+      <button type="submit">Show</button>
+    </form>
+  );
+}
+
+function SignIn(props: { error?: string }) {
+  return (
+    <Layout title="Sign in">
+      <form method="post" action="/dashboard/sign-in" class="sign-in">
+        <h1>Sign in</h1>
+        <label>
+          API key
+          <input type="password" name="api_key" autocomplete="current-password" required />
+        </label>
+        {props.error && (
+          <p role="alert" class="error">
+            {props.error}
+          </p>
+        )}
+        <button type="submit">Sign in</button>
+      </form>
+    </Layout>
+  );
+}
+
+/** The page's query as the controls keep it; empty values dropped. */
+const pageQuery = (c: Context) => Object.fromEntries(Object.entries(c.req.query()).filter(([, v]) => v !== ''));
+
+/**
+ * The report parameters of the page's controls, the API's own: the last `days` days including
+ * today in the zone. A control the report would refuse is passed on as typed, so the page shows
+ * the report's own error naming it.
+ */
+function reportQuery(query: Record<string, string>, now: Date, extra: Record<string, string>): string {
+  const tz = query.tz ?? 'UTC';
+  const days = ['7', '30', '90'].includes(query.days ?? '') ? Number(query.days) : 7;
+  const zone = isTimeZone(tz) ? tz : 'UTC';
+  const to = format(new TZDate(now.getTime(), zone), 'yyyy-MM-dd');
+  const params = new URLSearchParams({ from: format(addDays(parseISO(to), 1 - days), 'yyyy-MM-dd'), to, tz });
+  for (const name of ['date_basis', 'app_id', 'ad_network_id']) if (query[name]) params.set(name, query[name]);
+  for (const [k, v] of Object.entries(extra)) params.set(k, v);
+  return params.toString();
+}
+
+export function dashboardRoutes(app: import('@hono/zod-openapi').OpenAPIHono<AppEnv>): void {
+  // Ten tries a minute per address, then a wait: a key cannot be guessed through the form.
+  const signInLimiter = new RateLimiter(10 / 60, 10);
+
+  app.use('/', dashboardSecurity);
+  app.use('/dashboard', dashboardSecurity);
+  app.use('/dashboard/*', dashboardSecurity);
+  app.get('/', (c) => c.redirect('/dashboard', 302));
+
+  app.get('/dashboard/assets/:name', (c) => {
+    const asset = c.get('deps').assets?.get(c.req.param('name'));
+    if (!asset) return problem(c, 404, 'not_found', 'Not Found', { detail: `no asset ${c.req.param('name')}` });
+    return c.body(asset.body, 200, { 'Content-Type': asset.type, 'Cache-Control': 'public, max-age=3600' });
+  });
+
+  app.get('/dashboard/sign-in', (c) => c.html(<SignIn />));
+
+  app.post('/dashboard/sign-in', async (c) => {
+    const deps = c.get('deps');
+    const address = clientAddress(c.req.raw.headers, deps.guard?.socketAddress?.(c), deps.guard?.trustedHeader) ?? 'unknown';
+    const wait = signInLimiter.take(address, Date.now());
+    if (wait !== undefined) {
+      return c.html(<SignIn error={`Too many attempts from this address; try again in ${wait} s.`} />, 429, { 'Retry-After': String(wait) });
+    }
+    const form = await c.req.parseBody();
+    const secret = typeof form.api_key === 'string' ? form.api_key.trim() : '';
+    const principal = secret && secret.length <= 200 ? await principalOf(deps, secret) : undefined;
+    if (!principal) return c.html(<SignIn error="That API key is not known." />, 401);
+    const [signing] = await deps.sessionSecrets();
+    const cookie = signSession(signing!, {
+      keyId: principal.keyId ?? 0,
+      expiresMs: deps.now().getTime() + SESSION_MS,
+      admin: principal.keyId === null ? adminFingerprint(secret) : '',
+    });
+    setCookie(c, SESSION_COOKIE, cookie, { ...COOKIE_OPTIONS, maxAge: SESSION_MS / 1000, secure: overHttps(c) });
+    return c.redirect('/dashboard', 303);
+  });
+
+  // Everything below needs a session: pages redirect to the sign-in, data routes answer 401.
+  const session: MiddlewareHandler<AppEnv> = async (c, next: Next) => {
+    const path = c.req.path;
+    if (path === '/dashboard/sign-in' || path.startsWith('/dashboard/assets/')) return next();
+    const deps = c.get('deps');
+    const secrets = await deps.sessionSecrets();
+    const cookie = getCookie(c, SESSION_COOKIE);
+    const found = readSession(secrets, cookie, deps.now().getTime());
+    let principal: Principal | undefined;
+    if (found && found.keyId === 0) {
+      if (deps.adminKey && found.admin === adminFingerprint(deps.adminKey)) principal = { role: 'admin', keyId: null, appIds: null, adNetworkIds: null };
+    } else if (found) {
+      const key = await getApiKey(deps.db, found.keyId);
+      if (key) principal = { role: key.role, keyId: key.id, appIds: key.appIds, adNetworkIds: key.adNetworkIds };
+    }
+    if (!principal || !cookie) {
+      if (cookie) deleteCookie(c, SESSION_COOKIE, COOKIE_OPTIONS);
+      if (path.startsWith('/dashboard/api/')) return problem(c, 401, 'unauthorized', 'Unauthorized', { detail: 'sign in at /dashboard/sign-in' });
+      return c.redirect('/dashboard/sign-in', 303);
+    }
+    // Anything that changes state carries the session's CSRF token (a form field or a header).
+    if (c.req.method !== 'GET' && c.req.method !== 'HEAD') {
+      const token = c.req.header('x-csrf-token') ?? (c.req.header('content-type')?.includes('form') ? ((await c.req.parseBody()).csrf as string | undefined) : undefined);
+      if (!csrfValid(secrets, cookie, token)) return problem(c, 403, 'forbidden', 'Forbidden', { detail: 'the form is stale or not from this dashboard; reload the page' });
+    }
+    c.set('principal', principal);
+    c.set('sessionCookie', cookie);
+    return next();
+  };
+  app.use('/dashboard', session);
+  app.use('/dashboard/*', session);
+
+  const csrfOf = async (c: Context<AppEnv>) => csrfToken((await c.get('deps').sessionSecrets())[0]!, c.get('sessionCookie'));
+
+  app.post('/dashboard/sign-out', (c) => {
+    deleteCookie(c, SESSION_COOKIE, COOKIE_OPTIONS);
+    return c.redirect('/dashboard/sign-in', 303);
+  });
+
+  app.get('/dashboard', async (c) => {
+    const query = pageQuery(c);
+    return c.html(
+      <Layout title="Overview" principal={c.get('principal')} csrf={await csrfOf(c)} path="/dashboard">
+        <h1>Overview</h1>
+        <Controls query={query} />
+        <section id="overview" data-page="overview" data-query={reportQuery(query, c.get('deps').now(), {})} aria-live="polite">
+          <dl class="totals" id="totals" />
+          <figure>
+            <figcaption>Postbacks and installs per day</figcaption>
+            <div id="chart" class="chart" role="img" aria-label="Postbacks and installs per day; the table below holds the same figures" />
+            <p class="legend">Dashed: days still filling (postbacks for them can still arrive).</p>
+          </figure>
+          <h2>Verdicts and windows</h2>
+          <dl class="totals" id="verdicts" />
+          <table id="days" class="data">
+            <caption>Per day</caption>
+          </table>
+        </section>
+      </Layout>,
+    );
+  });
+
+  app.get('/dashboard/campaigns', async (c) => {
+    const query = pageQuery(c);
+    return c.html(
+      <Layout title="Campaigns" principal={c.get('principal')} csrf={await csrfOf(c)} path="/dashboard/campaigns">
+        <h1>Campaigns</h1>
+        <Controls query={query} />
+        <section id="campaigns" data-page="campaigns" data-query={reportQuery(query, c.get('deps').now(), { group_by: CAMPAIGN_GROUPS })} aria-live="polite">
+          <p class="tools">
+            <label>
+              Filter rows
+              <input id="filter" type="search" placeholder="network, app, campaign or name" />
+            </label>
+            <a id="csv" href={`/dashboard/api/reports/campaigns?${reportQuery(query, c.get('deps').now(), { group_by: CAMPAIGN_GROUPS, format: 'csv' })}`} download>
+              Download CSV
+            </a>
+          </p>
+          <table id="campaign-table" class="data sortable">
+            <caption>Campaigns in the range (select a column heading to sort)</caption>
+          </table>
+        </section>
+      </Layout>,
+    );
+  });
+}

@@ -1,0 +1,164 @@
+// The dashboard in a real headless Chromium (Debian's, driven by playwright-core) against a real
+// `npm start` server: what a person sees, the numbers plotted, the CSV downloaded, a scoped key's
+// view, sign-out; no console error and no request to another origin on any page.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type Browser, chromium, type Page } from 'playwright-core';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { type ServerProcess, startServer } from '../support/server.js';
+import { generateKey, signSkan, skanBody } from '../support/signing.js';
+
+const ADMIN = 'dashboard-admin-key-0123456789';
+const key = generateKey('P-256');
+const APP = 525463029;
+const OTHER_APP = 111;
+
+let dir: string;
+let server: ServerProcess;
+let browser: Browser;
+const consoleErrors: string[] = [];
+const foreignRequests: string[] = [];
+
+const api = (path: string, init: RequestInit = {}, secret = ADMIN) =>
+  fetch(`${server.url}${path}`, { ...init, headers: { authorization: `Bearer ${secret}`, ...(init.headers ?? {}) } });
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'skanpost-dashboard-'));
+  server = await startServer({ SKANPOST_DB: join(dir, 'db.sqlite'), SKANPOST_ADMIN_KEY: ADMIN, SKANPOST_EXTRA_KEYS: key.spkiBase64 }, { viaNpm: true });
+  // Seven verified postbacks of the app (campaign 39, five of them installs), two of another app.
+  const post = (body: Record<string, unknown>) => fetch(`${server.url}/.well-known/skadnetwork/report-attribution/`, { method: 'POST', body: JSON.stringify(body) });
+  for (let i = 0; i < 7; i++) {
+    const r = await post(signSkan(skanBody('4.0', { 'app-id': APP, 'source-identifier': '5239', 'did-win': i < 5 }), key, '4.0'));
+    expect(r.status).toBe(200);
+  }
+  for (let i = 0; i < 2; i++) await post(signSkan(skanBody('4.0', { 'app-id': OTHER_APP, 'source-identifier': '1240' }), key, '4.0'));
+  browser = await chromium.launch({
+    executablePath: process.env.SKANPOST_CHROMIUM ?? '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+}, 120_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await server?.killAll();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function newPage(): Promise<Page> {
+  const context = await browser.newContext({ acceptDownloads: true });
+  const page = await context.newPage();
+  const origin = new URL(server.url).origin;
+  page.on('console', (message) => {
+    if (message.type() === 'error') consoleErrors.push(`${page.url()}: ${message.text()}`);
+  });
+  page.on('pageerror', (error) => consoleErrors.push(`${page.url()}: ${error.message}`));
+  page.on('request', (request) => {
+    if (new URL(request.url()).origin !== origin) foreignRequests.push(request.url());
+  });
+  return page;
+}
+
+async function signIn(page: Page, secret: string) {
+  await page.goto(server.url);
+  expect(new URL(page.url()).pathname).toBe('/dashboard/sign-in');
+  await page.getByLabel('API key').fill(secret);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.waitForURL(/\/dashboard$/);
+}
+
+const ready = (page: Page) => page.waitForSelector('[data-page][data-ready="true"]', { timeout: 15_000 });
+const total = (page: Page, id: string) => page.locator(`[data-total="${id}"]`).textContent();
+
+it('signs in, shows the figures ingested and plots them, moves the days with the time zone, and signs out', async () => {
+  const page = await newPage();
+  await signIn(page, ADMIN);
+  await ready(page);
+  expect(await total(page, 'postbacks')).toBe('9');
+  expect(await total(page, 'installs')).toBe('7');
+  expect(await total(page, 'verified_share')).toBe('100.0 %');
+  // What the chart plots: the postbacks of the one day there are, and the installs.
+  const plotted = await page.evaluate(() => {
+    const chart = (window as unknown as { skanpostCharts: { overview: { data: Array<Array<number | null>> } } }).skanpostCharts.overview;
+    // Each day's value is on the solid series, or else on the dashed one (they share the day they meet).
+    const perDay = (solid: Array<number | null>, dashed: Array<number | null>) => solid.map((v, i) => v ?? dashed[i] ?? 0);
+    const add = (xs: number[]) => xs.reduce((s, v) => s + v, 0);
+    const [, p, pf, i, iF] = chart.data as Array<Array<number | null>>;
+    return { days: chart.data[0]!.length, postbacks: add(perDay(p!, pf!)), installs: add(perDay(i!, iF!)), today: [p!.at(-1), pf!.at(-1)] };
+  });
+  // Seven days, every one plotted; today is still filling, so its figures are on the dashed series.
+  expect(plotted).toEqual({ days: 7, postbacks: 9, installs: 7, today: [null, 9] });
+  const utcDay = new Date().toISOString().slice(0, 10);
+  const dayRows = async () =>
+    (await page.locator('#days tbody tr').evaluateAll((trs) => trs.map((tr) => Array.from(tr.querySelectorAll('td'), (td) => td.textContent)))).filter((r) => r[1] !== '0');
+  expect(await dayRows()).toEqual([[utcDay, '9', '9', '7', '100.0 %', 'still filling']]);
+
+  // UTC+14: the same postbacks fall on that zone's day, which the URL now holds.
+  await page.getByLabel('Time zone').fill('Pacific/Kiritimati');
+  await page.getByRole('button', { name: 'Show' }).click();
+  await page.waitForURL(/tz=Pacific%2FKiritimati/);
+  await ready(page);
+  const kiritimatiDay = new Intl.DateTimeFormat('en-CA', { timeZone: 'Pacific/Kiritimati' }).format(new Date());
+  expect((await dayRows()).map((r) => r[0])).toEqual([kiritimatiDay]);
+  // Remembered: the overview without a zone in its URL opens in the last one chosen.
+  await page.goto(`${server.url}/dashboard`);
+  await page.waitForURL(/tz=Pacific%2FKiritimati/);
+  await ready(page);
+
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await page.waitForURL(/\/dashboard\/sign-in$/);
+  await page.goto(`${server.url}/dashboard`);
+  expect(new URL(page.url()).pathname).toBe('/dashboard/sign-in');
+});
+
+it('lists campaigns, sorts and filters them, and downloads the API CSV byte for byte', async () => {
+  const page = await newPage();
+  await signIn(page, ADMIN);
+  await page.goto(`${server.url}/dashboard/campaigns?days=30`);
+  await ready(page);
+  const rows = page.locator('#campaign-table tbody tr');
+  expect(await rows.count()).toBe(2);
+  // Sorted by installs, most first: the app's campaign 39 (5 installs) before the other app's 40 (2).
+  expect(await page.locator('#campaign-table tbody td[data-column="campaign"]').allTextContents()).toEqual(['39', '40']);
+  expect(await page.locator('#campaign-table tbody td[data-column="installs"]').allTextContents()).toEqual(['5', '2']);
+  await page.getByRole('button', { name: 'App' }).click();
+  await page.getByRole('button', { name: 'App' }).click();
+  // First click: most first; second: least first.
+  expect(await page.locator('#campaign-table tbody td[data-column="app_id"]').allTextContents()).toEqual([String(OTHER_APP), String(APP)]);
+  expect(await page.locator('#campaign-table th[data-column="app_id"]').getAttribute('aria-sort')).toBe('ascending');
+  await page.getByLabel('Filter rows').fill('1240');
+  await page.getByLabel('Filter rows').fill('40');
+  expect(await page.locator('#campaign-table tbody td[data-column="campaign"]').allTextContents()).toEqual(['40']);
+
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: 'Download CSV' }).click()]);
+  const downloaded = readFileSync((await download.path())!);
+  const csvUrl = new URL((await page.getByRole('link', { name: 'Download CSV' }).getAttribute('href'))!, server.url);
+  const fromApi = Buffer.from(await (await api(`/v1/reports/campaigns${csvUrl.search}`)).arrayBuffer());
+  expect(downloaded.equals(fromApi)).toBe(true);
+  expect(downloaded.toString('utf8')).toContain(',39,');
+});
+
+it('shows a scoped key only its app, and refuses the other one', async () => {
+  const created = (await (await api('/v1/keys', { method: 'POST', body: JSON.stringify({ name: 'one app', role: 'analyst', app_ids: [OTHER_APP] }) })).json()) as {
+    id: number;
+    secret: string;
+  };
+  const page = await newPage();
+  await signIn(page, created.secret);
+  await page.goto(`${server.url}/dashboard/campaigns?days=30`);
+  await ready(page);
+  expect(await page.locator('#campaign-table tbody td[data-column="app_id"]').allTextContents()).toEqual([String(OTHER_APP)]);
+  // The session's cookie, asking outside its scope: refused; and /v1 stays Bearer-only.
+  const cookie = (await page.context().cookies()).map((c) => `${c.name}=${c.value}`).join('; ');
+  expect((await fetch(`${server.url}/dashboard/api/reports/campaigns?app_id=${APP}`, { headers: { cookie } })).status).toBe(403);
+  expect((await fetch(`${server.url}/v1/reports/campaigns`, { headers: { cookie } })).status).toBe(401);
+  // Deleting the key ends its sessions.
+  expect((await api(`/v1/keys/${created.id}`, { method: 'DELETE' })).status).toBe(204);
+  await page.goto(`${server.url}/dashboard/campaigns`);
+  expect(new URL(page.url()).pathname).toBe('/dashboard/sign-in');
+});
+
+it('met no console error and asked no other origin for anything', () => {
+  expect(consoleErrors).toEqual([]);
+  expect(foreignRequests).toEqual([]);
+});
