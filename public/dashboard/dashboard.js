@@ -78,6 +78,22 @@ function everyDay(meta, rows) {
   return out;
 }
 
+/** The days table behind a day chart. */
+function fillDays(rows) {
+  fillTable(
+    document.getElementById('days'),
+    [
+      { key: 'date', label: 'Day', cell: (r) => r.date },
+      { key: 'postbacks', label: 'Postbacks' },
+      { key: 'verified', label: 'Verified' },
+      { key: 'installs', label: 'Installs' },
+      { key: 'null_rate', label: 'Null rate', cell: (r) => (r.null_rate === null ? '–' : `${(r.null_rate * 100).toFixed(1)} %`) },
+      { key: 'complete', label: 'Complete', cell: (r) => (r.complete ? 'yes' : 'still filling') },
+    ],
+    rows,
+  );
+}
+
 async function overview() {
   const [byDay, development] = await Promise.all([report('campaigns', { group_by: 'date' }), report('campaigns', { environment: 'development' })]);
   const rows = everyDay(byDay.meta, byDay.rows);
@@ -99,22 +115,11 @@ async function overview() {
     ['Window 1', number(sum(rows, 'window_1')), 'window_1'],
     ['Window 2', number(sum(rows, 'window_2')), 'window_2'],
   ]);
-  fillTable(
-    document.getElementById('days'),
-    [
-      { key: 'date', label: 'Day', cell: (r) => r.date },
-      { key: 'postbacks', label: 'Postbacks' },
-      { key: 'verified', label: 'Verified' },
-      { key: 'installs', label: 'Installs' },
-      { key: 'null_rate', label: 'Null rate', cell: (r) => (r.null_rate === null ? '–' : `${(r.null_rate * 100).toFixed(1)} %`) },
-      { key: 'complete', label: 'Complete', cell: (r) => (r.complete ? 'yes' : 'still filling') },
-    ],
-    rows,
-  );
-  drawOverview(rows);
+  fillDays(rows);
+  drawDays(rows, 'overview');
 }
 
-function drawOverview(rows) {
+function drawDays(rows, name) {
   const target = document.getElementById('chart');
   const x = rows.map((r) => Date.parse(`${r.date}T00:00:00Z`) / 1000);
   // A filling day is drawn dashed: its series starts at the last complete day so the lines meet.
@@ -142,7 +147,7 @@ function drawOverview(rows) {
     [x, postbacksDone, postbacksFilling, installsDone, installsFilling],
     target,
   );
-  window.skanpostCharts = { ...(window.skanpostCharts || {}), overview: chart };
+  window.skanpostCharts = { ...(window.skanpostCharts || {}), [name]: chart };
 }
 
 // --- Campaigns
@@ -175,7 +180,18 @@ async function campaigns() {
         const order = x === y ? 0 : x === null ? -1 : y === null ? 1 : x < y ? -1 : 1;
         return state.descending ? -order : order;
       });
-    fillTable(table, columns, shown);
+    fillTable(table, columns, shown, {
+      rowAttributes: (r) => ({ 'data-href': `/dashboard/campaigns/${[r.ad_network_id, r.app_id, r.campaign].map((v) => encodeURIComponent(v === null ? 'null' : String(v))).join('/')}?${params}` }),
+    });
+    // A row opens its campaign: by a click, or by Enter on the campaign's link.
+    for (const tr of table.querySelectorAll('tbody tr')) {
+      const cell = tr.querySelector('td[data-column="campaign"]');
+      cell.replaceChildren(element('a', { href: tr.dataset.href }, cell.textContent));
+      tr.addEventListener('click', (event) => {
+        if (event.target.closest('a')) return;
+        location.href = tr.dataset.href;
+      });
+    }
     for (const th of table.querySelectorAll('th')) {
       th.setAttribute('aria-sort', th.dataset.column === state.key ? (state.descending ? 'descending' : 'ascending') : 'none');
       th.querySelector('button')?.addEventListener('click', () => {
@@ -192,7 +208,52 @@ async function campaigns() {
   render();
 }
 
-const pages = { overview, campaigns };
+// --- One campaign
+
+async function campaign() {
+  const [byDay, byValue, byWindow, events] = await Promise.all([
+    report('campaigns', { group_by: 'date' }),
+    report('campaigns', { group_by: 'conversion_value', window: '0' }),
+    report('campaigns', { group_by: 'window' }),
+    report('events', { group_by: 'event' }),
+  ]);
+  const days = everyDay(byDay.meta, byDay.rows);
+  fillDays(days);
+  drawDays(days, 'campaign');
+  const values = byValue.rows.filter((r) => r.conversion_value !== null);
+  fillTable(document.getElementById('values'), [{ key: 'conversion_value', label: 'Fine value', cell: (r) => String(r.conversion_value) }, { key: 'verified', label: 'Postbacks' }], values);
+  const target = document.getElementById('values-chart');
+  const chart = new uPlot(
+    {
+      width: Math.max(320, target.clientWidth || 800),
+      height: 220,
+      scales: { x: { time: false } },
+      axes: [{ label: 'fine value' }, { label: 'postbacks' }],
+      series: [{ label: 'Value' }, { label: 'Postbacks', stroke: '#1f5fbf', fill: '#1f5fbf55', paths: uPlot.paths.bars({ size: [0.8] }) }],
+    },
+    [values.map((r) => r.conversion_value), values.map((r) => r.verified)],
+    target,
+  );
+  window.skanpostCharts = { ...(window.skanpostCharts || {}), values: chart };
+  fillTable(
+    document.getElementById('coarse'),
+    [
+      { key: 'window', label: 'Window', cell: (r) => String(r.window) },
+      { key: 'coarse_low', label: 'Low' },
+      { key: 'coarse_medium', label: 'Medium' },
+      { key: 'coarse_high', label: 'High' },
+      { key: 'null_values', label: 'No value' },
+    ],
+    byWindow.rows,
+  );
+  fillTable(
+    document.getElementById('events'),
+    [{ key: 'event', label: 'Event', cell: (r) => r.event }, { key: 'postbacks', label: 'Postbacks' }, { key: 'count_min', label: 'Count from' }, { key: 'count_max', label: 'Count to' }],
+    events.rows,
+  );
+}
+
+const pages = { overview, campaigns, campaign };
 if (page && pages[page.dataset.page]) {
   pages[page.dataset.page]()
     .then(() => page.setAttribute('data-ready', 'true'))

@@ -26,10 +26,13 @@ const api = (path: string, init: RequestInit = {}, secret = ADMIN) =>
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'skanpost-dashboard-'));
   server = await startServer({ SKANPOST_DB: join(dir, 'db.sqlite'), SKANPOST_ADMIN_KEY: ADMIN, SKANPOST_EXTRA_KEYS: key.spkiBase64 }, { viaNpm: true });
-  // Seven verified postbacks of the app (campaign 39, five of them installs), two of another app.
+  // Seven verified postbacks of the app (campaign 39, five of them installs), two of another app (campaign 40).
   const post = (body: Record<string, unknown>) => fetch(`${server.url}/.well-known/skadnetwork/report-attribution/`, { method: 'POST', body: JSON.stringify(body) });
+  // Three carry a fine value: 12 twice, 40 once.
+  const values = [12, 12, 40];
   for (let i = 0; i < 7; i++) {
-    const r = await post(signSkan(skanBody('4.0', { 'app-id': APP, 'source-identifier': '5239', 'did-win': i < 5 }), key, '4.0'));
+    const value = values[i] === undefined ? {} : { 'conversion-value': values[i] };
+    const r = await post(signSkan(skanBody('4.0', { 'app-id': APP, 'source-identifier': '5239', 'did-win': i < 5, ...value }), key, '4.0'));
     expect(r.status).toBe(200);
   }
   for (let i = 0; i < 2; i++) await post(signSkan(skanBody('4.0', { 'app-id': OTHER_APP, 'source-identifier': '1240' }), key, '4.0'));
@@ -91,7 +94,7 @@ it('signs in, shows the figures ingested and plots them, moves the days with the
   const utcDay = new Date().toISOString().slice(0, 10);
   const dayRows = async () =>
     (await page.locator('#days tbody tr').evaluateAll((trs) => trs.map((tr) => Array.from(tr.querySelectorAll('td'), (td) => td.textContent)))).filter((r) => r[1] !== '0');
-  expect(await dayRows()).toEqual([[utcDay, '9', '9', '7', '100.0 %', 'still filling']]);
+  expect(await dayRows()).toEqual([[utcDay, '9', '9', '7', '66.7 %', 'still filling']]);
 
   // UTC+14: the same postbacks fall on that zone's day, which the URL now holds.
   await page.getByLabel('Time zone').fill('Pacific/Kiritimati');
@@ -136,6 +139,26 @@ it('lists campaigns, sorts and filters them, and downloads the API CSV byte for 
   const fromApi = Buffer.from(await (await api(`/v1/reports/campaigns${csvUrl.search}`)).arrayBuffer());
   expect(downloaded.equals(fromApi)).toBe(true);
   expect(downloaded.toString('utf8')).toContain(',39,');
+
+  // A row opens its campaign: days, fine values (plotted and tabled), coarse values per window, events.
+  await page.getByLabel('Filter rows').fill('');
+  await page.getByRole('link', { name: '39', exact: true }).click();
+  await page.waitForURL(/\/dashboard\/campaigns\/[^/]+\/525463029\/39\?/);
+  await ready(page);
+  expect(await page.getByRole('heading', { level: 1 }).textContent()).toContain('Campaign 39');
+  const cells = (id: string) => page.locator(`#${id} tbody tr`).evaluateAll((trs) => trs.map((tr) => Array.from(tr.querySelectorAll('td'), (td) => td.textContent)));
+  expect(await cells('values')).toEqual([
+    ['12', '2'],
+    ['40', '1'],
+  ]);
+  const bars = await page.evaluate(() => (window as unknown as { skanpostCharts: { values: { data: unknown[] } } }).skanpostCharts.values.data);
+  expect(bars).toEqual([
+    [12, 40],
+    [2, 1],
+  ]);
+  const days = (await cells('days')).filter((r) => r[1] !== '0');
+  expect(days.map((r) => r.slice(1, 4))).toEqual([['7', '7', '5']]);
+  expect(await cells('coarse')).toEqual([['0', '0', '0', '0', '4']]);
 });
 
 it('shows a scoped key only its app, and refuses the other one', async () => {

@@ -178,7 +178,7 @@ function reportQuery(query: Record<string, string>, now: Date, extra: Record<str
   const zone = isTimeZone(tz) ? tz : 'UTC';
   const to = format(new TZDate(now.getTime(), zone), 'yyyy-MM-dd');
   const params = new URLSearchParams({ from: format(addDays(parseISO(to), 1 - days), 'yyyy-MM-dd'), to, tz });
-  for (const name of ['date_basis', 'app_id', 'ad_network_id']) if (query[name]) params.set(name, query[name]);
+  for (const name of ['date_basis', 'app_id', 'ad_network_id', 'campaign']) if (query[name]) params.set(name, query[name]);
   for (const [k, v] of Object.entries(extra)) params.set(k, v);
   return params.toString();
 }
@@ -277,6 +277,46 @@ export function dashboardRoutes(app: import('@hono/zod-openapi').OpenAPIHono<App
           <dl class="totals" id="verdicts" />
           <table id="days" class="data">
             <caption>Per day</caption>
+          </table>
+        </section>
+      </Layout>,
+    );
+  });
+
+  app.get('/dashboard/campaigns/:network/:app/:campaign', async (c) => {
+    const query = pageQuery(c);
+    const { network, app: appId, campaign } = c.req.param();
+    // The campaign's own filters on top of the controls' ('null' is the report's word for absent).
+    const filters = { ad_network_id: network, app_id: appId, campaign };
+    const title = `Campaign ${campaign === 'null' ? '(none)' : campaign} of ${network === 'null' ? '(no network)' : network}, app ${appId}`;
+    return c.html(
+      <Layout title={title} principal={c.get('principal')} csrf={await csrfOf(c)} path="/dashboard/campaigns">
+        <p>
+          <a href={`/dashboard/campaigns?${new URLSearchParams(query)}`}>← Campaigns</a>
+        </p>
+        <h1>{title}</h1>
+        <Controls query={query} />
+        <section id="campaign" data-page="campaign" data-query={reportQuery({ ...query, ...filters }, c.get('deps').now(), {})} aria-live="polite">
+          <figure>
+            <figcaption>Postbacks and installs per day</figcaption>
+            <div id="chart" class="chart" role="img" aria-label="Postbacks and installs per day; the table below holds the same figures" />
+            <p class="legend">Dashed: days still filling (postbacks for them can still arrive).</p>
+          </figure>
+          <table id="days" class="data">
+            <caption>Per day</caption>
+          </table>
+          <h2>Fine conversion values (window 0)</h2>
+          <div id="values-chart" class="chart" role="img" aria-label="Postbacks per fine conversion value; the table below holds the same figures" />
+          <table id="values" class="data">
+            <caption>Postbacks per fine value</caption>
+          </table>
+          <h2>Coarse values per window</h2>
+          <table id="coarse" class="data">
+            <caption>Low, medium and high per window</caption>
+          </table>
+          <h2>Decoded events</h2>
+          <table id="events" class="data">
+            <caption>Events decoded from conversion values (a range: a value may stand for several counts)</caption>
           </table>
         </section>
       </Layout>,
