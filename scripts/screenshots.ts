@@ -9,8 +9,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
 import { runCli } from '../src/node/cli.js';
+import { launchChromium } from '../test/support/browser.js';
 import { startServer } from '../test/support/server.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -73,10 +73,7 @@ async function main() {
     const io = { stdout: () => {}, stderr: (t: string) => process.stderr.write(`${t}\n`), stdin: () => new Uint8Array(), env: { ...process.env, ...env } };
     if ((await runCli(['import', join(dir, 'postbacks.ndjson')], io)) !== 0) throw new Error('the import failed');
     const server = await startServer(env, { viaNpm: true });
-    const browser = await chromium.launch({
-      executablePath: process.env.SKANPOST_CHROMIUM ?? '/usr/bin/chromium',
-      args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    const browser = await launchChromium();
     try {
       const page = await browser.newPage({ viewport: { width: 1100, height: 900 }, deviceScaleFactor: 1 });
       await page.goto(`${server.url}/dashboard/sign-in`);

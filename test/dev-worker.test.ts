@@ -1,5 +1,6 @@
 // The Worker as wrangler builds and serves it. `npm run dev:worker` as a developer runs it: applies the migrations to the local D1 and serves
-// the Worker with wrangler (port 8788 by default, beside the Node server's 8787); here on a free port, with a state folder of its own.
+// the Worker with wrangler (port 8788 by default, beside the Node server's 8787); here on a free port, with a state folder of its own,
+// and the dashboard in Debian's Chromium against it.
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -8,8 +9,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect, it } from 'vitest';
 import { loadAppleSamples } from './support/app.js';
+import { launchChromium, pageReady, signIn, watchedPage } from './support/browser.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
+const DEV_ADMIN = 'dev-worker-admin-key-0123456789';
 
 /** A port nothing listens on now. */
 const freePort = () =>
@@ -21,11 +24,12 @@ const freePort = () =>
     server.on('error', reject);
   });
 
-it('serves the Worker on 127.0.0.1 and ingests an Apple postback', async () => {
+it('serves the Worker on 127.0.0.1, ingests an Apple postback, and shows it in the dashboard', async () => {
   const state = mkdtempSync(join(tmpdir(), 'skanpost-dev-state-'));
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
-  const child = spawn('npm', ['run', 'dev:worker', '--silent'], {
+  // A bootstrap admin key for the dashboard's sign-in (a deployment sets it with `wrangler secret put`).
+  const child = spawn('npm', ['run', 'dev:worker', '--silent', '--', '--var', `SKANPOST_ADMIN_KEY:${DEV_ADMIN}`], {
     cwd: root,
     env: { ...process.env, SKANPOST_DEV_STATE: state, SKANPOST_DEV_PORT: String(port), CLOUDFLARE_CF_FETCH_ENABLED: 'false', WRANGLER_SEND_METRICS: 'false', CI: '1' },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -53,6 +57,25 @@ it('serves the Worker on 127.0.0.1 and ingests an Apple postback', async () => {
     // A state folder of its own: the database starts empty, so the first copy is stored.
     expect(await first.json()).toMatchObject({ signature: 'verified', outcome: 'stored' });
     expect(await (await post()).json()).toMatchObject({ outcome: 'duplicate' });
+
+    // The dashboard as a person sees it from the Worker: scripts from its static assets, the
+    // figure ingested above drawn from D1, nothing from another origin, no console error.
+    const browser = await launchChromium();
+    try {
+      const problems: string[] = [];
+      const page = await watchedPage(browser, base, problems);
+      await signIn(page, base, DEV_ADMIN);
+      await pageReady(page);
+      expect(await page.locator('[data-total="postbacks"]').textContent()).toBe('1');
+      const plotted = await page.evaluate(() => {
+        const chart = (window as unknown as { skanpostCharts: { overview: { data: Array<Array<number | null>> } } }).skanpostCharts.overview;
+        return chart.data[1]!.map((v, i) => v ?? chart.data[2]![i] ?? 0).reduce((s, v) => s + v, 0);
+      });
+      expect(plotted).toBe(1);
+      expect(problems).toEqual([]);
+    } finally {
+      await browser.close();
+    }
   } finally {
     try {
       process.kill(-child.pid!, 'SIGKILL');

@@ -1,6 +1,6 @@
 // The dashboard's scripts and styles on Node: read once at start from the package (uPlot) and from
-// public/dashboard (skanpost's own), and served from skanpost's origin: no CDN, so an air-gapped
-// install works.
+// public/dashboard/assets (skanpost's own), and served from skanpost's origin: no CDN, so an
+// air-gapped install works. (A Worker serves the same files as static assets.)
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 
 const require = createRequire(import.meta.url);
 // src/node in development, dist/node when bundled: both two levels below the package root.
-const PUBLIC = resolve(dirname(fileURLToPath(import.meta.url)), '../../public/dashboard');
+const PUBLIC = resolve(dirname(fileURLToPath(import.meta.url)), '../../public/dashboard/assets');
 
 const JS = 'text/javascript; charset=utf-8';
 const CSS = 'text/css; charset=utf-8';

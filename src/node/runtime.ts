@@ -102,6 +102,7 @@ export async function createNodeRuntime(config: Config, logger: Logger, now: () 
   const reader = onFile ? openReader(config.dbPath) : undefined;
   const reportThreads = options.reportThreads && onFile ? new ReportThreads(config.dbPath) : undefined;
   // Clicks and MMP postbacks are written where postbacks are: on the writer thread when there is one.
+  const assets = dashboardAssets();
   const clicks = nodeClickDeps(writer, config.clickSecrets, now, logger, 100, ingestThread ? (rows) => ingestThread.writeClicks(rows) : undefined, config.sessionSecrets);
   const deps: AppDeps = {
     ...clicks.deps,
@@ -109,7 +110,7 @@ export async function createNodeRuntime(config: Config, logger: Logger, now: () 
     adminKey: config.adminKey,
     ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}),
     discrepancyThresholdPct: config.discrepancyThresholdPct,
-    assets: dashboardAssets(),
+    asset: async (name) => assets.get(name),
     maxInFlight: config.maxInFlight,
     guard: {
       allowlist: parseAllowlist(config.allowlist),

@@ -36,6 +36,8 @@ export interface WorkerEnv {
   SKANPOST_CLICK_SECRET?: string;
   SKANPOST_SESSION_SECRET?: string;
   SKANPOST_PUBLIC_URL?: string;
+  /** The static assets of wrangler.toml's [assets] (public/: the dashboard's scripts and styles). */
+  ASSETS?: Fetcher;
 }
 
 // Parsed once per isolate and per value: the key ring is immutable, and its CryptoKeys are
@@ -117,6 +119,10 @@ export async function createWorkerRuntime(env: WorkerEnv, now: () => Date = () =
     health: async () => (await db.get<{ ok: number }>(sql`select 1 as ok`))?.ok === 1,
     clickSecrets: clickSecretSource(config.clickSecrets, writer, now, storedClickSecret),
     sessionSecrets: secretSource('session', config.sessionSecrets, writer, now, storedSessionSecret),
+    asset: async (name) => {
+      const response = await env.ASSETS?.fetch(`https://assets.invalid/dashboard/assets/${encodeURIComponent(name)}`);
+      return response?.ok ? { body: await response.text(), type: response.headers.get('content-type') ?? 'application/octet-stream' } : undefined;
+    },
     // One write per click, after its redirect: D1 takes it in one batch (the click, its counts).
     recordClick: (row) => defer(writeClickSoon(writer, row, now).catch((error: unknown) => logger.error('click not written', { error: errorMessage(error), link_id: row.linkId }))),
   };

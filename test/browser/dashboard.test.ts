@@ -4,8 +4,9 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { launchChromium, pageReady, signIn as signInAt, watchedPage } from '../support/browser.js';
 import { type ServerProcess, startServer } from '../support/server.js';
 import { generateKey, signSkan, skanBody } from '../support/signing.js';
 
@@ -17,8 +18,7 @@ const OTHER_APP = 111;
 let dir: string;
 let server: ServerProcess;
 let browser: Browser;
-const consoleErrors: string[] = [];
-const foreignRequests: string[] = [];
+const problems: string[] = [];
 
 const api = (path: string, init: RequestInit = {}, secret = ADMIN) =>
   fetch(`${server.url}${path}`, { ...init, headers: { authorization: `Bearer ${secret}`, ...(init.headers ?? {}) } });
@@ -36,10 +36,7 @@ beforeAll(async () => {
     expect(r.status).toBe(200);
   }
   for (let i = 0; i < 2; i++) await post(signSkan(skanBody('4.0', { 'app-id': OTHER_APP, 'source-identifier': '1240' }), key, '4.0'));
-  browser = await chromium.launch({
-    executablePath: process.env.SKANPOST_CHROMIUM ?? '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchChromium();
 }, 120_000);
 
 afterAll(async () => {
@@ -48,29 +45,9 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function newPage(): Promise<Page> {
-  const context = await browser.newContext({ acceptDownloads: true });
-  const page = await context.newPage();
-  const origin = new URL(server.url).origin;
-  page.on('console', (message) => {
-    if (message.type() === 'error') consoleErrors.push(`${page.url()}: ${message.text()}`);
-  });
-  page.on('pageerror', (error) => consoleErrors.push(`${page.url()}: ${error.message}`));
-  page.on('request', (request) => {
-    if (new URL(request.url()).origin !== origin) foreignRequests.push(request.url());
-  });
-  return page;
-}
-
-async function signIn(page: Page, secret: string) {
-  await page.goto(server.url);
-  expect(new URL(page.url()).pathname).toBe('/dashboard/sign-in');
-  await page.getByLabel('API key').fill(secret);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.waitForURL(/\/dashboard$/);
-}
-
-const ready = (page: Page) => page.waitForSelector('[data-page][data-ready="true"]', { timeout: 15_000 });
+const newPage = () => watchedPage(browser, server.url, problems);
+const signIn = (page: Page, secret: string) => signInAt(page, server.url, secret);
+const ready = pageReady;
 const total = (page: Page, id: string) => page.locator(`[data-total="${id}"]`).textContent();
 
 it('signs in, shows the figures ingested and plots them, moves the days with the time zone, and signs out', async () => {
@@ -182,6 +159,5 @@ it('shows a scoped key only its app, and refuses the other one', async () => {
 });
 
 it('met no console error and asked no other origin for anything', () => {
-  expect(consoleErrors).toEqual([]);
-  expect(foreignRequests).toEqual([]);
+  expect(problems).toEqual([]);
 });

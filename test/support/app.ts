@@ -6,6 +6,7 @@ import { postbacks } from '../../src/db/schema.js';
 import { createApp } from '../../src/http/app.js';
 import type { AppDeps } from '../../src/http/deps.js';
 import type { ClickLog } from '../../src/mmp/click-log.js';
+import { dashboardAssets } from '../../src/node/assets.js';
 import { openDatabase } from '../../src/node/database.js';
 import { GroupCommitWriter } from '../../src/node/group-commit.js';
 import { createVerification, nodeClickDeps } from '../../src/node/runtime.js';
@@ -36,6 +37,7 @@ export async function createTestApp(options: { extraKeys?: string; path?: string
   const writer = new GroupCommitWriter(database.sqlite, database.db);
   const verification = await createVerification(options.extraKeys ?? '');
   const now = options.now ?? (() => new Date('2026-11-25T12:00:00Z'));
+  const assets = dashboardAssets();
   const clicks = nodeClickDeps(writer, options.clickSecrets ?? [], now, silentLogger, 10);
   const deps: AppDeps = {
     ...clicks.deps,
@@ -48,6 +50,7 @@ export async function createTestApp(options: { extraKeys?: string; path?: string
     now,
     logger: silentLogger,
     health: async () => true,
+    asset: async (name) => assets.get(name),
   };
   const app = createApp(deps);
   const postRaw: TestApp['postRaw'] = async (body, init = {}) => app.request(init.path ?? SKAN_PATH, { method: init.method ?? 'POST', body, headers: init.headers ?? {} });

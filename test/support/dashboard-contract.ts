@@ -91,6 +91,21 @@ export function dashboardContract(name: string, harness: () => ReconcileHarness,
       expect(out.headers.get('set-cookie')).toMatch(/skanpost_session=;.*Max-Age=0/);
     });
 
+    it("serves the dashboard's scripts and styles from its own origin", async () => {
+      for (const [name, type, text] of [
+        ['uplot.js', 'javascript', 'uPlot'],
+        ['uplot.css', 'text/css', '.uplot'],
+        ['dashboard.js', 'javascript', 'skanpostCharts'],
+        ['dashboard.css', 'text/css', '.totals'],
+      ]) {
+        const r = await anonymous('GET', `/dashboard/assets/${name}`);
+        expect(r.status, name).toBe(200);
+        expect(r.headers.get('content-type'), name).toContain(type);
+        expect(await r.text(), name).toContain(text);
+      }
+      expect((await anonymous('GET', '/dashboard/assets/nope.js')).status).toBe(404);
+    });
+
     it('rate-limits sign-in attempts per address', async () => {
       for (let i = 0; i < 10; i++) expect((await signIn('skp_wrong', '203.0.113.5')).response.status).toBe(401);
       const limited = await signIn(adminKey(), '203.0.113.5');

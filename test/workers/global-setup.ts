@@ -1,7 +1,10 @@
-// Runs in Node before the workerd suite: a partner endpoint on 127.0.0.1 that records the copies
-// skanpost forwards, and lists them at GET /received for tests inside workerd to read.
+// Runs in Node before the workerd suite: the Worker's static assets put in place, and a partner
+// endpoint on 127.0.0.1 that records the copies skanpost forwards, and lists them at GET /received
+// for tests inside workerd to read.
+import { execFileSync } from 'node:child_process';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
 import type { TestProject } from 'vitest/node';
 
 declare module 'vitest' {
@@ -11,6 +14,8 @@ declare module 'vitest' {
 }
 
 export default async function setup(project: TestProject) {
+  // The Worker's static assets, as `wrangler dev` and `wrangler deploy` prepare them ([build]).
+  execFileSync(process.execPath, [fileURLToPath(new URL('../../scripts/vendor-assets.mjs', import.meta.url))]);
   const received: Array<{ method: string; url: string; headers: Record<string, unknown>; body: string }> = [];
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];

@@ -192,8 +192,8 @@ export function dashboardRoutes(app: import('@hono/zod-openapi').OpenAPIHono<App
   app.use('/dashboard/*', dashboardSecurity);
   app.get('/', (c) => c.redirect('/dashboard', 302));
 
-  app.get('/dashboard/assets/:name', (c) => {
-    const asset = c.get('deps').assets?.get(c.req.param('name'));
+  app.get('/dashboard/assets/:name', async (c) => {
+    const asset = await c.get('deps').asset?.(c.req.param('name'));
     if (!asset) return problem(c, 404, 'not_found', 'Not Found', { detail: `no asset ${c.req.param('name')}` });
     return c.body(asset.body, 200, { 'Content-Type': asset.type, 'Cache-Control': 'public, max-age=3600' });
   });
