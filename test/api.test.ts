@@ -295,16 +295,26 @@ describe('OpenAPI', () => {
     // The document itself, its viewer and the dashboard (pages for people, and the API's own report
     // routes served again for a session) are the only routes not described in it.
     const served = app.app.routes
-      .filter((r) => r.method !== 'ALL' && !['/openapi.json', '/docs', '/'].includes(r.path) && !r.path.startsWith('/dashboard'))
+      .filter((r) => r.method !== 'ALL' && !['/openapi.json', '/docs', '/docs/assets/:name', '/'].includes(r.path) && !r.path.startsWith('/dashboard'))
       .map((r) => norm(r.method, r.path));
     expect(served.length).toBeGreaterThan(15);
     const missing = [...new Set(served)].filter((route) => !documented.has(route));
     expect(missing).toEqual([]);
   });
 
-  it('serves interactive docs', async () => {
+  it('serves interactive docs from its own origin, under a CSP without inline scripts', async () => {
     const r = await app.app.request('/docs');
     expect(r.status).toBe(200);
-    expect(await r.text()).toContain('/openapi.json');
+    expect(r.headers.get('content-security-policy')).toContain("script-src 'self'");
+    const page = await r.text();
+    expect(page).not.toMatch(/https?:\/\//);
+    expect(page).not.toMatch(/<script>/);
+    for (const asset of ['swagger-ui-bundle.js', 'swagger-ui.css', 'docs.js']) expect(page).toContain(`/docs/assets/${asset}`);
+    const init = await app.app.request('/docs/assets/docs.js');
+    expect(await init.text()).toContain("url: '/openapi.json'");
+    const bundle = await app.app.request('/docs/assets/swagger-ui-bundle.js');
+    expect(bundle.headers.get('content-type')).toContain('javascript');
+    expect((await bundle.text()).length).toBeGreaterThan(500_000);
+    expect((await app.app.request('/docs/assets/..%2Fpackage.json')).status).toBe(404);
   });
 });

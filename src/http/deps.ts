@@ -54,8 +54,8 @@ export interface AppDeps extends IngestDeps {
   logger: Logger;
   /** The secrets that sign (the first) and check dashboard sessions (mmp/secrets.ts). */
   sessionSecrets: () => Promise<readonly string[]>;
-  /** One of the dashboard's scripts and styles by name, served from skanpost's own origin (Node: read at start; Workers: static assets). */
-  asset?: (name: string) => Promise<{ body: string; type: string } | undefined>;
+  /** A script or style of the dashboard or /docs by its path under public/ (Node: read at start; Workers: static assets). */
+  asset?: (path: string) => Promise<{ body: string; type: string } | undefined>;
   /** The secrets that sign (the first) and check click IDs (mmp/secrets.ts). */
   clickSecrets: () => Promise<readonly string[]>;
   /**

@@ -14,7 +14,7 @@ import { errorMessage, type Logger } from '../observability/logger.js';
 import { IngestMetrics } from '../observability/metrics.js';
 import type { Verification } from '../postback/inspect.js';
 import { buildKeyRing } from '../postback/keys.js';
-import { dashboardAssets } from './assets.js';
+import { staticAssets } from './assets.js';
 import { type Background, startBackground } from './background.js';
 import { createNodeVerifier } from './crypto.js';
 import { type NodeDatabase, openDatabase, openReader } from './database.js';
@@ -102,7 +102,7 @@ export async function createNodeRuntime(config: Config, logger: Logger, now: () 
   const reader = onFile ? openReader(config.dbPath) : undefined;
   const reportThreads = options.reportThreads && onFile ? new ReportThreads(config.dbPath) : undefined;
   // Clicks and MMP postbacks are written where postbacks are: on the writer thread when there is one.
-  const assets = dashboardAssets();
+  const assets = staticAssets();
   const clicks = nodeClickDeps(writer, config.clickSecrets, now, logger, 100, ingestThread ? (rows) => ingestThread.writeClicks(rows) : undefined, config.sessionSecrets);
   const deps: AppDeps = {
     ...clicks.deps,

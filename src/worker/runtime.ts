@@ -120,7 +120,7 @@ export async function createWorkerRuntime(env: WorkerEnv, now: () => Date = () =
     clickSecrets: clickSecretSource(config.clickSecrets, writer, now, storedClickSecret),
     sessionSecrets: secretSource('session', config.sessionSecrets, writer, now, storedSessionSecret),
     asset: async (name) => {
-      const response = await env.ASSETS?.fetch(`https://assets.invalid/dashboard/assets/${encodeURIComponent(name)}`);
+      const response = await env.ASSETS?.fetch(`https://assets.invalid/${name}`);
       return response?.ok ? { body: await response.text(), type: response.headers.get('content-type') ?? 'application/octet-stream' } : undefined;
     },
     // One write per click, after its redirect: D1 takes it in one batch (the click, its counts).

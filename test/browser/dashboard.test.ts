@@ -158,6 +158,14 @@ it('shows a scoped key only its app, and refuses the other one', async () => {
   expect(new URL(page.url()).pathname).toBe('/dashboard/sign-in');
 });
 
+it('shows the API reference at /docs from its own origin', async () => {
+  const page = await newPage();
+  await page.goto(`${server.url}/docs`);
+  await page.waitForSelector('.swagger-ui .info .title', { timeout: 15_000 });
+  expect(await page.locator('.swagger-ui .info .title').textContent()).toContain('skanpost');
+  expect(await page.locator('.opblock-summary-path').filter({ hasText: '/v1/reports/discrepancies' }).count()).toBe(1);
+});
+
 it('met no console error and asked no other origin for anything', () => {
   expect(problems).toEqual([]);
 });

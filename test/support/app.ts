@@ -6,7 +6,7 @@ import { postbacks } from '../../src/db/schema.js';
 import { createApp } from '../../src/http/app.js';
 import type { AppDeps } from '../../src/http/deps.js';
 import type { ClickLog } from '../../src/mmp/click-log.js';
-import { dashboardAssets } from '../../src/node/assets.js';
+import { staticAssets } from '../../src/node/assets.js';
 import { openDatabase } from '../../src/node/database.js';
 import { GroupCommitWriter } from '../../src/node/group-commit.js';
 import { createVerification, nodeClickDeps } from '../../src/node/runtime.js';
@@ -37,7 +37,7 @@ export async function createTestApp(options: { extraKeys?: string; path?: string
   const writer = new GroupCommitWriter(database.sqlite, database.db);
   const verification = await createVerification(options.extraKeys ?? '');
   const now = options.now ?? (() => new Date('2026-11-25T12:00:00Z'));
-  const assets = dashboardAssets();
+  const assets = staticAssets();
   const clicks = nodeClickDeps(writer, options.clickSecrets ?? [], now, silentLogger, 10);
   const deps: AppDeps = {
     ...clicks.deps,

@@ -91,7 +91,7 @@ export function dashboardContract(name: string, harness: () => ReconcileHarness,
       expect(out.headers.get('set-cookie')).toMatch(/skanpost_session=;.*Max-Age=0/);
     });
 
-    it("serves the dashboard's scripts and styles from its own origin", async () => {
+    it("serves the dashboard's and /docs' scripts and styles from its own origin", async () => {
       for (const [name, type, text] of [
         ['uplot.js', 'javascript', 'uPlot'],
         ['uplot.css', 'text/css', '.uplot'],
@@ -104,6 +104,10 @@ export function dashboardContract(name: string, harness: () => ReconcileHarness,
         expect(await r.text(), name).toContain(text);
       }
       expect((await anonymous('GET', '/dashboard/assets/nope.js')).status).toBe(404);
+      // /docs too: Swagger UI from this origin, under the same CSP.
+      const docs = await anonymous('GET', '/docs');
+      expect(docs.headers.get('content-security-policy')).toContain("script-src 'self'");
+      for (const asset of ['docs.js', 'swagger-ui-bundle.js', 'swagger-ui.css']) expect((await anonymous('GET', `/docs/assets/${asset}`)).status, asset).toBe(200);
     });
 
     it('rate-limits sign-in attempts per address', async () => {

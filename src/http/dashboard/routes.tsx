@@ -19,7 +19,7 @@ import { problem } from '../problem.js';
 import { adminFingerprint, csrfToken, csrfValid, readSession, SESSION_COOKIE, SESSION_MS, signSession } from './session.js';
 
 /** Nothing but skanpost's own origin: no inline script, no CDN, no framing. */
-const dashboardSecurity = secureHeaders({
+export const dashboardSecurity = secureHeaders({
   contentSecurityPolicy: {
     defaultSrc: ["'self'"],
     scriptSrc: ["'self'"],
@@ -41,6 +41,13 @@ const PAGES = [
   { path: '/dashboard', title: 'Overview' },
   { path: '/dashboard/campaigns', title: 'Campaigns' },
 ] as const;
+
+/** A file of public/ (Node: read at start; a Worker's static assets), or 404. */
+export async function serveAsset(c: Context<AppEnv>, path: string): Promise<Response> {
+  const asset = /^[a-z]+\/assets\/[a-z0-9.-]+$/i.test(path) ? await c.get('deps').asset?.(path) : undefined;
+  if (!asset) return problem(c, 404, 'not_found', 'Not Found', { detail: `no asset /${path}` });
+  return c.body(asset.body, 200, { 'Content-Type': asset.type, 'Cache-Control': 'public, max-age=3600' });
+}
 
 /** Over HTTPS, directly or as the trusted proxy says: then the cookie is Secure. */
 function overHttps(c: Context<AppEnv>): boolean {
@@ -192,11 +199,7 @@ export function dashboardRoutes(app: import('@hono/zod-openapi').OpenAPIHono<App
   app.use('/dashboard/*', dashboardSecurity);
   app.get('/', (c) => c.redirect('/dashboard', 302));
 
-  app.get('/dashboard/assets/:name', async (c) => {
-    const asset = await c.get('deps').asset?.(c.req.param('name'));
-    if (!asset) return problem(c, 404, 'not_found', 'Not Found', { detail: `no asset ${c.req.param('name')}` });
-    return c.body(asset.body, 200, { 'Content-Type': asset.type, 'Cache-Control': 'public, max-age=3600' });
-  });
+  app.get('/dashboard/assets/:name', (c) => serveAsset(c, `dashboard/assets/${c.req.param('name')}`));
 
   app.get('/dashboard/sign-in', (c) => c.html(<SignIn />));
 

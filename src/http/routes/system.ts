@@ -1,10 +1,10 @@
 // Health, metrics, and the API's own description (the OpenAPI document and its viewer).
-import { swaggerUI } from '@hono/swagger-ui';
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import { deliveryCounts } from '../../db/outbox.js';
 import type { Gauge } from '../../observability/metrics.js';
 import { VERSION } from '../../version.js';
 import { requireRole } from '../auth.js';
+import { dashboardSecurity, serveAsset } from '../dashboard/routes.js';
 import type { AppDeps, AppEnv } from '../deps.js';
 import { bearer, errorResponses, json, ProblemSchema } from '../openapi.js';
 import { problem } from '../problem.js';
@@ -57,5 +57,15 @@ export function systemRoutes(app: OpenAPIHono<AppEnv>): void {
     openapi: '3.1.0',
     info: { title: 'skanpost', version: VERSION, description: "Receiver and aggregator for Apple's SKAdNetwork and AdAttributionKit postbacks" },
   });
-  app.get('/docs', swaggerUI({ url: '/openapi.json' }));
+  // Swagger UI from skanpost's own origin (swagger-ui-dist), under the dashboard's CSP: no CDN, no inline script.
+  app.use('/docs', dashboardSecurity);
+  app.use('/docs/*', dashboardSecurity);
+  app.get('/docs', (c) =>
+    c.html(
+      '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>skanpost API</title><link rel="icon" href="data:,">' +
+        '<link rel="stylesheet" href="/docs/assets/swagger-ui.css"></head><body><div id="swagger-ui"></div>' +
+        '<script src="/docs/assets/swagger-ui-bundle.js"></script><script src="/docs/assets/docs.js"></script></body></html>',
+    ),
+  );
+  app.get('/docs/assets/:name', (c) => serveAsset(c, `docs/assets/${c.req.param('name')}`));
 }
