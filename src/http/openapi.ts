@@ -1,8 +1,9 @@
 // Pieces every route definition shares: the problem+json schema, the error responses, the bearer
 // scheme, ids in paths, JSON bodies read strictly.
-import { z } from '@hono/zod-openapi';
+import { createRoute, type OpenAPIHono, type RouteConfig, type RouteHandler, z } from '@hono/zod-openapi';
 import type { Context, MiddlewareHandler } from 'hono';
 import { JsonSyntaxError, parseStrictJson, toPlain } from '../postback/json.js';
+import type { AppEnv } from './deps.js';
 import { invalidBody } from './errors.js';
 
 export const ProblemSchema = z
@@ -129,4 +130,14 @@ export function ndjsonExport<T extends { id: number }>(
     },
   });
   return streamed(c.body(stream, 200, { 'Content-Type': 'application/x-ndjson; charset=utf-8' }));
+}
+
+/**
+ * Registers a /v1 route twice with one handler: for API keys under its path, and for a signed-in
+ * dashboard session under /dashboard/api (left out of the document), so the dashboard acts through
+ * the API's own code.
+ */
+export function servedTwice<R extends RouteConfig>(app: OpenAPIHono<AppEnv>, route: R, handler: RouteHandler<R, AppEnv>): void {
+  app.openapi(route, handler);
+  app.openapi(createRoute({ ...route, path: `/dashboard/api${route.path}`, hide: true }) as R, handler);
 }

@@ -2,6 +2,8 @@
 // `npm start` server: what a person sees, the numbers plotted, the CSV downloaded, a scoped key's
 // view, sign-out; no console error and no request to another origin on any page.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
@@ -156,6 +158,64 @@ it('shows a scoped key only its app, and refuses the other one', async () => {
   expect((await api(`/v1/keys/${created.id}`, { method: 'DELETE' })).status).toBe(204);
   await page.goto(`${server.url}/dashboard/campaigns`);
   expect(new URL(page.url()).pathname).toBe('/dashboard/sign-in');
+});
+
+it('lists destinations and dead letters, replays one, and pauses a destination (admin)', async () => {
+  // A partner on 127.0.0.1 that refuses (400: a dead letter at once), then takes what is replayed.
+  let accept = false;
+  const received: string[] = [];
+  const partner = createServer((req, res) => {
+    let body = '';
+    req.on('data', (chunk: Buffer) => (body += chunk.toString()));
+    req.on('end', () => {
+      received.push(body);
+      res.writeHead(accept ? 200 : 400).end(accept ? 'ok' : 'no');
+    });
+  });
+  await new Promise<void>((resolve) => partner.listen(0, '127.0.0.1', resolve));
+  try {
+    const url = `http://127.0.0.1:${(partner.address() as AddressInfo).port}/skan`;
+    const created = await api('/v1/destinations', { method: 'POST', body: JSON.stringify({ name: 'partner', url }) });
+    expect(created.status).toBe(201);
+    const post = await fetch(`${server.url}/.well-known/skadnetwork/report-attribution/`, {
+      method: 'POST',
+      body: JSON.stringify(signSkan(skanBody('4.0', { 'app-id': APP, 'source-identifier': '5239' }), key, '4.0')),
+    });
+    expect(post.status).toBe(200);
+    const dead = async () => ((await (await api('/v1/deliveries?state=dead')).json()) as { deliveries: unknown[] }).deliveries.length;
+    for (let i = 0; i < 100 && (await dead()) === 0; i++) await new Promise((r) => setTimeout(r, 100));
+    expect(await dead()).toBe(1);
+
+    const page = await newPage();
+    await signIn(page, ADMIN);
+    await page.getByRole('link', { name: 'Forwarding' }).click();
+    await ready(page);
+    const cells = (id: string) => page.locator(`#${id} tbody tr`).evaluateAll((trs) => trs.map((tr) => Array.from(tr.querySelectorAll('td'), (td) => td.textContent)));
+    expect((await cells('destinations'))[0]!.slice(0, 6)).toEqual(['partner', 'sending', '0', '0', '0', '1']);
+    const [letter] = await cells('dead');
+    expect(letter!.slice(1, 4)).toEqual(['partner', '1', '400']);
+    expect(letter![4]).toContain('400');
+
+    accept = true;
+    await page.getByRole('button', { name: 'Replay' }).click();
+    await page.getByText('queued again').waitFor();
+    const delivered = async () => ((await (await api('/v1/deliveries?state=delivered')).json()) as { deliveries: unknown[] }).deliveries.length;
+    for (let i = 0; i < 100 && (await delivered()) === 0; i++) await new Promise((r) => setTimeout(r, 100));
+    expect(await delivered()).toBe(1);
+    expect(received).toHaveLength(2);
+    await page.reload();
+    await ready(page);
+    expect((await cells('destinations'))[0]!.slice(0, 6)).toEqual(['partner', 'sending', '1', '0', '0', '0']);
+    expect(await cells('dead')).toEqual([]);
+
+    await page.getByRole('button', { name: 'Pause' }).click();
+    await page.waitForLoadState('load');
+    await ready(page);
+    expect((await cells('destinations'))[0]![1]).toBe('paused');
+    expect(((await (await api('/v1/destinations')).json()) as { destinations: Array<{ paused: boolean }> }).destinations[0]!.paused).toBe(true);
+  } finally {
+    await new Promise((resolve) => partner.close(resolve));
+  }
 });
 
 it('shows the API reference at /docs from its own origin', async () => {

@@ -110,6 +110,24 @@ export function dashboardContract(name: string, harness: () => ReconcileHarness,
       for (const asset of ['docs.js', 'swagger-ui-bundle.js', 'swagger-ui.css']) expect((await anonymous('GET', `/docs/assets/${asset}`)).status, asset).toBe(200);
     });
 
+    it("acts on forwarding through the API's routes: an unscoped admin with the CSRF token only", async () => {
+      const { cookie } = await signIn(adminKey());
+      const listed = await anonymous('GET', '/dashboard/api/v1/destinations', undefined, withCookie(cookie));
+      expect(listed.status).toBe(200);
+      expect(await listed.json()).toEqual({ destinations: [] });
+      const replay = JSON.stringify({ ids: [] });
+      const JSON_TYPE = { 'content-type': 'application/json' };
+      expect((await anonymous('POST', '/dashboard/api/v1/deliveries/replay', replay, { ...JSON_TYPE, ...withCookie(cookie) })).status).toBe(403);
+      const token = (await csrfOf(cookie))!;
+      const replayed = await anonymous('POST', '/dashboard/api/v1/deliveries/replay', replay, { ...JSON_TYPE, ...withCookie(cookie), 'x-csrf-token': token });
+      expect(await replayed.json()).toEqual({ replayed: 0 });
+      // A scoped admin manages no destination, in the dashboard as in the API.
+      const scoped = (await (await h.call('POST', '/v1/keys', { name: 'scoped admin', role: 'admin', app_ids: [42] })).json()) as { secret: string };
+      const theirs = await signIn(scoped.secret, '198.51.100.9');
+      expect((await anonymous('GET', '/dashboard/api/v1/destinations', undefined, withCookie(theirs.cookie))).status).toBe(403);
+      expect(await (await anonymous('GET', '/dashboard/forwarding', undefined, withCookie(theirs.cookie))).text()).toContain('admin key without a scope');
+    });
+
     it('rate-limits sign-in attempts per address', async () => {
       for (let i = 0; i < 10; i++) expect((await signIn('skp_wrong', '203.0.113.5')).response.status).toBe(401);
       const limited = await signIn(adminKey(), '203.0.113.5');

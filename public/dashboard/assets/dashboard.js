@@ -253,7 +253,75 @@ async function campaign() {
   );
 }
 
-const pages = { overview, campaigns, campaign };
+// --- Forwarding (admin)
+
+/** A change through the API's own route, with the session's CSRF token. */
+async function post(path, body) {
+  const csrf = document.querySelector('input[name="csrf"]').value;
+  const response = await fetch(path, { method: 'POST', headers: { 'content-type': 'application/json', 'x-csrf-token': csrf }, body: JSON.stringify(body ?? {}) });
+  const answer = await response.json();
+  if (!response.ok) throw new Error(answer.detail || `the request failed (${response.status})`);
+  return answer;
+}
+
+async function forwarding() {
+  const get = async (path) => {
+    const response = await fetch(`/dashboard/api/v1/${path}`);
+    const body = await response.json();
+    if (!response.ok) throw new Error(body.detail || `the request failed (${response.status})`);
+    return body;
+  };
+  const { destinations } = await get('destinations');
+  const stats = await Promise.all(destinations.map((d) => get(`destinations/${d.id}/stats`)));
+  const rows = destinations.map((d, i) => ({ ...d, ...stats[i] }));
+  const action = (d) => {
+    const verb = d.paused ? 'resume' : 'pause';
+    const button = element('button', { type: 'button', 'data-action': verb }, d.paused ? 'Resume' : 'Pause');
+    button.addEventListener('click', () => post(`/dashboard/api/v1/destinations/${d.id}/${verb}`).then(() => location.reload(), showError));
+    return button;
+  };
+  fillTable(
+    document.getElementById('destinations'),
+    [
+      { key: 'name', label: 'Destination', cell: (d) => d.name },
+      { key: 'state', label: 'State', cell: (d) => (!d.enabled ? 'disabled' : d.paused ? 'paused' : 'sending') },
+      { key: 'delivered', label: 'Delivered' },
+      { key: 'pending', label: 'Pending' },
+      { key: 'retrying', label: 'Retrying' },
+      { key: 'dead', label: 'Dead' },
+      { key: 'latency', label: 'Latency p50 / p95', cell: (d) => (d.latency_ms.p50 === null ? '–' : `${d.latency_ms.p50} / ${d.latency_ms.p95} ms`) },
+      { key: 'last_error', label: 'Last error', cell: (d) => d.last_error?.error ?? '–' },
+      { key: 'action', label: 'Action', cell: action },
+    ],
+    rows,
+    { rowAttributes: (d) => ({ 'data-destination': String(d.id) }) },
+  );
+  const names = new Map(destinations.map((d) => [d.id, d.name]));
+  const { deliveries } = await get('deliveries?state=dead');
+  const replay = (d) => {
+    const button = element('button', { type: 'button' }, 'Replay');
+    button.addEventListener('click', () =>
+      post('/dashboard/api/v1/deliveries/replay', { ids: [d.id] }).then(() => {
+        button.replaceWith('queued again');
+      }, showError),
+    );
+    return button;
+  };
+  fillTable(
+    document.getElementById('dead'),
+    [
+      { key: 'id', label: 'Delivery', cell: (d) => String(d.id) },
+      { key: 'destination', label: 'Destination', cell: (d) => names.get(d.destination_id) ?? (d.destination_id === null ? 'impression ping' : String(d.destination_id)) },
+      { key: 'attempts', label: 'Attempts' },
+      { key: 'last_status', label: 'Last status', cell: (d) => (d.last_status === null ? '–' : String(d.last_status)) },
+      { key: 'last_error', label: 'Last error', cell: (d) => d.last_error ?? '–' },
+      { key: 'replay', label: 'Replay', cell: replay },
+    ],
+    deliveries,
+  );
+}
+
+const pages = { overview, campaigns, campaign, forwarding };
 if (page && pages[page.dataset.page]) {
   pages[page.dataset.page]()
     .then(() => page.setAttribute('data-ready', 'true'))

@@ -40,6 +40,7 @@ const CAMPAIGN_GROUPS = 'ad_network_id,app_id,campaign';
 const PAGES = [
   { path: '/dashboard', title: 'Overview' },
   { path: '/dashboard/campaigns', title: 'Campaigns' },
+  { path: '/dashboard/forwarding', title: 'Forwarding' },
 ] as const;
 
 /** A file of public/ (Node: read at start; a Worker's static assets), or 404. */
@@ -322,6 +323,30 @@ export function dashboardRoutes(app: import('@hono/zod-openapi').OpenAPIHono<App
             <caption>Events decoded from conversion values (a range: a value may stand for several counts)</caption>
           </table>
         </section>
+      </Layout>,
+    );
+  });
+
+  app.get('/dashboard/forwarding', async (c) => {
+    const principal = c.get('principal');
+    // Destinations see every app's postbacks: an admin key without a scope manages them, as in the API.
+    const allowed = principal.role === 'admin' && !principal.appIds && !principal.adNetworkIds;
+    return c.html(
+      <Layout title="Forwarding" principal={principal} csrf={await csrfOf(c)} path="/dashboard/forwarding">
+        <h1>Forwarding</h1>
+        {allowed ? (
+          <section id="forwarding" data-page="forwarding" aria-live="polite">
+            <table id="destinations" class="data">
+              <caption>Destinations: copies delivered, waiting, being retried and dead, and the latency of the last 1,000 sends</caption>
+            </table>
+            <h2>Dead letters</h2>
+            <table id="dead" class="data">
+              <caption>Copies that will not be sent again unless replayed, with their last error</caption>
+            </table>
+          </section>
+        ) : (
+          <p role="alert">Forwarding acts on every app and network: sign in with an admin key without a scope.</p>
+        )}
       </Layout>,
     );
   });

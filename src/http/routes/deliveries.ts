@@ -5,7 +5,7 @@ import { deliveryIdsOf, listDeliveries, replayDeliveries } from '../../db/outbox
 import type { DeliveryRow } from '../../db/schema.js';
 import { requireRole } from '../auth.js';
 import type { AppEnv } from '../deps.js';
-import { anyJson, bearer, Count, errorResponses, jsonBody, strictJson } from '../openapi.js';
+import { anyJson, bearer, Count, errorResponses, jsonBody, servedTwice, strictJson } from '../openapi.js';
 
 const ListParams = z
   .object({
@@ -41,7 +41,8 @@ const deliveryView = (d: DeliveryRow) => ({
 
 export function deliveryRoutes(app: OpenAPIHono<AppEnv>): void {
   const admin = requireRole('admin', { unscoped: true });
-  app.openapi(
+  servedTwice(
+    app,
     createRoute({
       method: 'get',
       path: '/v1/deliveries',
@@ -59,7 +60,8 @@ export function deliveryRoutes(app: OpenAPIHono<AppEnv>): void {
     },
   );
 
-  app.openapi(
+  servedTwice(
+    app,
     createRoute({
       method: 'post',
       path: '/v1/deliveries/replay',

@@ -8,7 +8,7 @@ import { MACROS } from '../../forward/template.js';
 import { requireRole } from '../auth.js';
 import type { AppEnv } from '../deps.js';
 import { NotFoundError } from '../errors.js';
-import { anyJson, bearer, errorResponses, IdParams, jsonBody, noContent, strictJson } from '../openapi.js';
+import { anyJson, bearer, errorResponses, IdParams, jsonBody, noContent, servedTwice, strictJson } from '../openapi.js';
 
 const Backfill = z
   .object({ since: z.iso.datetime({ offset: true }) })
@@ -21,7 +21,8 @@ export function destinationRoutes(app: OpenAPIHono<AppEnv>): void {
     createRoute({ ...config, security: bearer, middleware: [admin, ...((config.middleware as []) ?? [])] as const });
   const missing = (id: number) => new NotFoundError(`destination ${id}`);
 
-  app.openapi(
+  servedTwice(
+    app,
     route({ method: 'get', path: '/v1/destinations', summary: 'Destinations (secrets never shown)', responses: { 200: anyJson('Destinations'), ...errorResponses(401, 403) } }),
     async (c) => c.json({ destinations: (await listDestinations(c.get('deps').db)).map(publicDestination) }, 200),
   );
@@ -93,7 +94,8 @@ export function destinationRoutes(app: OpenAPIHono<AppEnv>): void {
   );
 
   for (const action of ['pause', 'resume'] as const) {
-    app.openapi(
+    servedTwice(
+      app,
       route({
         method: 'post',
         path: `/v1/destinations/{id}/${action}`,
@@ -136,7 +138,8 @@ export function destinationRoutes(app: OpenAPIHono<AppEnv>): void {
     },
   );
 
-  app.openapi(
+  servedTwice(
+    app,
     route({
       method: 'get',
       path: '/v1/destinations/{id}/stats',
