@@ -218,6 +218,36 @@ it('lists destinations and dead letters, replays one, and pauses a destination (
   }
 });
 
+it('shows the discrepancy and copy reports as the API computes them, status in words, causes one click away', async () => {
+  const today = new Date().toISOString().slice(0, 10);
+  const upload = await api('/v1/reported', {
+    method: 'POST',
+    body: JSON.stringify([{ source: 'network', date: today, tz: 'UTC', app_id: APP, ad_network_id: 'example123.skadnetwork', campaign: '39', metric: 'installs', value: 3 }]),
+  });
+  expect(upload.status).toBe(200);
+  const page = await newPage();
+  await signIn(page, ADMIN);
+  for (const [name, check] of [
+    ['discrepancies', 'reported_network_installs'],
+    ['copies', 'transactions'],
+  ] as const) {
+    await page.goto(`${server.url}/dashboard/${name}?days=7&date_basis=arrival`);
+    await ready(page);
+    const query = (await page.locator('[data-page]').getAttribute('data-query'))!;
+    const fromApi = (await (await api(`/v1/reports/${name}?${query}`)).json()) as { rows: Array<Record<string, unknown>> };
+    expect(fromApi.rows.length).toBeGreaterThan(0);
+    const shown = await page
+      .locator('#report-table tbody tr')
+      .evaluateAll((trs) => trs.map((tr) => Object.fromEntries(Array.from(tr.querySelectorAll('td'), (td) => [td.dataset.column, td.textContent]))));
+    expect(shown.map((r) => r[check])).toEqual(fromApi.rows.map((r) => (r[check] === null ? '–' : Number(r[check]).toLocaleString('en'))));
+    expect(shown.map((r) => r.status)).toEqual(fromApi.rows.map((r) => String(r.status).replace(/_/g, ' ')));
+    // The causes, one click away.
+    await page.getByText('Why counts differ').click();
+    await expect.poll(() => page.getByText('Opt-in share', { exact: true }).isVisible()).toBe(true);
+  }
+  expect(await page.locator('#report-table tbody tr td[data-column="channel"]').allTextContents()).toContain('direct');
+});
+
 it('shows the API reference at /docs from its own origin', async () => {
   const page = await newPage();
   await page.goto(`${server.url}/docs`);

@@ -321,7 +321,32 @@ async function forwarding() {
   );
 }
 
-const pages = { overview, campaigns, campaign, forwarding };
+// --- Discrepancies and copies: the report's own columns, the status in words and colour
+
+const STATUS = {
+  ok: 'within the threshold',
+  over_threshold: 'a gap beyond the threshold: look at it',
+  incomplete: 'SKAN postbacks for these days can still arrive',
+  no_reference: 'the reference reported nothing (or 0) here',
+};
+
+async function reportPage() {
+  const { rows, meta } = await report(page.dataset.report, {});
+  const columns = meta.columns.map((key) => ({
+    key,
+    label: key.replace(/_/g, ' '),
+    cell: (r) => {
+      const v = r[key];
+      if (key === 'status') return element('span', { class: `status status-${v}`, title: STATUS[v] ?? '' }, `${v.replace(/_/g, ' ')}`);
+      if (v === null || v === undefined) return '–';
+      if (typeof v === 'boolean') return v ? 'yes' : 'no';
+      return key.endsWith('_pct') ? `${v > 0 ? '+' : ''}${v} %` : typeof v === 'number' ? v.toLocaleString('en') : String(v);
+    },
+  }));
+  fillTable(document.getElementById('report-table'), columns, rows, { rowAttributes: (r) => ({ 'data-status': r.status }) });
+}
+
+const pages = { overview, campaigns, campaign, forwarding, report: reportPage };
 if (page && pages[page.dataset.page]) {
   pages[page.dataset.page]()
     .then(() => page.setAttribute('data-ready', 'true'))

@@ -40,8 +40,45 @@ const CAMPAIGN_GROUPS = 'ad_network_id,app_id,campaign';
 const PAGES = [
   { path: '/dashboard', title: 'Overview' },
   { path: '/dashboard/campaigns', title: 'Campaigns' },
+  { path: '/dashboard/discrepancies', title: 'Discrepancies' },
+  { path: '/dashboard/copies', title: 'Copies' },
   { path: '/dashboard/forwarding', title: 'Forwarding' },
 ] as const;
+
+/** What each cause of a gap means, one click away on the discrepancy and copy pages (docs/discrepancies.md says more). */
+const CAUSES = [
+  [
+    'Opt-in share',
+    'MMP postbacks cover only users who allowed tracking; SKAN covers every install from the ad. MMP below SKAN is expected: opt_in_share is the observed opt-in rate, and MMP gaps never set the status.',
+  ],
+  ['Attribution method', 'SKAN credits the ad Apple saw win; an MMP uses its own lookbacks and rules; a network counts its own clicks.'],
+  [
+    'Click, install or postback date',
+    "A network dates an install by its click, an MMP by the install, SKAN by the postback's arrival (a day or more later): compare on the same basis.",
+  ],
+  ['Time zone', "Each dashboard cuts days at its own midnight: upload each source's rows with their zone and read the report in it."],
+  ['SKAN delay', 'Window-0 postbacks leave the device 24–48 h after the window ends: recent days are incomplete until none can still arrive.'],
+  ['Privacy thresholds', 'Low crowd-anonymity tiers get a 2-digit source identifier and no conversion value.'],
+  ['Fraud filtering', 'MMPs reject installs they judge fraudulent; a network dashboard may count them.'],
+  ['Relayed copies', 'A copy only one side has, or a relayed copy whose values differ from the direct one, points at a relay that drops or alters postbacks.'],
+] as const;
+
+function Causes() {
+  return (
+    <details class="causes">
+      <summary>Why counts differ</summary>
+      <dl>
+        {CAUSES.map(([cause, meaning]) => (
+          <>
+            <dt>{cause}</dt>
+            <dd>{meaning}</dd>
+          </>
+        ))}
+      </dl>
+      <p>skanpost's documentation (docs/discrepancies.md) explains each, and how to read the reports.</p>
+    </details>
+  );
+}
 
 /** A file of public/ (Node: read at start; a Worker's static assets), or 404. */
 export async function serveAsset(c: Context<AppEnv>, path: string): Promise<Response> {
@@ -180,13 +217,15 @@ const pageQuery = (c: Context) => Object.fromEntries(Object.entries(c.req.query(
  * today in the zone. A control the report would refuse is passed on as typed, so the page shows
  * the report's own error naming it.
  */
-function reportQuery(query: Record<string, string>, now: Date, extra: Record<string, string>): string {
+function reportQuery(query: Record<string, string>, now: Date, extra: Record<string, string>, dateBasis: string | null = 'date_basis'): string {
   const tz = query.tz ?? 'UTC';
   const days = ['7', '30', '90'].includes(query.days ?? '') ? Number(query.days) : 7;
   const zone = isTimeZone(tz) ? tz : 'UTC';
   const to = format(new TZDate(now.getTime(), zone), 'yyyy-MM-dd');
   const params = new URLSearchParams({ from: format(addDays(parseISO(to), 1 - days), 'yyyy-MM-dd'), to, tz });
-  for (const name of ['date_basis', 'app_id', 'ad_network_id', 'campaign']) if (query[name]) params.set(name, query[name]);
+  for (const name of ['app_id', 'ad_network_id', 'campaign']) if (query[name]) params.set(name, query[name]);
+  // The control's date basis, under the name the page's report gives it (none for copies).
+  if (query.date_basis && dateBasis) params.set(dateBasis, query.date_basis);
   for (const [k, v] of Object.entries(extra)) params.set(k, v);
   return params.toString();
 }
@@ -326,6 +365,33 @@ export function dashboardRoutes(app: import('@hono/zod-openapi').OpenAPIHono<App
       </Layout>,
     );
   });
+
+  for (const [name, title, groups, caption] of [
+    ['discrepancies', 'Discrepancies', 'date,network_campaign_id', 'SKAN, MMP and uploaded figures per day and network campaign, with their gaps to the reference'],
+    ['copies', 'Copies', 'date,channel', "Apple's developer copies per day and channel: direct, relayed, both, and relayed copies whose values differ"],
+  ] as const) {
+    app.get(`/dashboard/${name}`, async (c) => {
+      const query = pageQuery(c);
+      const data = reportQuery(query, c.get('deps').now(), { group_by: groups }, name === 'discrepancies' ? 'skan_date_basis' : null);
+      return c.html(
+        <Layout title={title} principal={c.get('principal')} csrf={await csrfOf(c)} path={`/dashboard/${name}`}>
+          <h1>{title}</h1>
+          <Controls query={query} />
+          <Causes />
+          <section id={name} data-page="report" data-report={name} data-query={data} aria-live="polite">
+            <p class="tools">
+              <a id="csv" href={`/dashboard/api/reports/${name}?${data}&format=csv`} download>
+                Download CSV
+              </a>
+            </p>
+            <table id="report-table" class="data">
+              <caption>{caption}</caption>
+            </table>
+          </section>
+        </Layout>,
+      );
+    });
+  }
 
   app.get('/dashboard/forwarding', async (c) => {
     const principal = c.get('principal');
