@@ -248,6 +248,53 @@ it('shows the discrepancy and copy reports as the API computes them, status in w
   expect(await page.locator('#report-table tbody tr td[data-column="channel"]').allTextContents()).toContain('direct');
 });
 
+it('shows clicks, installs and conversion per link, and marks an install 5 s after its click in the hijacking zone', async () => {
+  const partner = (await (await api('/v1/mmp-partners', { method: 'POST', body: JSON.stringify({ name: 'mmp', preset: 'custom' }) })).json()) as { id: number; token: string };
+  const link = (await (
+    await api('/v1/links', {
+      method: 'POST',
+      body: JSON.stringify({
+        name: 'Spring',
+        app_id: APP,
+        ad_network_id: 'example123.skadnetwork',
+        network_campaign_id: 'nc-39',
+        mmp_partner_id: partner.id,
+        target_url: 'https://mmp.example/c?id={click_id}',
+      }),
+    })
+  ).json()) as { id: number };
+  const clicks = await Promise.all([1, 2, 3, 4].map(() => fetch(`${server.url}/c/${link.id}`, { redirect: 'manual' })));
+  const clickId = new URL(clicks[0]!.headers.get('location')!).searchParams.get('id')!;
+  // The click log writes its clicks a moment after their redirects; then one install, 5 s after its click.
+  const counted = async () => ((await (await api('/v1/reports/mmp')).json()) as { rows: Array<{ clicks: number }> }).rows[0]?.clicks ?? 0;
+  for (let i = 0; i < 100 && (await counted()) < 4; i++) await new Promise((r) => setTimeout(r, 50));
+  const installTime = String(Math.floor(Date.now() / 1000) + 5);
+  const install = await fetch(
+    `${server.url}/mmp/${partner.id}?${new URLSearchParams({ token: partner.token, click_id: clickId, event_name: 'install', install_time: installTime })}`,
+  );
+  expect(await install.json()).toMatchObject({ outcome: 'accepted' });
+
+  const page = await newPage();
+  await signIn(page, ADMIN);
+  await page.getByRole('link', { name: 'MMP', exact: true }).click();
+  await ready(page);
+  const cells = (id: string) => page.locator(`#${id} tbody tr`).evaluateAll((trs) => trs.map((tr) => Array.from(tr.querySelectorAll('td'), (td) => td.textContent)));
+  expect((await cells('links')).map((r) => r.slice(0, 5))).toEqual([[String(link.id), 'nc-39', '4', '1', '25.0 %']]);
+  expect(await cells('ctit')).toEqual([
+    ['under 10 s', '1', 'hijacking'],
+    ['10 s – 1 min', '0', '–'],
+    ['1 min – 1 h', '0', '–'],
+    ['1 h – 24 h', '0', '–'],
+    ['over 24 h', '0', 'flooding'],
+  ]);
+  const plotted = await page.evaluate(() => (window as unknown as { skanpostCharts: { ctit: { data: unknown[] } } }).skanpostCharts.ctit.data);
+  expect(plotted).toEqual([
+    [0, 1, 2, 3, 4],
+    [null, 0, 0, 0, null],
+    [1, null, null, null, 0],
+  ]);
+});
+
 it('shows the API reference at /docs from its own origin', async () => {
   const page = await newPage();
   await page.goto(`${server.url}/docs`);

@@ -346,7 +346,65 @@ async function reportPage() {
   fillTable(document.getElementById('report-table'), columns, rows, { rowAttributes: (r) => ({ 'data-status': r.status }) });
 }
 
-const pages = { overview, campaigns, campaign, forwarding, report: reportPage };
+// --- MMP postbacks
+
+const CTIT = [
+  ['ctit_under_10s', 'under 10 s', 'hijacking'],
+  ['ctit_10s_1m', '10 s – 1 min', ''],
+  ['ctit_1m_1h', '1 min – 1 h', ''],
+  ['ctit_1h_24h', '1 h – 24 h', ''],
+  ['ctit_over_24h', 'over 24 h', 'flooding'],
+];
+
+async function mmp() {
+  const [byLink, totals] = await Promise.all([report('mmp', { group_by: 'link_id,network_campaign_id' }), report('mmp', {})]);
+  fillTable(
+    document.getElementById('links'),
+    [
+      { key: 'link_id', label: 'Link', cell: (r) => (r.link_id === null ? 'no click' : String(r.link_id)) },
+      { key: 'network_campaign_id', label: 'Network campaign', cell: (r) => r.network_campaign_id ?? '–' },
+      { key: 'clicks', label: 'Clicks' },
+      { key: 'installs', label: 'Installs' },
+      { key: 'conversion_rate', label: 'Conversion', cell: (r) => (r.conversion_rate === null ? '–' : `${(r.conversion_rate * 100).toFixed(1)} %`) },
+      { key: 'events', label: 'Events' },
+      { key: 'revenue', label: 'Revenue', cell: (r) => (r.revenue === null ? (r.currency === 'MIXED' ? 'mixed currencies' : '–') : `${r.revenue.toLocaleString('en')} ${r.currency ?? ''}`.trim()) },
+      { key: 'fraud_rejected', label: 'Fraud-rejected' },
+      { key: 'unattributed', label: 'Unattributed' },
+    ],
+    byLink.rows,
+  );
+  const all = totals.rows[0] ?? {};
+  const counts = CTIT.map(([key]) => all[key] ?? 0);
+  fillTable(
+    document.getElementById('ctit'),
+    [
+      { key: 'bucket', label: 'Click to install', cell: (r) => r.label },
+      { key: 'installs', label: 'Installs' },
+      { key: 'zone', label: 'Zone', cell: (r) => r.zone || '–' },
+    ],
+    CTIT.map(([, label, zone], i) => ({ label, zone, installs: counts[i] })),
+  );
+  const target = document.getElementById('ctit-chart');
+  const bars = uPlot.paths.bars({ size: [0.7] });
+  const chart = new uPlot(
+    {
+      width: Math.max(320, target.clientWidth || 800),
+      height: 220,
+      scales: { x: { time: false, range: [-0.5, CTIT.length - 0.5] } },
+      axes: [{ values: (_, ticks) => ticks.map((t) => CTIT[t]?.[1] ?? ''), incrs: [1] }, { label: 'installs' }],
+      series: [
+        { label: 'Time' },
+        { label: 'Installs', stroke: '#1f5fbf', fill: '#1f5fbf88', paths: bars },
+        { label: 'Installs in a fraud zone', stroke: '#b3261e', fill: '#b3261e88', paths: bars },
+      ],
+    },
+    [CTIT.map((_, i) => i), counts.map((n, i) => (CTIT[i][2] ? null : n)), counts.map((n, i) => (CTIT[i][2] ? n : null))],
+    target,
+  );
+  window.skanpostCharts = { ...(window.skanpostCharts || {}), ctit: chart };
+}
+
+const pages = { overview, campaigns, campaign, forwarding, mmp, report: reportPage };
 if (page && pages[page.dataset.page]) {
   pages[page.dataset.page]()
     .then(() => page.setAttribute('data-ready', 'true'))

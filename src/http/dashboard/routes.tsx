@@ -40,6 +40,7 @@ const CAMPAIGN_GROUPS = 'ad_network_id,app_id,campaign';
 const PAGES = [
   { path: '/dashboard', title: 'Overview' },
   { path: '/dashboard/campaigns', title: 'Campaigns' },
+  { path: '/dashboard/mmp', title: 'MMP' },
   { path: '/dashboard/discrepancies', title: 'Discrepancies' },
   { path: '/dashboard/copies', title: 'Copies' },
   { path: '/dashboard/forwarding', title: 'Forwarding' },
@@ -217,15 +218,19 @@ const pageQuery = (c: Context) => Object.fromEntries(Object.entries(c.req.query(
  * today in the zone. A control the report would refuse is passed on as typed, so the page shows
  * the report's own error naming it.
  */
-function reportQuery(query: Record<string, string>, now: Date, extra: Record<string, string>, dateBasis: string | null = 'date_basis'): string {
+/** How a page's report names the control's date basis (arrival, or estimated install); none: it has one basis. */
+type BasisName = (basis: string) => [string, string] | undefined;
+const AS_IS: BasisName = (basis) => ['date_basis', basis];
+
+function reportQuery(query: Record<string, string>, now: Date, extra: Record<string, string>, basisName: BasisName = AS_IS): string {
   const tz = query.tz ?? 'UTC';
   const days = ['7', '30', '90'].includes(query.days ?? '') ? Number(query.days) : 7;
   const zone = isTimeZone(tz) ? tz : 'UTC';
   const to = format(new TZDate(now.getTime(), zone), 'yyyy-MM-dd');
   const params = new URLSearchParams({ from: format(addDays(parseISO(to), 1 - days), 'yyyy-MM-dd'), to, tz });
   for (const name of ['app_id', 'ad_network_id', 'campaign']) if (query[name]) params.set(name, query[name]);
-  // The control's date basis, under the name the page's report gives it (none for copies).
-  if (query.date_basis && dateBasis) params.set(dateBasis, query.date_basis);
+  const basis = query.date_basis ? basisName(query.date_basis) : undefined;
+  if (basis) params.set(...basis);
   for (const [k, v] of Object.entries(extra)) params.set(k, v);
   return params.toString();
 }
@@ -366,13 +371,44 @@ export function dashboardRoutes(app: import('@hono/zod-openapi').OpenAPIHono<App
     );
   });
 
+  app.get('/dashboard/mmp', async (c) => {
+    const query = pageQuery(c);
+    // MMP postbacks are dated by their event (an install's install time) or by arrival.
+    const data = reportQuery(query, c.get('deps').now(), {}, (b) => ['date_basis', b === 'install' ? 'event' : b]);
+    return c.html(
+      <Layout title="MMP" principal={c.get('principal')} csrf={await csrfOf(c)} path="/dashboard/mmp">
+        <h1>MMP postbacks</h1>
+        <Controls query={query} />
+        <section id="mmp" data-page="mmp" data-query={data} aria-live="polite">
+          <p class="tools">
+            <a id="csv" href={`/dashboard/api/reports/mmp?${data}&group_by=link_id,network_campaign_id&format=csv`} download>
+              Download CSV
+            </a>
+          </p>
+          <table id="links" class="data">
+            <caption>Clicks, installs, conversion rate, events and revenue per link and network campaign</caption>
+          </table>
+          <h2>Click to install time</h2>
+          <div id="ctit-chart" class="chart" role="img" aria-label="Installs by click-to-install time; the table below holds the same figures and names the zones" />
+          <p class="legend">
+            Red bars: under 10 s (an install that fast after its click suggests click injection or hijacking) and over 24 h (a click long before the install suggests click
+            flooding).
+          </p>
+          <table id="ctit" class="data">
+            <caption>Installs by click-to-install time</caption>
+          </table>
+        </section>
+      </Layout>,
+    );
+  });
+
   for (const [name, title, groups, caption] of [
     ['discrepancies', 'Discrepancies', 'date,network_campaign_id', 'SKAN, MMP and uploaded figures per day and network campaign, with their gaps to the reference'],
     ['copies', 'Copies', 'date,channel', "Apple's developer copies per day and channel: direct, relayed, both, and relayed copies whose values differ"],
   ] as const) {
     app.get(`/dashboard/${name}`, async (c) => {
       const query = pageQuery(c);
-      const data = reportQuery(query, c.get('deps').now(), { group_by: groups }, name === 'discrepancies' ? 'skan_date_basis' : null);
+      const data = reportQuery(query, c.get('deps').now(), { group_by: groups }, name === 'discrepancies' ? (b) => ['skan_date_basis', b] : () => undefined);
       return c.html(
         <Layout title={title} principal={c.get('principal')} csrf={await csrfOf(c)} path={`/dashboard/${name}`}>
           <h1>{title}</h1>
