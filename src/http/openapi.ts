@@ -1,6 +1,6 @@
 // Pieces every route definition shares: the problem+json schema, the error responses, the bearer
 // scheme, ids in paths, JSON bodies read strictly.
-import { createRoute, type OpenAPIHono, type RouteConfig, type RouteHandler, z } from '@hono/zod-openapi';
+import { createRoute, type OpenAPIHono, type RouteConfig, type RouteHandler, type RouteHook, z } from '@hono/zod-openapi';
 import type { Context, MiddlewareHandler } from 'hono';
 import { JsonSyntaxError, parseStrictJson, toPlain } from '../postback/json.js';
 import type { AppEnv } from './deps.js';
@@ -137,7 +137,8 @@ export function ndjsonExport<T extends { id: number }>(
  * dashboard session under /dashboard/api (left out of the document), so the dashboard acts through
  * the API's own code.
  */
-export function servedTwice<R extends RouteConfig>(app: OpenAPIHono<AppEnv>, route: R, handler: RouteHandler<R, AppEnv>): void {
-  app.openapi(route, handler);
-  app.openapi(createRoute({ ...route, path: `/dashboard/api${route.path}`, hide: true }) as R, handler);
+export function servedTwice<R extends RouteConfig>(app: OpenAPIHono<AppEnv>, route: R, handler: RouteHandler<R, AppEnv>, hook?: RouteHook<R, AppEnv>): void {
+  // The hook's type is the route's own; the library's overload wants it narrower than it exports.
+  app.openapi(route, handler, hook as never);
+  app.openapi(createRoute({ ...route, path: `/dashboard/api${route.path}`, hide: true }) as R, handler, hook as never);
 }

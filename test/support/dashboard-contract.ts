@@ -128,6 +128,35 @@ export function dashboardContract(name: string, harness: () => ReconcileHarness,
       expect(await (await anonymous('GET', '/dashboard/forwarding', undefined, withCookie(theirs.cookie))).text()).toContain('admin key without a scope');
     });
 
+    it("changes settings through the API's routes, with the API's checks: CSRF, role, and a refused schema's problems", async () => {
+      const { cookie } = await signIn(adminKey());
+      const token = (await csrfOf(cookie))!;
+      const asAdmin = { 'content-type': 'application/json', ...withCookie(cookie), 'x-csrf-token': token };
+      const bad = await anonymous(
+        'POST',
+        '/dashboard/api/v1/apps/7/schemas',
+        JSON.stringify({ effective_from: '2026-01-01T00:00:00Z', currency: 'USD', fine: [{ from: 3, to: 1, events: [] }] }),
+        asAdmin,
+      );
+      expect(bad.status).toBe(400);
+      expect(((await bad.json()) as { problems: Array<{ field: string }> }).problems[0]!.field).toMatch(/^fine\.0/);
+      const mapping = { ad_network_id: 'n.skadnetwork', app_id: 7, source_identifier: '39', name: 'Spring' };
+      expect((await anonymous('POST', '/dashboard/api/v1/campaigns', JSON.stringify(mapping), asAdmin)).status).toBe(201);
+      expect((await anonymous('POST', '/dashboard/api/v1/campaigns', JSON.stringify(mapping), { ...asAdmin, 'x-csrf-token': 'forged' })).status).toBe(403);
+      const listed = (await (await anonymous('GET', '/dashboard/api/v1/campaigns', undefined, withCookie(cookie))).json()) as { campaigns: unknown[] };
+      expect(listed.campaigns).toHaveLength(1);
+      // An analyst's session reads but changes nothing.
+      const analyst = (await (await h.call('POST', '/v1/keys', { name: 'reader', role: 'analyst' })).json()) as { secret: string };
+      const reader = await signIn(analyst.secret, '198.51.100.10');
+      const readerToken = (await csrfOf(reader.cookie))!;
+      const refused = await anonymous('POST', '/dashboard/api/v1/campaigns', JSON.stringify(mapping), {
+        'content-type': 'application/json',
+        ...withCookie(reader.cookie),
+        'x-csrf-token': readerToken,
+      });
+      expect(refused.status).toBe(403);
+    });
+
     it('rate-limits sign-in attempts per address', async () => {
       for (let i = 0; i < 10; i++) expect((await signIn('skp_wrong', '203.0.113.5')).response.status).toBe(401);
       const limited = await signIn(adminKey(), '203.0.113.5');

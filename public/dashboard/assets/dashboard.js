@@ -404,7 +404,166 @@ async function mmp() {
   window.skanpostCharts = { ...(window.skanpostCharts || {}), ctit: chart };
 }
 
-const pages = { overview, campaigns, campaign, forwarding, mmp, report: reportPage };
+// --- Settings (admin): through the API's own routes
+
+/** A change through the API: the answer, or the problems it lists (shown beside the form). */
+async function send(method, path, body) {
+  const csrf = document.querySelector('input[name="csrf"]').value;
+  const response = await fetch(`/dashboard/api/v1/${path}`, {
+    method,
+    headers: { 'content-type': 'application/json', 'x-csrf-token': csrf },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  const answer = response.status === 204 ? {} : await response.json();
+  return response.ok ? { ok: true, answer } : { ok: false, problems: answer.problems ?? [{ field: answer.parameter ?? '', reason: answer.detail }] };
+}
+
+function showProblems(list, problems) {
+  list.replaceChildren(...problems.map((p) => element('li', {}, `${p.field ? `${p.field}: ` : ''}${p.reason}`)));
+}
+
+async function getJson(path) {
+  const response = await fetch(`/dashboard/api/v1/${path}`);
+  const body = await response.json();
+  if (!response.ok) throw new Error(body.detail || `the request failed (${response.status})`);
+  return body;
+}
+
+function copyButton(text) {
+  const button = element('button', { type: 'button' }, 'Copy');
+  button.addEventListener('click', () => navigator.clipboard?.writeText(text).then(() => (button.textContent = 'Copied')));
+  return element('span', {}, element('code', {}, text), ' ', button);
+}
+
+async function settings() {
+  const schemaForm = document.getElementById('schema-form');
+  const schemaProblems = document.getElementById('schema-problems');
+  const showVersions = async () => {
+    const app = schemaForm.app_id.value.trim();
+    if (!/^\d+$/.test(app)) return showProblems(schemaProblems, [{ field: 'app', reason: 'an app id is a number' }]);
+    const { schemas } = await getJson(`apps/${app}/schemas`);
+    fillTable(
+      document.getElementById('schemas'),
+      [
+        { key: 'version', label: 'Version', cell: (v) => String(v.version) },
+        { key: 'effective_from', label: 'In force from', cell: (v) => v.effective_from },
+        { key: 'currency', label: 'Currency', cell: (v) => v.definition?.currency ?? '–' },
+      ],
+      schemas,
+    );
+  };
+  document.getElementById('schema-versions').addEventListener('click', () => showVersions().catch(showError));
+  schemaForm.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const file = schemaForm.file.files[0];
+    const text = file ? await file.text() : schemaForm.text.value;
+    let schema;
+    try {
+      schema = JSON.parse(text);
+    } catch (error) {
+      return showProblems(schemaProblems, [{ field: 'schema', reason: `not JSON: ${error.message}` }]);
+    }
+    const result = await send('POST', `apps/${schemaForm.app_id.value.trim()}/schemas`, schema);
+    showProblems(schemaProblems, result.ok ? [] : result.problems);
+    if (result.ok) {
+      schemaProblems.replaceChildren(element('li', { class: 'done' }, `version ${result.answer.version} added`));
+      await showVersions();
+    }
+  });
+
+  const campaignForm = document.getElementById('campaign-form');
+  const loadCampaigns = async () => {
+    const { campaigns } = await getJson('campaigns');
+    fillTable(
+      document.getElementById('campaign-names'),
+      [
+        { key: 'ad_network_id', label: 'Network', cell: (m) => m.ad_network_id },
+        { key: 'app_id', label: 'App', cell: (m) => String(m.app_id) },
+        { key: 'source_identifier', label: 'Source identifier', cell: (m) => m.source_identifier },
+        { key: 'name', label: 'Name', cell: (m) => m.name },
+        { key: 'network_campaign_id', label: 'Network campaign', cell: (m) => m.network_campaign_id ?? '–' },
+        {
+          key: 'delete',
+          label: 'Delete',
+          cell: (m) => {
+            const button = element('button', { type: 'button' }, 'Delete');
+            button.addEventListener('click', () => send('DELETE', `campaigns/${m.id}`).then(loadCampaigns, showError));
+            return button;
+          },
+        },
+      ],
+      campaigns,
+    );
+  };
+  campaignForm.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const f = campaignForm;
+    const body = { ad_network_id: f.ad_network_id.value, app_id: Number(f.app_id.value), source_identifier: f.source_identifier.value, name: f.elements.name.value };
+    if (f.network_campaign_id.value) body.network_campaign_id = f.network_campaign_id.value;
+    const result = await send('POST', 'campaigns', body);
+    showProblems(document.getElementById('campaign-problems'), result.ok ? [] : result.problems);
+    if (result.ok) await loadCampaigns();
+  });
+
+  const keyForm = document.getElementById('key-form');
+  const loadKeys = async () => {
+    const { keys } = await getJson('keys');
+    fillTable(
+      document.getElementById('keys'),
+      [
+        { key: 'name', label: 'Name', cell: (k) => k.name },
+        { key: 'role', label: 'Role', cell: (k) => k.role },
+        { key: 'scope', label: 'Apps', cell: (k) => (k.app_ids ? k.app_ids.join(', ') : 'all') },
+        { key: 'prefix', label: 'Starts with', cell: (k) => k.prefix },
+        {
+          key: 'delete',
+          label: 'Delete',
+          cell: (k) => {
+            const button = element('button', { type: 'button' }, 'Delete');
+            button.addEventListener('click', () => send('DELETE', `keys/${k.id}`).then(loadKeys, showError));
+            return button;
+          },
+        },
+      ],
+      keys,
+    );
+  };
+  keyForm.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const apps = keyForm.app_ids.value.split(',').map((v) => v.trim()).filter(Boolean);
+    const body = { name: keyForm.elements.name.value, role: keyForm.role.value, ...(apps.length ? { app_ids: apps.map(Number) } : {}) };
+    const result = await send('POST', 'keys', body);
+    showProblems(document.getElementById('key-problems'), result.ok ? [] : result.problems);
+    if (result.ok) {
+      document.getElementById('new-secret').replaceChildren('The new key (shown this once): ', copyButton(result.answer.secret));
+      await loadKeys();
+    }
+  });
+
+  const [{ mmp_partners: partners }, { links }] = await Promise.all([getJson('mmp-partners').catch(() => ({ mmp_partners: [] })), getJson('links')]);
+  fillTable(
+    document.getElementById('partners'),
+    [
+      { key: 'name', label: 'Partner', cell: (p) => `${p.name} (${p.preset})` },
+      { key: 'install', label: 'Install postback URL', cell: (p) => copyButton(p.postback_url_templates.install) },
+      { key: 'event', label: 'Event postback URL', cell: (p) => copyButton(p.postback_url_templates.event) },
+    ],
+    partners,
+  );
+  fillTable(
+    document.getElementById('links'),
+    [
+      { key: 'name', label: 'Link', cell: (l) => l.name },
+      { key: 'app_id', label: 'App', cell: (l) => String(l.app_id) },
+      { key: 'network_campaign_id', label: 'Network campaign', cell: (l) => l.network_campaign_id },
+      { key: 'click_url', label: 'Click URL', cell: (l) => copyButton(l.click_url) },
+    ],
+    links,
+  );
+  await Promise.all([loadCampaigns(), loadKeys()]);
+}
+
+const pages = { overview, campaigns, campaign, forwarding, mmp, settings, report: reportPage };
 if (page && pages[page.dataset.page]) {
   pages[page.dataset.page]()
     .then(() => page.setAttribute('data-ready', 'true'))

@@ -44,6 +44,7 @@ const PAGES = [
   { path: '/dashboard/discrepancies', title: 'Discrepancies' },
   { path: '/dashboard/copies', title: 'Copies' },
   { path: '/dashboard/forwarding', title: 'Forwarding' },
+  { path: '/dashboard/settings', title: 'Settings' },
 ] as const;
 
 /** What each cause of a gap means, one click away on the discrepancy and copy pages (docs/discrepancies.md says more). */
@@ -428,6 +429,103 @@ export function dashboardRoutes(app: import('@hono/zod-openapi').OpenAPIHono<App
       );
     });
   }
+
+  app.get('/dashboard/settings', async (c) => {
+    const principal = c.get('principal');
+    return c.html(
+      <Layout title="Settings" principal={principal} csrf={await csrfOf(c)} path="/dashboard/settings">
+        <h1>Settings</h1>
+        {principal.role !== 'admin' ? (
+          <p role="alert">Settings change what every report shows: sign in with an admin key.</p>
+        ) : (
+          <section id="settings" data-page="settings" aria-live="polite">
+            <h2>Conversion-value schemas</h2>
+            <form id="schema-form" class="controls">
+              <label>
+                App
+                <input name="app_id" inputmode="numeric" required />
+              </label>
+              <label>
+                Schema (JSON)
+                <input name="file" type="file" accept="application/json,.json" />
+              </label>
+              <label class="wide">
+                or paste it
+                <textarea name="text" rows={4} cols={60} />
+              </label>
+              <button type="submit">Validate and add</button>
+              <button type="button" id="schema-versions">
+                Show versions
+              </button>
+            </form>
+            <ul id="schema-problems" class="problems" aria-live="assertive" />
+            <table id="schemas" class="data">
+              <caption>The app's schema versions</caption>
+            </table>
+            <h2>Campaign names</h2>
+            <form id="campaign-form" class="controls">
+              <label>
+                Network
+                <input name="ad_network_id" required />
+              </label>
+              <label>
+                App
+                <input name="app_id" inputmode="numeric" required />
+              </label>
+              <label>
+                Source identifier
+                <input name="source_identifier" required pattern="[0-9]{2,4}" />
+              </label>
+              <label>
+                Name
+                <input name="name" required />
+              </label>
+              <label>
+                Network campaign id
+                <input name="network_campaign_id" />
+              </label>
+              <button type="submit">Add</button>
+            </form>
+            <ul id="campaign-problems" class="problems" aria-live="assertive" />
+            <table id="campaign-names" class="data">
+              <caption>Names by network, app and source identifier</caption>
+            </table>
+            <h2>Tracking links and MMP partners</h2>
+            <table id="partners" class="data">
+              <caption>MMP partners and the postback URL templates to give them (their token is shown once, at creation)</caption>
+            </table>
+            <table id="links" class="data">
+              <caption>Tracking links and the click URL to put in ads</caption>
+            </table>
+            <h2>API keys</h2>
+            <form id="key-form" class="controls">
+              <label>
+                Name
+                <input name="name" required />
+              </label>
+              <label>
+                Role
+                <select name="role">
+                  <option value="analyst">analyst</option>
+                  <option value="admin">admin</option>
+                </select>
+              </label>
+              <label>
+                Apps (comma-separated; empty for all)
+                <input name="app_ids" />
+              </label>
+              <button type="submit">Create</button>
+            </form>
+            <ul id="key-problems" class="problems" aria-live="assertive" />
+            <p id="new-secret" role="status" />
+            <table id="keys" class="data">
+              <caption>API keys (their secrets are never shown again)</caption>
+            </table>
+          </section>
+        )}
+      </Layout>,
+    );
+  });
 
   app.get('/dashboard/forwarding', async (c) => {
     const principal = c.get('principal');

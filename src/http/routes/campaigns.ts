@@ -4,7 +4,7 @@ import { addCampaign, type CampaignRow, deleteCampaign, getCampaign, listCampaig
 import { insideScope, requireRole } from '../auth.js';
 import type { AppEnv } from '../deps.js';
 import { NotFoundError, ScopeError } from '../errors.js';
-import { anyJson, bearer, errorResponses, IdParams, jsonBody, noContent, strictJson } from '../openapi.js';
+import { anyJson, bearer, errorResponses, IdParams, jsonBody, noContent, servedTwice, strictJson } from '../openapi.js';
 
 const campaignView = (m: CampaignRow) => ({
   id: m.id,
@@ -35,7 +35,8 @@ const CampaignInput = z
 const campaignScope = (m: { appId: number; adNetworkId: string }) => ({ appIds: [m.appId], adNetworkIds: [m.adNetworkId] });
 
 export function campaignRoutes(app: OpenAPIHono<AppEnv>): void {
-  app.openapi(
+  servedTwice(
+    app,
     createRoute({
       method: 'get',
       path: '/v1/campaigns',
@@ -51,7 +52,8 @@ export function campaignRoutes(app: OpenAPIHono<AppEnv>): void {
     },
   );
 
-  app.openapi(
+  servedTwice(
+    app,
     createRoute({
       method: 'post',
       path: '/v1/campaigns',
@@ -72,7 +74,8 @@ export function campaignRoutes(app: OpenAPIHono<AppEnv>): void {
     },
   );
 
-  app.openapi(
+  servedTwice(
+    app,
     createRoute({
       method: 'delete',
       path: '/v1/campaigns/{id}',

@@ -4,7 +4,7 @@ import { createApiKey, deleteApiKey, getApiKey, listApiKeys, publicKey } from '.
 import { insideScope, requireRole } from '../auth.js';
 import type { AppEnv } from '../deps.js';
 import { NotFoundError, ScopeError } from '../errors.js';
-import { anyJson, bearer, errorResponses, IdParams, jsonBody, noContent, strictJson } from '../openapi.js';
+import { anyJson, bearer, errorResponses, IdParams, jsonBody, noContent, servedTwice, strictJson } from '../openapi.js';
 
 const KeyInput = z
   .object({
@@ -23,7 +23,8 @@ const KeyInput = z
   .openapi('ApiKeyInput');
 
 export function keyRoutes(app: OpenAPIHono<AppEnv>): void {
-  app.openapi(
+  servedTwice(
+    app,
     createRoute({
       method: 'get',
       path: '/v1/keys',
@@ -35,7 +36,8 @@ export function keyRoutes(app: OpenAPIHono<AppEnv>): void {
     async (c) => c.json({ keys: (await listApiKeys(c.get('deps').db)).filter((k) => insideScope(c.get('principal'), k)).map(publicKey) }, 200),
   );
 
-  app.openapi(
+  servedTwice(
+    app,
     createRoute({
       method: 'post',
       path: '/v1/keys',
@@ -57,7 +59,8 @@ export function keyRoutes(app: OpenAPIHono<AppEnv>): void {
     },
   );
 
-  app.openapi(
+  servedTwice(
+    app,
     createRoute({
       method: 'delete',
       path: '/v1/keys/{id}',

@@ -8,7 +8,7 @@ import { createLink, LINK_MACROS, LinkInput, publicLink, updateLink } from '../.
 import { insideScope, requireRole } from '../auth.js';
 import type { AppEnv, Principal } from '../deps.js';
 import { NotFoundError, ScopeError } from '../errors.js';
-import { anyJson, bearer, errorResponses, IdParams, jsonBody, noContent, strictJson } from '../openapi.js';
+import { anyJson, bearer, errorResponses, IdParams, jsonBody, noContent, servedTwice, strictJson } from '../openapi.js';
 
 /** The origin clients reach skanpost at: configured, else the request's. */
 export const publicOrigin = (c: Context<AppEnv>) => c.get('deps').publicUrl ?? new URL(c.req.url).origin;
@@ -29,7 +29,8 @@ export function linkRoutes(app: OpenAPIHono<AppEnv>): void {
     if (!insideScope(principal, linkScope(input))) throw new ScopeError('this key may not manage links of that app or ad network');
   };
 
-  app.openapi(
+  servedTwice(
+    app,
     route({ method: 'get', path: '/v1/links', summary: 'Tracking links (within the key scope)', responses: { 200: anyJson('{"links": [...]}'), ...errorResponses(401, 403) } }),
     async (c) => {
       const principal = c.get('principal');

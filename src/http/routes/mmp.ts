@@ -14,7 +14,7 @@ import { requireRole, withinScope } from '../auth.js';
 import { clientAddress, limitBody } from '../client-guard.js';
 import type { AppEnv, Principal } from '../deps.js';
 import { NotFoundError } from '../errors.js';
-import { AppIds, anyJson, bearer, Count, errorResponses, IdParams, Instant, json, jsonBody, List, ndjsonExport, noContent, oneOf, strictJson } from '../openapi.js';
+import { AppIds, anyJson, bearer, Count, errorResponses, IdParams, Instant, json, jsonBody, List, ndjsonExport, noContent, oneOf, servedTwice, strictJson } from '../openapi.js';
 import { problem } from '../problem.js';
 import { rateLimit } from '../rate-limit.js';
 import { publicOrigin } from './links.js';
@@ -150,7 +150,8 @@ export function mmpRoutes(app: OpenAPIHono<AppEnv>): void {
     return row;
   };
 
-  app.openapi(
+  servedTwice(
+    app,
     route({
       method: 'get',
       path: '/v1/mmp-partners',

@@ -5,7 +5,7 @@ import { ConversionSchema } from '../../model/conversion-schema.js';
 import { requireRole } from '../auth.js';
 import type { AppEnv, Principal } from '../deps.js';
 import { InvalidParameterError, NotFoundError, ScopeError, validationHook } from '../errors.js';
-import { anyJson, bearer, Count, errorResponses, jsonBody, noContent, strictJson } from '../openapi.js';
+import { anyJson, bearer, Count, errorResponses, jsonBody, noContent, servedTwice, strictJson } from '../openapi.js';
 
 const schemaView = (s: SchemaRow) => ({
   app_id: s.appId,
@@ -23,7 +23,8 @@ function checkApp(principal: Principal, appId: number): void {
 }
 
 export function schemaRoutes(app: OpenAPIHono<AppEnv>): void {
-  app.openapi(
+  servedTwice(
+    app,
     createRoute({
       method: 'get',
       path: '/v1/apps/{appId}/schemas',
@@ -40,7 +41,8 @@ export function schemaRoutes(app: OpenAPIHono<AppEnv>): void {
     },
   );
 
-  app.openapi(
+  servedTwice(
+    app,
     createRoute({
       method: 'post',
       path: '/v1/apps/{appId}/schemas',
