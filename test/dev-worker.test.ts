@@ -72,6 +72,35 @@ it('serves the Worker on 127.0.0.1, ingests an Apple postback, and shows it in t
         return chart.data[1]!.map((v, i) => v ?? chart.data[2]![i] ?? 0).reduce((s, v) => s + v, 0);
       });
       expect(plotted).toBe(1);
+      // The time zone moves the day: UTC+14 has it on that zone's date.
+      await page.getByLabel('Time zone').fill('Pacific/Kiritimati');
+      await page.getByRole('button', { name: 'Show' }).click();
+      await page.waitForURL(/tz=Pacific%2FKiritimati/);
+      await pageReady(page);
+      const shownDays = await page
+        .locator('#days tbody tr')
+        .evaluateAll((trs) => trs.map((tr) => Array.from(tr.querySelectorAll('td'), (td) => td.textContent)).filter((r) => r[1] !== '0'));
+      expect(shownDays.map((r) => r[0])).toEqual([new Intl.DateTimeFormat('en-CA', { timeZone: 'Pacific/Kiritimati' }).format(new Date())]);
+      // The campaign table's CSV is the API's, byte for byte.
+      await page.goto(`${base}/dashboard/campaigns?days=7`);
+      await pageReady(page);
+      const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: 'Download CSV' }).click()]);
+      const csvPath = new URL((await page.getByRole('link', { name: 'Download CSV' }).getAttribute('href'))!, base);
+      const fromApi = Buffer.from(await (await fetch(`${base}/v1/reports/campaigns${csvPath.search}`, { headers: { authorization: `Bearer ${DEV_ADMIN}` } })).arrayBuffer());
+      expect(readFileSync((await download.path())!).equals(fromApi)).toBe(true);
+      // A key scoped to another app sees nothing of this one; signing out ends the session.
+      const scoped = (await (
+        await fetch(`${base}/v1/keys`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${DEV_ADMIN}` },
+          body: JSON.stringify({ name: 'other', role: 'analyst', app_ids: [1] }),
+        })
+      ).json()) as { secret: string };
+      await page.getByRole('button', { name: 'Sign out' }).click();
+      await page.waitForURL(/\/dashboard\/sign-in$/);
+      await signIn(page, base, scoped.secret);
+      await pageReady(page);
+      expect(await page.locator('[data-total="postbacks"]').textContent()).toBe('0');
       expect(problems).toEqual([]);
     } finally {
       await browser.close();
