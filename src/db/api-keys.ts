@@ -1,7 +1,7 @@
 // API keys: random secrets shown once, stored as SHA-256 (they carry 256 bits of entropy, so a
 // fast hash is enough), looked up by hash.
 import { asc, eq } from 'drizzle-orm';
-import { sha256Hex } from '../hash.js';
+import { base64url, sha256Hex } from '../hash.js';
 import type { Db } from './db.js';
 import { apiKeys } from './schema.js';
 
@@ -18,10 +18,7 @@ export interface NewApiKey {
 /** 256 random bits, base64url, after a prefix that says what the secret is for. */
 export function newSecret(prefix = 'skp_'): string {
   const bytes = crypto.getRandomValues(new Uint8Array(32));
-  return `${prefix}${btoa(String.fromCharCode(...bytes))
-    .replace(/\+/g, '-')
-    .replace(/\//g, '_')
-    .replace(/=+$/, '')}`;
+  return `${prefix}${base64url(bytes)}`;
 }
 
 /** A scope given as an empty list: refused, never read as "every app". */

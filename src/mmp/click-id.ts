@@ -4,6 +4,7 @@
 // altered or truncated one fails the signature. URL-safe, 50 characters.
 import { hmac } from '@noble/hashes/hmac.js';
 import { sha256 } from '@noble/hashes/sha2.js';
+import { base64url } from '../hash.js';
 
 export type Touch = 'click' | 'impression';
 
@@ -19,12 +20,6 @@ const VERSION = 1;
 const PAYLOAD = 21;
 const MAC = 16;
 const encoder = new TextEncoder();
-
-const base64url = (bytes: Uint8Array) =>
-  btoa(String.fromCharCode(...bytes))
-    .replace(/\+/g, '-')
-    .replace(/\//g, '_')
-    .replace(/=+$/, '');
 
 function fromBase64url(text: string): Uint8Array | undefined {
   if (!/^[A-Za-z0-9_-]*$/.test(text)) return undefined;

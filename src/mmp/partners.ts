@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { deletePartner, insertPartner, linksUsingPartner, type PartnerColumns, updatePartner } from '../db/mmp.js';
 import type { MmpPartnerRow } from '../db/schema.js';
 import type { Unit } from '../db/store.js';
-import { sha256Hex } from '../hash.js';
+import { base64url, sha256Hex } from '../hash.js';
 import { parseCidrList } from '../model/cidr.js';
 import { FieldError, InUseError } from '../model/field-error.js';
 import { MMP_FIELDS, TIMESTAMP_FORMATS } from './fields.js';
@@ -56,10 +56,7 @@ function partnerColumns(input: PartnerInput): Omit<PartnerColumns, 'tokenSha256'
 
 function newToken(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(24));
-  return `mmp_${btoa(String.fromCharCode(...bytes))
-    .replace(/\+/g, '-')
-    .replace(/\//g, '_')
-    .replace(/=+$/, '')}`;
+  return `mmp_${base64url(bytes)}`;
 }
 
 /** Whether `token` is the partner's, or its previous one within a day of the rotation; in constant time. */

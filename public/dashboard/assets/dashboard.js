@@ -429,6 +429,13 @@ async function getJson(path) {
   return body;
 }
 
+/** A button that deletes through the API, then reloads its table. */
+function deleteButton(path, reload) {
+  const button = element('button', { type: 'button' }, 'Delete');
+  button.addEventListener('click', () => send('DELETE', path).then(reload, showError));
+  return button;
+}
+
 function copyButton(text) {
   const button = element('button', { type: 'button' }, 'Copy');
   button.addEventListener('click', () => navigator.clipboard?.writeText(text).then(() => (button.textContent = 'Copied')));
@@ -482,15 +489,7 @@ async function settings() {
         { key: 'source_identifier', label: 'Source identifier', cell: (m) => m.source_identifier },
         { key: 'name', label: 'Name', cell: (m) => m.name },
         { key: 'network_campaign_id', label: 'Network campaign', cell: (m) => m.network_campaign_id ?? '–' },
-        {
-          key: 'delete',
-          label: 'Delete',
-          cell: (m) => {
-            const button = element('button', { type: 'button' }, 'Delete');
-            button.addEventListener('click', () => send('DELETE', `campaigns/${m.id}`).then(loadCampaigns, showError));
-            return button;
-          },
-        },
+        { key: 'delete', label: 'Delete', cell: (m) => deleteButton(`campaigns/${m.id}`, loadCampaigns) },
       ],
       campaigns,
     );
@@ -515,15 +514,7 @@ async function settings() {
         { key: 'role', label: 'Role', cell: (k) => k.role },
         { key: 'scope', label: 'Apps', cell: (k) => (k.app_ids ? k.app_ids.join(', ') : 'all') },
         { key: 'prefix', label: 'Starts with', cell: (k) => k.prefix },
-        {
-          key: 'delete',
-          label: 'Delete',
-          cell: (k) => {
-            const button = element('button', { type: 'button' }, 'Delete');
-            button.addEventListener('click', () => send('DELETE', `keys/${k.id}`).then(loadKeys, showError));
-            return button;
-          },
-        },
+        { key: 'delete', label: 'Delete', cell: (k) => deleteButton(`keys/${k.id}`, loadKeys) },
       ],
       keys,
     );

@@ -4,7 +4,7 @@
 // the bootstrap key's. A CSRF token derived from the cookie guards every form that changes something.
 import { hmac } from '@noble/hashes/hmac.js';
 import { sha256 } from '@noble/hashes/sha2.js';
-import { sha256Hex } from '../../hash.js';
+import { base64url, sha256Hex } from '../../hash.js';
 
 export const SESSION_COOKIE = 'skanpost_session';
 export const SESSION_MS = 12 * 3_600_000;
@@ -18,11 +18,6 @@ export interface Session {
 }
 
 const encoder = new TextEncoder();
-const base64url = (bytes: Uint8Array) =>
-  btoa(String.fromCharCode(...bytes))
-    .replace(/\+/g, '-')
-    .replace(/\//g, '_')
-    .replace(/=+$/, '');
 const mac = (secret: string, message: string) => base64url(hmac(sha256, encoder.encode(secret), encoder.encode(message)));
 
 /** Equal strings, compared in time that does not depend on where they differ. */
