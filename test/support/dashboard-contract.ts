@@ -45,6 +45,8 @@ export function dashboardContract(name: string, harness: () => ReconcileHarness,
 
     it('signs in with an API key into an HttpOnly, SameSite=Strict cookie that lasts 12 hours', async () => {
       expect((await signIn('skp_not-a-key')).response.status).toBe(401);
+      const huge = await anonymous('POST', '/dashboard/sign-in', form({ api_key: 'x'.repeat(70_000) }), FORM);
+      expect(huge.status).toBe(413);
       const { response, setCookie, cookie } = await signIn(adminKey());
       expect(response.status).toBe(303);
       expect(response.headers.get('location')).toBe('/dashboard');

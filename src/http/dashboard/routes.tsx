@@ -6,6 +6,7 @@
 import { TZDate } from '@date-fns/tz';
 import { addDays, format, parseISO } from 'date-fns';
 import type { Context, MiddlewareHandler, Next } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { raw } from 'hono/html';
 import type { Child } from 'hono/jsx';
@@ -17,6 +18,8 @@ import { clientAddress, RateLimiter } from '../client-guard.js';
 import type { AppEnv, Principal } from '../deps.js';
 import { problem } from '../problem.js';
 import { adminFingerprint, csrfToken, csrfValid, readSession, SESSION_COOKIE, SESSION_MS, signSession } from './session.js';
+
+const MAX_DASHBOARD_BODY_BYTES = 64 * 1024;
 
 /** Nothing but skanpost's own origin: no inline script, no CDN, no framing. */
 export const dashboardSecurity = secureHeaders({
@@ -240,6 +243,12 @@ export function dashboardRoutes(app: import('@hono/zod-openapi').OpenAPIHono<App
   // Ten tries a minute per address, then a wait: a key cannot be guessed through the form.
   const signInLimiter = new RateLimiter(10 / 60, 10);
 
+  // The sign-in form and the settings the pages send are small: 64 KiB, as the API's bodies.
+  const limit = bodyLimit({
+    maxSize: MAX_DASHBOARD_BODY_BYTES,
+    onError: (c) => problem(c, 413, 'body_too_large', 'Payload Too Large', { detail: `dashboard requests are limited to ${MAX_DASHBOARD_BODY_BYTES} bytes` }),
+  });
+  app.use('/dashboard/*', limit);
   app.use('/', dashboardSecurity);
   app.use('/dashboard', dashboardSecurity);
   app.use('/dashboard/*', dashboardSecurity);
