@@ -38,6 +38,8 @@ export interface Config {
   publicUrl: string | undefined;
   /** SKANPOST_CLICK_SECRET, comma-separated: the first signs click IDs, all validate. Empty: one kept in the database. */
   clickSecrets: string[];
+  /** SKANPOST_INGEST_MODE: `direct` (write, then answer) or, on Workers, `queue` (send to a queue, then answer). */
+  ingestMode: 'direct' | 'queue';
   /** SKANPOST_SESSION_SECRET, comma-separated: the first signs dashboard sessions, all check them. Empty: one kept in the database. */
   sessionSecrets: string[];
   /** SKANPOST_DISCREPANCY_THRESHOLD_PCT: a gap beyond this many percent is `over_threshold` (default 10). */
@@ -100,10 +102,13 @@ export function readConfig(env: Record<string, string | undefined>): Config {
   const publicUrl = env.SKANPOST_PUBLIC_URL ? env.SKANPOST_PUBLIC_URL.replace(/\/+$/, '') : undefined;
   if (publicUrl !== undefined && !/^https?:\/\/[^/?#@\s]+$/i.test(publicUrl))
     throw new ConfigError(`SKANPOST_PUBLIC_URL must be an origin such as https://postbacks.example.com, got ${JSON.stringify(env.SKANPOST_PUBLIC_URL)}`);
+  const ingestMode = (env.SKANPOST_INGEST_MODE || 'direct').toLowerCase();
+  if (ingestMode !== 'direct' && ingestMode !== 'queue') throw new ConfigError(`SKANPOST_INGEST_MODE must be direct or queue, got ${JSON.stringify(env.SKANPOST_INGEST_MODE)}`);
   const threshold = env.SKANPOST_DISCREPANCY_THRESHOLD_PCT || undefined;
   if (threshold !== undefined && !/^\d{1,4}(\.\d+)?$/.test(threshold))
     throw new ConfigError(`SKANPOST_DISCREPANCY_THRESHOLD_PCT must be a number of percent such as 10, got ${JSON.stringify(threshold)}`);
   return {
+    ingestMode,
     discrepancyThresholdPct: threshold === undefined ? DEFAULT_DISCREPANCY_THRESHOLD_PCT : Number(threshold),
     clickSecrets,
     sessionSecrets,

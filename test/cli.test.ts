@@ -272,3 +272,11 @@ describe('reported import', () => {
     ]);
   });
 });
+
+describe('queue mode', () => {
+  it('is refused on Node, which writes each postback before answering', async () => {
+    const refused = await cli(['prune'], { ...env, SKANPOST_INGEST_MODE: 'queue' });
+    expect(refused.code).toBe(2);
+    expect(refused.err).toContain('SKANPOST_INGEST_MODE=queue is for Cloudflare Workers');
+  });
+});

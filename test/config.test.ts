@@ -29,6 +29,7 @@ describe('readConfig', () => {
       sessionSecrets: [],
       publicUrl: undefined,
       discrepancyThresholdPct: 10,
+      ingestMode: 'direct',
     });
   });
 
@@ -71,6 +72,7 @@ describe('readConfig', () => {
     [{ SKANPOST_ADMIN_KEY: 'short' }, /SKANPOST_ADMIN_KEY must be at least 16 characters/],
     [{ SKANPOST_CLICK_SECRET: `${'a'.repeat(32)},short` }, /SKANPOST_CLICK_SECRET: each secret must be at least 32 characters/],
     [{ SKANPOST_PUBLIC_URL: 'postbacks.example.com' }, /SKANPOST_PUBLIC_URL must be an origin/],
+    [{ SKANPOST_INGEST_MODE: 'later' }, /SKANPOST_INGEST_MODE must be direct or queue/],
     [{ SKANPOST_DISCREPANCY_THRESHOLD_PCT: '-5' }, /SKANPOST_DISCREPANCY_THRESHOLD_PCT must be a number of percent/],
     [{ SKANPOST_DISCREPANCY_THRESHOLD_PCT: 'ten' }, /SKANPOST_DISCREPANCY_THRESHOLD_PCT must be a number of percent/],
     [{ SKANPOST_PUBLIC_URL: 'https://postbacks.example.com/path' }, /SKANPOST_PUBLIC_URL must be an origin/],

@@ -18,13 +18,19 @@ export interface IngestDeps {
   writer: Writer;
   /** Stores a built row; by default `savePostback` through `writer` (the Node server uses a thread). */
   save?: (row: NewPostbackRow) => Promise<SaveResult>;
+  /**
+   * Queue mode (Workers): hands the row to a queue instead of storing it; resolves once the queue
+   * has it. The answer then says `queued`, with no id yet.
+   */
+  enqueue?: (row: NewPostbackRow) => Promise<void>;
   now: () => Date;
   installModel: InstallModel;
 }
 
 export interface Receipt {
-  id: number;
-  outcome: Outcome;
+  /** Null when queued: the row is written by the consumer. */
+  id: number | null;
+  outcome: Outcome | 'queued';
   signature: SignatureVerdict;
   reasons: string[];
 }
@@ -64,6 +70,10 @@ export async function ingestPostback(bytes: Uint8Array, deps: IngestDeps, relay?
   // Checked before anything is stored: a key bound to one network relays only its postbacks.
   if (relay?.adNetworkId && prepared.row.adNetworkId?.toLowerCase() !== relay.adNetworkId.toLowerCase()) {
     return { ok: false, relayMismatch: prepared.row.adNetworkId ?? null };
+  }
+  if (deps.enqueue) {
+    await deps.enqueue(prepared.row);
+    return { ok: true, receipt: { id: null, outcome: 'queued', signature: prepared.inspection.signature, reasons: prepared.inspection.reasons } };
   }
   return { ok: true, receipt: await storePrepared(prepared, deps) };
 }

@@ -2,7 +2,7 @@
 
 import { getConnInfo } from '@hono/node-server/conninfo';
 import { sql } from 'drizzle-orm';
-import type { Config } from '../config.js';
+import { type Config, ConfigError } from '../config.js';
 import type { NewClick } from '../db/mmp.js';
 import type { NewPostbackRow } from '../db/schema.js';
 import type { Writer } from '../db/store.js';
@@ -79,6 +79,9 @@ export interface RuntimeOptions {
 }
 
 export async function createNodeRuntime(config: Config, logger: Logger, now: () => Date = () => new Date(), options: RuntimeOptions = {}): Promise<NodeRuntime> {
+  // Node writes each postback before answering, in one file: a queue in front is the Worker's way to scale.
+  if (config.ingestMode === 'queue')
+    throw new ConfigError('SKANPOST_INGEST_MODE=queue is for Cloudflare Workers (docs/workers.md, "At scale"); the Node server writes each postback before answering');
   const verification = await createVerification(config.extraKeys, logger);
   const database = openDatabase(config.dbPath, { synchronous: config.synchronous });
   const writer = new GroupCommitWriter(database.sqlite, database.db);

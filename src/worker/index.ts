@@ -1,10 +1,13 @@
-// The Cloudflare Workers entry: the same Hono app as on Node over D1, and a Cron Trigger that
-// sends due copies to partners, runs re-derive/rebuild chunks and prunes expired rows.
+// The Cloudflare Workers entry: the same Hono app as on Node over D1, a Cron Trigger that sends
+// due copies to partners, runs re-derive/rebuild chunks and prunes expired rows, and in queue mode
+// the consumer that writes the postbacks the edge queued.
 import 'reflect-metadata'; // before @peculiar/x509 loads (it needs the polyfill)
 import { pruneExpired } from '../db/retention.js';
 import { sendDue } from '../forward/sender.js';
 import { createApp } from '../http/app.js';
 import type { AppDeps } from '../http/deps.js';
+import { fromMessage } from '../ingest/queue.js';
+import { savePostback } from '../ingest/save.js';
 import { runPendingJobs } from '../maintenance/jobs.js';
 import { errorMessage } from '../observability/logger.js';
 import { createWorkerRuntime, type WorkerEnv, type WorkerRuntime } from './runtime.js';
@@ -67,6 +70,30 @@ interface RequestBindings {
 export default {
   async fetch(request: Request, env: WorkerEnv, ctx: ExecutionContext): Promise<Response> {
     return app.fetch(request, { requestDeps: await requestDeps(env, ctx) } satisfies RequestBindings, ctx);
+  },
+
+  /**
+   * Queue mode's consumer: each message's postback stored as ingest would have stored it. Storing is
+   * idempotent (a body or dedupe key already kept is a duplicate, counted nothing), so a message
+   * delivered again, or out of order, changes nothing. A message whose write fails is retried;
+   * after max_retries the queue moves it to its dead-letter queue.
+   */
+  async queue(batch: MessageBatch<unknown>, env: WorkerEnv): Promise<void> {
+    const runtime = await createWorkerRuntime(env);
+    const { writer, deps } = runtime;
+    let stored = 0;
+    for (const message of batch.messages) {
+      try {
+        const saved = await writer.run((tx) => savePostback(tx, fromMessage(message.body), deps.installModel));
+        if (saved.outcome === 'stored') stored++;
+        message.ack();
+      } catch (error) {
+        deps.logger.warn('queued postback not written; retrying', { queue: batch.queue, message: message.id, attempts: message.attempts, error: errorMessage(error) });
+        message.retry();
+      }
+    }
+    if (stored > 0 && (runtime.unit.loadedSettings?.destinations.length ?? 0) > 0)
+      await drainOutbox(runtime, Date.now()).catch((error) => deps.logger.error('forwarding failed', { error: errorMessage(error) }));
   },
 
   async scheduled(_controller: ScheduledController, env: WorkerEnv): Promise<void> {

@@ -3,15 +3,18 @@
 // immutable caches (parsed keys, imported CryptoKeys) and per-isolate counters live at module level.
 import { sql } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/d1';
-import { type Config, readConfig } from '../config.js';
+import { type Config, ConfigError, readConfig } from '../config.js';
 import type { D1Unit } from '../db/d1/unit.js';
 import { d1Store } from '../db/d1/writer.js';
 import type { Db } from '../db/db.js';
+import { StorageUnavailableError } from '../db/db.js';
 import type { NewClick } from '../db/mmp.js';
+import type { NewPostbackRow } from '../db/schema.js';
 import * as schema from '../db/schema.js';
 import type { Writer } from '../db/store.js';
 import { parseAllowlist, RateLimiter } from '../http/client-guard.js';
 import type { AppDeps } from '../http/deps.js';
+import { type QueuedPostback, queueIndex, toMessage } from '../ingest/queue.js';
 import { writeClicks } from '../mmp/click-log.js';
 import { clickSecretSource, type SecretCache, secretSource } from '../mmp/secrets.js';
 import { errorMessage, jsonLogger } from '../observability/logger.js';
@@ -38,6 +41,32 @@ export interface WorkerEnv {
   SKANPOST_PUBLIC_URL?: string;
   /** The static assets of wrangler.toml's [assets] (public/: the dashboard's scripts and styles). */
   ASSETS?: Fetcher;
+  SKANPOST_INGEST_MODE?: string;
+  /** Queue mode: the producer queues INGEST_QUEUE_0 … INGEST_QUEUE_{M-1} (any other name is ignored). */
+  [producer: `INGEST_QUEUE_${number}`]: Queue<QueuedPostback> | undefined;
+}
+
+/**
+ * Queue mode: the row goes to the queue its dedupe key picks; the answer waits for `send()`, which
+ * Cloudflare resolves once the message is written. A failed send is a 503: the device retries.
+ */
+function queuedIngest(env: WorkerEnv): (row: NewPostbackRow) => Promise<void> {
+  const queues = producerQueues(env);
+  if (queues.length === 0) throw new ConfigError('SKANPOST_INGEST_MODE=queue needs a producer binding INGEST_QUEUE_0 (docs/workers.md, "At scale")');
+  return async (row) => {
+    try {
+      await queues[queueIndex(row, queues.length)]!.send(toMessage(row), { contentType: 'json' });
+    } catch (error) {
+      throw new StorageUnavailableError('queue_send_failed', { cause: error });
+    }
+  };
+}
+
+/** The bound producer queues, in index order; a gap ends the list (INGEST_QUEUE_0, _1, … as bound). */
+function producerQueues(env: WorkerEnv): Array<Queue<QueuedPostback>> {
+  const queues: Array<Queue<QueuedPostback>> = [];
+  for (let i = 0; env[`INGEST_QUEUE_${i}`]; i++) queues.push(env[`INGEST_QUEUE_${i}`]!);
+  return queues;
 }
 
 // Parsed once per isolate and per value: the key ring is immutable, and its CryptoKeys are
@@ -119,6 +148,7 @@ export async function createWorkerRuntime(env: WorkerEnv, now: () => Date = () =
     health: async () => (await db.get<{ ok: number }>(sql`select 1 as ok`))?.ok === 1,
     clickSecrets: clickSecretSource(config.clickSecrets, writer, now, storedClickSecret),
     sessionSecrets: secretSource('session', config.sessionSecrets, writer, now, storedSessionSecret),
+    ...(config.ingestMode === 'queue' ? { enqueue: queuedIngest(env) } : {}),
     asset: async (name) => {
       const response = await env.ASSETS?.fetch(`https://assets.invalid/${name}`);
       return response?.ok ? { body: await response.text(), type: response.headers.get('content-type') ?? 'application/octet-stream' } : undefined;

@@ -17,6 +17,12 @@ export default defineConfig({
       miniflare: {
         // A second database for tests that need one of their own (parity starts empty).
         d1Databases: ['DB', 'PARITY_DB'],
+        // Queue mode's producers and their consumer (this Worker's queue handler), as [env.scale] binds them.
+        queueProducers: { INGEST_QUEUE_0: 'skanpost-ingest-0', INGEST_QUEUE_1: 'skanpost-ingest-1' },
+        queueConsumers: {
+          'skanpost-ingest-0': { maxBatchSize: 100, maxBatchTimeout: 0.05, maxRetries: 3, deadLetterQueue: 'skanpost-ingest-dlq' },
+          'skanpost-ingest-1': { maxBatchSize: 100, maxBatchTimeout: 0.05, maxRetries: 3, deadLetterQueue: 'skanpost-ingest-dlq' },
+        },
         bindings: {
           TEST_MIGRATIONS: await readD1Migrations(fileURLToPath(new URL('../../drizzle', import.meta.url))),
           // Test-only configuration; a deployment sets its admin key with `wrangler secret put`.

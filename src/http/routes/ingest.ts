@@ -17,8 +17,8 @@ const INGEST_PATHS = ['/.well-known/skadnetwork/report-attribution', '/.well-kno
 
 const ReceiptSchema = z
   .object({
-    id: z.number().int(),
-    outcome: z.enum(['stored', 'duplicate', 'conflict']),
+    id: z.number().int().nullable().openapi({ description: 'null when queued (SKANPOST_INGEST_MODE=queue): the consumer writes it' }),
+    outcome: z.enum(['stored', 'duplicate', 'conflict', 'queued']),
     signature: z.enum(['verified', 'invalid', 'unverifiable', 'development']),
     reasons: z.array(z.string()),
   })

@@ -1,0 +1,112 @@
+// Queue-buffered ingest inside workerd (SKANPOST_INGEST_MODE=queue): the edge answers `queued` once
+// the queue has the postback, the consumer writes it, and a message delivered again or out of order
+// changes nothing.
+import { createExecutionContext, createMessageBatch, env, getQueueResult } from 'cloudflare:test';
+import { sql } from 'drizzle-orm';
+import { beforeAll, beforeEach, expect, it } from 'vitest';
+import { createApp } from '../../src/http/app.js';
+import { preparePostback } from '../../src/ingest/ingest.js';
+import { type QueuedPostback, toMessage } from '../../src/ingest/queue.js';
+import worker from '../../src/worker/index.js';
+import { createWorkerRuntime, type WorkerEnv, type WorkerRuntime } from '../../src/worker/runtime.js';
+import { generateWebKey, signSkan4, type WebKey } from '../support/web-signing.js';
+import { resetTables } from './reset.js';
+
+const SKAN = 'https://skanpost.example/.well-known/skadnetwork/report-attribution/';
+let key: WebKey;
+let runtime: WorkerRuntime;
+let queueEnv: WorkerEnv;
+
+beforeAll(async () => {
+  key = await generateWebKey();
+});
+
+beforeEach(async () => {
+  queueEnv = { ...env, SKANPOST_EXTRA_KEYS: key.spkiBase64, SKANPOST_INGEST_MODE: 'queue' } as WorkerEnv;
+  runtime = await createWorkerRuntime(queueEnv);
+  await resetTables(runtime.db);
+});
+
+let transaction = 0;
+const postback = (overrides: Record<string, unknown> = {}) =>
+  signSkan4(
+    {
+      version: '4.0',
+      'ad-network-id': 'net.skadnetwork',
+      'source-identifier': '5239',
+      'app-id': 77,
+      'transaction-id': `00000000-0000-4000-9000-${String(++transaction).padStart(12, '0')}`,
+      redownload: false,
+      'fidelity-type': 1,
+      'did-win': true,
+      'postback-sequence-index': 0,
+      ...overrides,
+    },
+    key,
+  );
+
+const count = async (table: string) => (await runtime.db.values<[number]>(sql.raw(`select count(*) from ${table}`)))[0]![0];
+const installs = async () => (await runtime.db.values<[number]>(sql`select total(installs) from rollups`))[0]![0];
+
+it('answers queued once the queue has the postback, and the consumer writes it', async () => {
+  const app = createApp(runtime.deps);
+  const bodies = await Promise.all([1, 2, 3].map(() => postback()));
+  for (const body of bodies) {
+    const r = await app.request(SKAN, { method: 'POST', body: JSON.stringify(body) });
+    expect(r.status).toBe(200);
+    expect(await r.json()).toEqual({ id: null, outcome: 'queued', signature: 'verified', reasons: [] });
+  }
+  // A body that cannot be kept is refused at the edge, as always: nothing is queued.
+  expect((await app.request(SKAN, { method: 'POST', body: '{"not": "a postback"}' })).status).toBe(400);
+  // The consumer runs on its own, a moment later (bounded wait).
+  for (let i = 0; i < 100 && (await count('postbacks')) < 3; i++) await new Promise((r) => setTimeout(r, 50));
+  expect(await count('postbacks')).toBe(3);
+  expect(await installs()).toBe(3);
+});
+
+it('counts each postback once, whatever is delivered again or out of order', async () => {
+  const bodies = await Promise.all([1, 2, 3, 4].map(() => postback()));
+  // A copy with another conversion value: a conflict of the first, counted as such once.
+  bodies.push({ ...bodies[0]!, 'conversion-value': 9 });
+  const messages: QueuedPostback[] = [];
+  for (const [i, body] of bodies.entries()) {
+    const prepared = await preparePostback(new TextEncoder().encode(JSON.stringify(body)), runtime.deps.verification, new Date(Date.UTC(2026, 10, 20, 10, i)));
+    if (!prepared.ok) throw new Error('not a postback');
+    messages.push(toMessage(prepared.row));
+  }
+  const deliver = async (bodiesToSend: QueuedPostback[]) => {
+    const batch = createMessageBatch<QueuedPostback>(
+      'skanpost-ingest-0',
+      bodiesToSend.map((body, i) => ({ id: `m${i}`, timestamp: new Date(), attempts: 1, body })),
+    );
+    const ctx = createExecutionContext();
+    await worker.queue(batch as MessageBatch<unknown>, queueEnv);
+    return getQueueResult(batch, ctx);
+  };
+  const first = await deliver(messages);
+  expect(first.explicitAcks.sort()).toEqual(['m0', 'm1', 'm2', 'm3', 'm4']);
+  expect(first.retryMessages).toEqual([]);
+  const before = {
+    postbacks: await count('postbacks'),
+    installs: await installs(),
+    conflicts: (await runtime.db.values<[number]>(sql`select total(conflicts) from rollups`))[0]![0],
+  };
+  expect(before).toEqual({ postbacks: 5, installs: 4, conflicts: 1 });
+  // Everything again, reversed, then a random half: nothing moves.
+  await deliver([...messages].reverse());
+  await deliver(messages.filter((_, i) => i % 2 === 1));
+  expect({
+    postbacks: await count('postbacks'),
+    installs: await installs(),
+    conflicts: (await runtime.db.values<[number]>(sql`select total(conflicts) from rollups`))[0]![0],
+  }).toEqual(before);
+});
+
+it('retries a message it cannot read rather than dropping it', async () => {
+  const batch = createMessageBatch('skanpost-ingest-1', [{ id: 'bad', timestamp: new Date(), attempts: 1, body: { v: 2 } }]);
+  const ctx = createExecutionContext();
+  await worker.queue(batch as MessageBatch<unknown>, queueEnv);
+  const result = await getQueueResult(batch, ctx);
+  expect(result.retryMessages.map((m: { msgId: string }) => m.msgId)).toEqual(['bad']);
+  expect(result.explicitAcks).toEqual([]);
+});
