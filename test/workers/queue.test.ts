@@ -110,3 +110,18 @@ it('retries a message it cannot read rather than dropping it', async () => {
   expect(result.retryMessages.map((m: { msgId: string }) => m.msgId)).toEqual(['bad']);
   expect(result.explicitAcks).toEqual([]);
 });
+
+it('answers 503 with Retry-After when the queue does not take the postback, so the device retries', async () => {
+  // A producer that refuses, as Cloudflare's does when a queue is over its limits.
+  const refusing = { send: () => Promise.reject(new Error('Queue send failed: rate limited')), sendBatch: () => Promise.reject(new Error('no')) };
+  const failing = await createWorkerRuntime({ ...queueEnv, INGEST_QUEUE_0: refusing as unknown as Queue<QueuedPostback>, INGEST_QUEUE_1: undefined });
+  const r = await createApp(failing.deps).request(SKAN, { method: 'POST', body: JSON.stringify(await postback()) });
+  expect(r.status).toBe(503);
+  expect(r.headers.get('retry-after')).not.toBeNull();
+  expect(await r.json()).toMatchObject({ reason: 'storage_unavailable' });
+  expect(await count('postbacks')).toBe(0);
+});
+
+it('refuses queue mode without a producer binding, naming it', async () => {
+  await expect(createWorkerRuntime({ ...queueEnv, INGEST_QUEUE_0: undefined, INGEST_QUEUE_1: undefined })).rejects.toThrow(/INGEST_QUEUE_0/);
+});
