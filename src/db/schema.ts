@@ -546,3 +546,18 @@ export const reportedFigures = sqliteTable(
   ],
 );
 export type ReportedFigureRow = typeof reportedFigures.$inferSelect;
+
+/**
+ * Queue mode: messages the ingest queue gave up on (its dead-letter queue, consumed by this Worker),
+ * kept for admins to see and replay. `body` is the message as queued (a postback row, JSON).
+ */
+export const queueDeadLetters = sqliteTable('queue_dead_letters', {
+  id: integer('id').primaryKey({ autoIncrement: true }),
+  /** The queue message's own id: a dead letter delivered twice is kept once. */
+  messageId: text('message_id').notNull().unique(),
+  body: text('body').notNull(),
+  /** Delivery attempts of the dead-letter message itself. */
+  attempts: integer('attempts').notNull(),
+  receivedAt: integer('received_at', { mode: 'timestamp_ms' }).notNull(),
+});
+export type QueueDeadLetterRow = typeof queueDeadLetters.$inferSelect;

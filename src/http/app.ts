@@ -17,6 +17,7 @@ import { keyRoutes } from './routes/keys.js';
 import { linkRoutes } from './routes/links.js';
 import { mmpRoutes } from './routes/mmp.js';
 import { postbackRoutes } from './routes/postbacks.js';
+import { queueRoutes } from './routes/queue.js';
 import { relayKeyRoutes } from './routes/relay-keys.js';
 import { reportedRoutes } from './routes/reported.js';
 import { reportRoutes } from './routes/reports.js';
@@ -80,6 +81,7 @@ export function createApp<Bindings = unknown>(source: AppDeps | ((bindings: Bind
   clickRoutes(app);
   mmpRoutes(app);
   deliveryRoutes(app);
+  queueRoutes(app);
   systemRoutes(app);
 
   app.notFound((c) => problem(c, 404, 'not_found', 'Not Found', { detail: `no route for ${c.req.method} ${c.req.path}` }));

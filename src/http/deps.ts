@@ -49,6 +49,8 @@ export interface AppDeps extends IngestDeps {
   afterStore?: () => void;
   /** SKANPOST_DISCREPANCY_THRESHOLD_PCT: the discrepancy report's default `threshold_pct` (DEFAULT_DISCREPANCY_THRESHOLD_PCT when absent). */
   discrepancyThresholdPct?: number;
+  /** Queue mode (Workers): sends queued-postback messages again to the ingest queues (dead-letter replay). */
+  requeue?: (messages: readonly unknown[]) => Promise<void>;
   /** SKANPOST_PUBLIC_URL: the origin links and postback templates name; by default the request's. */
   publicUrl?: string;
   logger: Logger;

@@ -2,6 +2,7 @@
 // due copies to partners, runs re-derive/rebuild chunks and prunes expired rows, and in queue mode
 // the consumer that writes the postbacks the edge queued.
 import 'reflect-metadata'; // before @peculiar/x509 loads (it needs the polyfill)
+import { keepDeadLetters } from '../db/dead-letters.js';
 import { pruneExpired } from '../db/retention.js';
 import { sendDue } from '../forward/sender.js';
 import { createApp } from '../http/app.js';
@@ -13,6 +14,9 @@ import { errorMessage } from '../observability/logger.js';
 import { createWorkerRuntime, type WorkerEnv, type WorkerRuntime } from './runtime.js';
 
 export type { WorkerEnv } from './runtime.js';
+
+/** The ingest queues' dead-letter queue (wrangler.toml's dead_letter_queue), consumed by this Worker. */
+const DEAD_LETTER_QUEUE = 'skanpost-ingest-dlq';
 
 /**
  * What one cron run may do. D1 counts queries per invocation and Workers bound wall time, so each
@@ -81,6 +85,14 @@ export default {
   async queue(batch: MessageBatch<unknown>, env: WorkerEnv): Promise<void> {
     const runtime = await createWorkerRuntime(env);
     const { writer, deps } = runtime;
+    // The dead-letter queue's messages are kept for admins (GET /v1/queue/dead-letters), not written.
+    if (batch.queue === DEAD_LETTER_QUEUE) {
+      const now = deps.now();
+      const letters = batch.messages.map((m) => ({ messageId: m.id, body: JSON.stringify(m.body), attempts: m.attempts, receivedAt: now }));
+      await writer.run((tx) => tx.batch(letters.length ? [keepDeadLetters(tx.db, letters)] : []));
+      batch.ackAll();
+      return;
+    }
     let stored = 0;
     for (const message of batch.messages) {
       try {

@@ -14,7 +14,7 @@ import * as schema from '../db/schema.js';
 import type { Writer } from '../db/store.js';
 import { parseAllowlist, RateLimiter } from '../http/client-guard.js';
 import type { AppDeps } from '../http/deps.js';
-import { type QueuedPostback, queueIndex, toMessage } from '../ingest/queue.js';
+import { fromMessage, type QueuedPostback, queueIndex, toMessage } from '../ingest/queue.js';
 import { writeClicks } from '../mmp/click-log.js';
 import { clickSecretSource, type SecretCache, secretSource } from '../mmp/secrets.js';
 import { errorMessage, jsonLogger } from '../observability/logger.js';
@@ -59,6 +59,14 @@ function queuedIngest(env: WorkerEnv): (row: NewPostbackRow) => Promise<void> {
     } catch (error) {
       throw new StorageUnavailableError('queue_send_failed', { cause: error });
     }
+  };
+}
+
+/** Dead-letter replay: each message back to the queue its postback's dedupe key picks. */
+function requeue(env: WorkerEnv): (messages: readonly unknown[]) => Promise<void> {
+  const queues = producerQueues(env);
+  return async (messages) => {
+    for (const message of messages) await queues[queueIndex(fromMessage(message), queues.length)]!.send(message as QueuedPostback, { contentType: 'json' });
   };
 }
 
@@ -148,7 +156,7 @@ export async function createWorkerRuntime(env: WorkerEnv, now: () => Date = () =
     health: async () => (await db.get<{ ok: number }>(sql`select 1 as ok`))?.ok === 1,
     clickSecrets: clickSecretSource(config.clickSecrets, writer, now, storedClickSecret),
     sessionSecrets: secretSource('session', config.sessionSecrets, writer, now, storedSessionSecret),
-    ...(config.ingestMode === 'queue' ? { enqueue: queuedIngest(env) } : {}),
+    ...(config.ingestMode === 'queue' ? { enqueue: queuedIngest(env), requeue: requeue(env) } : {}),
     asset: async (name) => {
       const response = await env.ASSETS?.fetch(`https://assets.invalid/${name}`);
       return response?.ok ? { body: await response.text(), type: response.headers.get('content-type') ?? 'application/octet-stream' } : undefined;

@@ -125,3 +125,45 @@ it('answers 503 with Retry-After when the queue does not take the postback, so t
 it('refuses queue mode without a producer binding, naming it', async () => {
   await expect(createWorkerRuntime({ ...queueEnv, INGEST_QUEUE_0: undefined, INGEST_QUEUE_1: undefined })).rejects.toThrow(/INGEST_QUEUE_0/);
 });
+
+it('keeps the dead-letter queue for admins, once each, and replays a dead letter into the ingest queues', async () => {
+  const prepared = await preparePostback(new TextEncoder().encode(JSON.stringify(await postback())), runtime.deps.verification, new Date(Date.UTC(2026, 10, 20, 10)));
+  if (!prepared.ok) throw new Error('not a postback');
+  const dead = () => createMessageBatch<QueuedPostback>('skanpost-ingest-dlq', [{ id: 'dead-1', timestamp: new Date(), attempts: 1, body: toMessage(prepared.row) }]);
+  for (let delivery = 0; delivery < 2; delivery++) {
+    const batch = dead();
+    const ctx = createExecutionContext();
+    await worker.queue(batch as MessageBatch<unknown>, queueEnv);
+    expect((await getQueueResult(batch, ctx)).ackAll).toBe(true);
+  }
+  const app = createApp(runtime.deps);
+  const admin = { authorization: `Bearer ${env.SKANPOST_ADMIN_KEY}`, 'content-type': 'application/json' };
+  const listed = (await (await app.request('https://skanpost.example/v1/queue/dead-letters', { headers: admin })).json()) as {
+    dead_letters: Array<{ id: number; message_id: string; postback: { ad_network_id: string; signature: string } }>;
+  };
+  expect(listed.dead_letters).toEqual([
+    expect.objectContaining({ message_id: 'dead-1', postback: expect.objectContaining({ ad_network_id: 'net.skadnetwork', signature: 'verified' }) }),
+  ]);
+  expect(await count('postbacks')).toBe(0);
+
+  const replay = await app.request('https://skanpost.example/v1/queue/dead-letters/replay', {
+    method: 'POST',
+    headers: admin,
+    body: JSON.stringify({ ids: [listed.dead_letters[0]!.id] }),
+  });
+  expect(await replay.json()).toEqual({ replayed: 1 });
+  expect(((await (await app.request('https://skanpost.example/v1/queue/dead-letters', { headers: admin })).json()) as { dead_letters: unknown[] }).dead_letters).toEqual([]);
+  // The replayed message goes through the ingest queue to the consumer, which stores it.
+  for (let i = 0; i < 100 && (await count('postbacks')) < 1; i++) await new Promise((r) => setTimeout(r, 50));
+  expect(await count('postbacks')).toBe(1);
+
+  // Without queue mode there is nowhere to replay to.
+  const direct = await createWorkerRuntime({ ...env, SKANPOST_EXTRA_KEYS: key.spkiBase64 } as WorkerEnv);
+  const refused = await createApp(direct.deps).request('https://skanpost.example/v1/queue/dead-letters/replay', {
+    method: 'POST',
+    headers: admin,
+    body: JSON.stringify({ ids: [1] }),
+  });
+  expect(refused.status).toBe(400);
+  expect(await refused.json()).toMatchObject({ problems: [expect.objectContaining({ field: 'ids' })] });
+});
