@@ -4,6 +4,7 @@
 // docs/dashboard.md says what each page shows.
 
 import { TZDate } from '@date-fns/tz';
+import type { OpenAPIHono } from '@hono/zod-openapi';
 import { addDays, format, parseISO } from 'date-fns';
 import type { Context, MiddlewareHandler, Next } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
@@ -217,15 +218,15 @@ function SignIn(props: { error?: string }) {
 /** The page's query as the controls keep it; empty values dropped. */
 const pageQuery = (c: Context) => Object.fromEntries(Object.entries(c.req.query()).filter(([, v]) => v !== ''));
 
+/** How a page's report names the control's date basis (arrival, or estimated install); none: it has one basis. */
+type BasisName = (basis: string) => [string, string] | undefined;
+const AS_IS: BasisName = (basis) => ['date_basis', basis];
+
 /**
  * The report parameters of the page's controls, the API's own: the last `days` days including
  * today in the zone. A control the report would refuse is passed on as typed, so the page shows
  * the report's own error naming it.
  */
-/** How a page's report names the control's date basis (arrival, or estimated install); none: it has one basis. */
-type BasisName = (basis: string) => [string, string] | undefined;
-const AS_IS: BasisName = (basis) => ['date_basis', basis];
-
 function reportQuery(query: Record<string, string>, now: Date, extra: Record<string, string>, basisName: BasisName = AS_IS): string {
   const tz = query.tz ?? 'UTC';
   const days = ['7', '30', '90'].includes(query.days ?? '') ? Number(query.days) : 7;
@@ -239,7 +240,7 @@ function reportQuery(query: Record<string, string>, now: Date, extra: Record<str
   return params.toString();
 }
 
-export function dashboardRoutes(app: import('@hono/zod-openapi').OpenAPIHono<AppEnv>): void {
+export function dashboardRoutes(app: OpenAPIHono<AppEnv>): void {
   // Ten tries a minute per address, then a wait: a key cannot be guessed through the form.
   const signInLimiter = new RateLimiter(10 / 60, 10);
 
