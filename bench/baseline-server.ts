@@ -5,21 +5,10 @@
 import { createPublicKey, verify } from 'node:crypto';
 import { serve } from '@hono/node-server';
 import { Hono } from 'hono';
+import { SIGNED } from '../test/support/skan-recipes.js';
 
 const key = createPublicKey({ key: Buffer.from(process.env.BENCH_KEY!, 'base64'), format: 'der', type: 'spki' });
-const FIELDS = [
-  'version',
-  'ad-network-id',
-  'source-identifier',
-  'app-id',
-  'transaction-id',
-  'redownload',
-  'source-app-id',
-  'source-domain',
-  'fidelity-type',
-  'did-win',
-  'postback-sequence-index',
-];
+const FIELDS = SIGNED['4.0']!;
 
 const app = new Hono();
 app.post('/.well-known/skadnetwork/report-attribution/', async (c) => {

@@ -11,13 +11,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runCli } from '../src/node/cli.js';
 import { launchChromium } from '../test/support/browser.js';
+import { SIGNED } from '../test/support/skan-recipes.js';
 import { startServer } from '../test/support/server.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const ADMIN = 'screenshots-admin-key-0123456789';
 const APP = 525463029;
 const NETWORK = 'example123.skadnetwork';
-const SIGNED = ['version', 'ad-network-id', 'source-identifier', 'app-id', 'transaction-id', 'redownload', 'source-app-id', 'fidelity-type', 'did-win', 'postback-sequence-index'];
 
 const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
 const spki = publicKey.export({ format: 'der', type: 'spki' }).toString('base64');
@@ -44,7 +44,7 @@ function postback(at: Date, campaign: string, n: number): string {
   };
   if (window === 0 && rand() < 0.75) body['conversion-value'] = Math.min(63, Math.floor(-Math.log(1 - rand()) * 12));
   else if (rand() < 0.6) body['coarse-conversion-value'] = rand() < 0.6 ? 'low' : rand() < 0.7 ? 'medium' : 'high';
-  const message = SIGNED.filter((f) => f in body)
+  const message = SIGNED['4.0']!.filter((f) => f in body)
     .map((f) => String(body[f]))
     .join('\u2063');
   body['attribution-signature'] = sign('sha256', Buffer.from(message), { key: privateKey, dsaEncoding: 'der' }).toString('base64');

@@ -148,37 +148,44 @@ export async function runDiscrepancies(db: Db, q: DiscrepancyQuery, now: Date, f
     return g;
   };
   const n = groupNames.length;
-  const read = (columns: string[], row: ReportValue[], name: string) => row[columns.indexOf(name)] as number;
+  /** A side report's figures by column name, the positions looked up once per report. */
+  const reader = (columns: string[]) => {
+    const at = new Map(columns.map((c, i) => [c, i]));
+    return (row: ReportValue[], name: string) => row[at.get(name)!] as number;
+  };
 
   // SKAN: production only, as every report. Decoded revenue is not kept per event.
   const production = [{ dim: 'environment', values: ['production'] }];
   if (metric === 'installs' || (metric === 'revenue' && q.event === undefined)) {
     const skan = await runReport(db, sideQuery('campaigns', q.skanBasis, production), now, fillingHorizonMs);
+    const read = reader(skan.columns);
     for (const row of skan.rows) {
       const g = groupOf(row.slice(0, n));
-      if (metric === 'installs') g.skan = [read(skan.columns, row, 'installs'), read(skan.columns, row, 'installs')];
+      if (metric === 'installs') g.skan = [read(row, 'installs'), read(row, 'installs')];
       else {
-        g.skan = [read(skan.columns, row, 'revenue_min') ?? 0, read(skan.columns, row, 'revenue_max') ?? 0];
+        g.skan = [read(row, 'revenue_min') ?? 0, read(row, 'revenue_max') ?? 0];
         const currency = row[skan.columns.indexOf('currency')] as string | null;
         g.skanCurrency = currency === 'MIXED' ? undefined : currency;
       }
     }
   } else if (metric === 'events') {
-    const events = await runReport(db, sideQuery('events', q.skanBasis, [...production, ...(q.event ? [{ dim: 'event', values: [q.event] }] : [])]), now, fillingHorizonMs);
-    for (const row of events.rows) {
+    const eventReport = await runReport(db, sideQuery('events', q.skanBasis, [...production, ...(q.event ? [{ dim: 'event', values: [q.event] }] : [])]), now, fillingHorizonMs);
+    const read = reader(eventReport.columns);
+    for (const row of eventReport.rows) {
       const g = groupOf(row.slice(0, n));
-      g.skan = [read(events.columns, row, 'count_min'), read(events.columns, row, 'count_max')];
+      g.skan = [read(row, 'count_min'), read(row, 'count_max')];
     }
   }
 
   const mmpEvent = metric === 'installs' ? ['install'] : q.event ? [q.event] : undefined;
   const mmp = await runReport(db, sideQuery('mmp', q.mmpBasis, mmpEvent ? [{ dim: 'event', values: mmpEvent }] : []), now, fillingHorizonMs);
+  const readMmp = reader(mmp.columns);
   for (const row of mmp.rows) {
     const g = groupOf(row.slice(0, n));
-    const value = read(mmp.columns, row, metric === 'installs' ? 'installs' : metric === 'events' ? 'events' : 'revenue');
+    const value = readMmp(row, metric === 'installs' ? 'installs' : metric === 'events' ? 'events' : 'revenue');
     g.mmp = value ?? 0;
-    g.mmpFraudRejected = read(mmp.columns, row, 'fraud_rejected');
-    g.mmpUnattributed = read(mmp.columns, row, 'unattributed');
+    g.mmpFraudRejected = readMmp(row, 'fraud_rejected');
+    g.mmpUnattributed = readMmp(row, 'unattributed');
     if (metric === 'revenue') {
       const currency = row[mmp.columns.indexOf('currency')] as string | null;
       g.mmpCurrency = currency === 'MIXED' ? undefined : currency;

@@ -4,7 +4,7 @@
 // right answers are stated here, a time zone whose days differ from UTC, incomplete SKAN days, every
 // status, relay keys and a relayed copy with a changed conversion value. Runtime-neutral.
 import { beforeEach, describe, expect, it } from 'vitest';
-import { generateWebKey, signSkan4, type WebKey } from './web-signing.js';
+import { generateWebKey, skan4Postback, type WebKey } from './web-signing.js';
 
 export interface ReconcileHarness {
   /** A request with the admin key unless `headers` carries an authorization; JSON bodies are serialised. */
@@ -31,7 +31,6 @@ type Json = Record<string, unknown>;
 export function reconcileContract(name: string, harness: () => ReconcileHarness): void {
   let h: ReconcileHarness;
   let key: WebKey;
-  let transaction = 0;
 
   const json = async <T = Json>(r: Response | Promise<Response>, status: number): Promise<T> => {
     const response = await r;
@@ -40,22 +39,7 @@ export function reconcileContract(name: string, harness: () => ReconcileHarness)
     return (text ? JSON.parse(text) : null) as T;
   };
   /** A verified SKAN 4.0 window-0 postback of the campaign `source` (its last two digits). */
-  const postback = (source: string, overrides: Json = {}) =>
-    signSkan4(
-      {
-        version: '4.0',
-        'ad-network-id': NET,
-        'source-identifier': source,
-        'app-id': APP,
-        'transaction-id': `00000000-0000-4000-8000-${String(++transaction).padStart(12, '0')}`,
-        redownload: false,
-        'fidelity-type': 1,
-        'did-win': true,
-        'postback-sequence-index': 0,
-        ...overrides,
-      },
-      key,
-    );
+  const postback = (source: string, overrides: Json = {}) => skan4Postback(key, { 'ad-network-id': NET, 'source-identifier': source, 'app-id': APP, ...overrides });
   /** Posts at the harness's clock; `headers` for a relay key. */
   const ingest = (body: Json, headers: Record<string, string> = {}) => h.call('POST', SKAN, body, { authorization: '', ...headers });
   const postAt = async (ms: number, body: Json, headers: Record<string, string> = {}) => {

@@ -36,3 +36,25 @@ export async function signSkan4(body: Record<string, unknown>, key: WebKey): Pro
   const raw = new Uint8Array(await crypto.subtle.sign({ name: 'ECDSA', hash: 'SHA-256' }, key.privateKey, new TextEncoder().encode(message)));
   return { ...body, 'attribution-signature': base64(der(raw)) };
 }
+
+let transaction = 0;
+
+/** A verified SKAN 4.0 window-0 install, a fresh transaction id each time, signed by `key`. */
+export function skan4Postback(key: WebKey, overrides: Record<string, unknown> = {}): Promise<Record<string, unknown>> {
+  transaction++;
+  return signSkan4(
+    {
+      version: '4.0',
+      'ad-network-id': 'net.skadnetwork',
+      'source-identifier': '5239',
+      'app-id': 77,
+      'transaction-id': `00000000-0000-4000-8000-${transaction.toString(16).padStart(12, '0')}`,
+      redownload: false,
+      'fidelity-type': 1,
+      'did-win': true,
+      'postback-sequence-index': 0,
+      ...overrides,
+    },
+    key,
+  );
+}

@@ -9,7 +9,7 @@ import { preparePostback } from '../../src/ingest/ingest.js';
 import { type QueuedPostback, toMessage } from '../../src/ingest/queue.js';
 import worker from '../../src/worker/index.js';
 import { createWorkerRuntime, type WorkerEnv, type WorkerRuntime } from '../../src/worker/runtime.js';
-import { generateWebKey, signSkan4, type WebKey } from '../support/web-signing.js';
+import { generateWebKey, skan4Postback, type WebKey } from '../support/web-signing.js';
 import { resetTables } from './reset.js';
 
 const SKAN = 'https://skanpost.example/.well-known/skadnetwork/report-attribution/';
@@ -27,23 +27,7 @@ beforeEach(async () => {
   await resetTables(runtime.db);
 });
 
-let transaction = 0;
-const postback = (overrides: Record<string, unknown> = {}) =>
-  signSkan4(
-    {
-      version: '4.0',
-      'ad-network-id': 'net.skadnetwork',
-      'source-identifier': '5239',
-      'app-id': 77,
-      'transaction-id': `00000000-0000-4000-9000-${String(++transaction).padStart(12, '0')}`,
-      redownload: false,
-      'fidelity-type': 1,
-      'did-win': true,
-      'postback-sequence-index': 0,
-      ...overrides,
-    },
-    key,
-  );
+const postback = (overrides: Record<string, unknown> = {}) => skan4Postback(key, overrides);
 
 const count = async (table: string) => (await runtime.db.values<[number]>(sql.raw(`select count(*) from ${table}`)))[0]![0];
 const installs = async () => (await runtime.db.values<[number]>(sql`select total(installs) from rollups`))[0]![0];
