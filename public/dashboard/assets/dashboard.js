@@ -473,8 +473,9 @@ async function settings() {
     const result = await send('POST', `apps/${schemaForm.app_id.value.trim()}/schemas`, schema);
     showProblems(schemaProblems, result.ok ? [] : result.problems);
     if (result.ok) {
-      schemaProblems.replaceChildren(element('li', { class: 'done' }, `version ${result.answer.version} added`));
+      // The versions first, then the word that it is done: whoever reads "added" sees the new version listed.
       await showVersions();
+      schemaProblems.replaceChildren(element('li', { class: 'done' }, `version ${result.answer.version} added`));
     }
   });
 
@@ -526,8 +527,8 @@ async function settings() {
     const result = await send('POST', 'keys', body);
     showProblems(document.getElementById('key-problems'), result.ok ? [] : result.problems);
     if (result.ok) {
-      document.getElementById('new-secret').replaceChildren('The new key (shown this once): ', copyButton(result.answer.secret));
       await loadKeys();
+      document.getElementById('new-secret').replaceChildren('The new key (shown this once): ', copyButton(result.answer.secret));
     }
   });
 
