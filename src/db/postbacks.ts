@@ -7,7 +7,7 @@ import { type PostbackRow, postbacks } from './schema.js';
 
 const byBody = (db: Db) =>
   db
-    .select({ id: postbacks.id, firstId: postbacks.firstId })
+    .select({ id: postbacks.id, firstId: postbacks.firstId, receivedAt: postbacks.receivedAt, channel: postbacks.channel })
     .from(postbacks)
     .where(eq(postbacks.bodySha256, sql.placeholder('sha')))
     .prepare();
@@ -27,7 +27,7 @@ const byId = (db: Db) =>
     .prepare();
 
 /** The kept row with this exact body, if any. */
-export const findByBody = async (db: Db, bodySha256: string): Promise<{ id: number; firstId: number | null } | undefined> =>
+export const findByBody = async (db: Db, bodySha256: string): Promise<Pick<PostbackRow, 'id' | 'firstId' | 'receivedAt' | 'channel'> | undefined> =>
   await prepared(db, 'byBody', byBody).get({ sha: bodySha256 });
 
 /** The row that claims a dedupe key, if any. */

@@ -21,6 +21,13 @@ export type UnsavedMmpPostback = Omit<MmpPostbackRow, 'id'>;
 /** What one MMP postback (or click) adds to the MMP aggregates. */
 export type MmpCounts = MmpRollupKey & MmpRollupMeasures;
 
+/** A postback to insert, what it adds to the aggregates, and the destinations that get a copy. */
+export interface CountedInsert {
+  row: UnsavedPostback;
+  counts: Counts | undefined;
+  destinationIds: readonly number[];
+}
+
 /** One postback of a job chunk: new derived columns, and the counts to take out and put back. */
 export interface ChunkChange {
   id: number;
@@ -44,10 +51,12 @@ export interface Unit {
   /** Statements that stand or fall together, run in order; resolves with each one's result. */
   batch(statements: ReadonlyArray<BatchItem<'sqlite'>>): Promise<unknown[]>;
   /**
-   * Inserts `row` unless its body or dedupe key is taken, and only if it went in adds `counts` to
-   * the aggregates and queues a delivery to each destination. Resolves with the new row's id.
+   * Inserts each row unless its body or dedupe key is taken, and only for a row that went in adds its
+   * `counts` to the aggregates and queues a delivery to each of its destinations. Resolves with each
+   * new row's id (undefined where the insert was ignored). The rows' bodies must differ; D1 writes
+   * them all in one round trip (a queue consumer's batch).
    */
-  insertCounted(row: UnsavedPostback, counts: Counts | undefined, destinationIds: readonly number[]): Promise<number | undefined>;
+  insertCounted(items: readonly CountedInsert[]): Promise<Array<number | undefined>>;
   /** As `insertCounted`, for an MMP postback: kept unless its dedupe key is taken. */
   insertMmpCounted(row: UnsavedMmpPostback, counts: MmpCounts, destinationIds: readonly number[]): Promise<number | undefined>;
   /** Adds counts to the aggregates (with negative counts, takes them out). */

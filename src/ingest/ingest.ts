@@ -7,6 +7,7 @@ import type { Writer } from '../db/store.js';
 import { inspectPostback, type Verification } from '../postback/inspect.js';
 import { readPostback } from '../postback/read.js';
 import type { Inspection, Problem, SignatureVerdict } from '../postback/types.js';
+import type { Queued } from './queue.js';
 import { buildPostbackRow } from './row.js';
 import { type Outcome, type SaveResult, savePostback } from './save.js';
 
@@ -19,10 +20,10 @@ export interface IngestDeps {
   /** Stores a built row; by default `savePostback` through `writer` (the Node server uses a thread). */
   save?: (row: NewPostbackRow) => Promise<SaveResult>;
   /**
-   * Queue mode (Workers): hands the row to a queue instead of storing it; resolves once the queue
-   * has it. The answer then says `queued`, with no id yet.
+   * Queue mode (Workers): hands what would be stored (an Apple or MMP postback) to a queue instead;
+   * resolves once the queue has it. The answer then says `queued`, with no id yet.
    */
-  enqueue?: (row: NewPostbackRow) => Promise<void>;
+  enqueue?: (queued: Queued) => Promise<void>;
   now: () => Date;
   installModel: InstallModel;
 }
@@ -72,7 +73,7 @@ export async function ingestPostback(bytes: Uint8Array, deps: IngestDeps, relay?
     return { ok: false, relayMismatch: prepared.row.adNetworkId ?? null };
   }
   if (deps.enqueue) {
-    await deps.enqueue(prepared.row);
+    await deps.enqueue({ kind: 'postback', row: prepared.row });
     return { ok: true, receipt: { id: null, outcome: 'queued', signature: prepared.inspection.signature, reasons: prepared.inspection.reasons } };
   }
   return { ok: true, receipt: await storePrepared(prepared, deps) };

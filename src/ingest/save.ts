@@ -2,9 +2,10 @@
 // what it adds to the aggregates, the partners that get a copy, and Apple's dedupe outcome. The
 // driver makes the write atomic (db/store.ts); everything decided here is the same on both.
 
-import { getTableColumns } from 'drizzle-orm';
+import { and, eq, getTableColumns, notExists } from 'drizzle-orm';
 import { deriveColumns } from '../conversion/derive.js';
 import type { InstallModel } from '../conversion/install-date.js';
+import { guardedValues } from '../db/guarded.js';
 import { findByBody, findByDedupeKey, updatePostback } from '../db/postbacks.js';
 import { type NewPostbackRow, type PostbackRow, postbackCopies, postbacks } from '../db/schema.js';
 import type { Unit, UnsavedPostback } from '../db/store.js';
@@ -37,15 +38,36 @@ function complete(row: NewPostbackRow): UnsavedPostback {
  * is taken, says which row it duplicates (and keeps a conflicting copy beside the first).
  */
 export async function savePostback(tx: Unit, row: NewPostbackRow, installModel: InstallModel): Promise<SaveResult> {
-  const settings = await tx.settings();
-  const full = complete({ ...row, ...deriveColumns(settings, row, installModel) });
-  const id = await tx.insertCounted(full, countsOf(full, 1), destinationsFor(full, settings.destinations));
-  if (id !== undefined) return { id, outcome: 'stored' };
+  return (await savePostbacks(tx, [row], installModel))[0]!;
+}
 
-  // Byte-identical to a kept body: a device or relay retry, whatever its verdict.
+/**
+ * `savePostback` for many rows in one unit, as a queue consumer's batch: every insert in one write
+ * (one round trip on D1), then the rows whose body or key was taken, in order. Saving a row again
+ * (a message delivered twice, in one batch or two) is a duplicate that changes nothing.
+ */
+export async function savePostbacks(tx: Unit, rows: readonly NewPostbackRow[], installModel: InstallModel): Promise<SaveResult[]> {
+  const settings = await tx.settings();
+  const fulls = rows.map((row) => complete({ ...row, ...deriveColumns(settings, row, installModel) }));
+  // A body met earlier in the batch is not inserted twice: its guards would see the first one's row.
+  const firstOfBody = new Map<string, number>();
+  for (const [i, full] of fulls.entries()) if (!firstOfBody.has(full.bodySha256)) firstOfBody.set(full.bodySha256, i);
+  const fresh = [...firstOfBody.values()];
+  const ids = await tx.insertCounted(fresh.map((i) => ({ row: fulls[i]!, counts: countsOf(fulls[i]!, 1), destinationIds: destinationsFor(fulls[i]!, settings.destinations) })));
+  const results: Array<SaveResult | undefined> = rows.map(() => undefined);
+  for (const [k, i] of fresh.entries()) if (ids[k] !== undefined) results[i] = { id: ids[k], outcome: 'stored' };
+  for (const [i, row] of rows.entries()) results[i] ??= await settleTaken(tx, row, fulls[i]!);
+  return results as SaveResult[];
+}
+
+/** A row whose insert was ignored: a copy of a kept body, a duplicate of its dedupe key, or a conflict. */
+async function settleTaken(tx: Unit, row: NewPostbackRow, full: UnsavedPostback): Promise<SaveResult> {
+  // Byte-identical to a kept body: a device or relay retry, whatever its verdict; or the very same
+  // arrival again (a queue's redelivery), which is no copy at all.
   const same = await findByBody(tx.db, row.bodySha256);
   if (same) {
-    await recordCopy(tx, same.firstId ?? same.id, row);
+    const arrival = same.receivedAt.getTime() === row.receivedAt.getTime() && same.channel === (row.channel ?? DIRECT);
+    if (!arrival) await recordCopy(tx, same.firstId ?? same.id, row);
     return { id: same.firstId ?? same.id, outcome: 'duplicate' };
   }
 
@@ -58,13 +80,22 @@ export async function savePostback(tx: Unit, row: NewPostbackRow, installModel: 
   }
   // Kept and counted as a conflict. Only a copy of this very body racing in can take its place.
   const conflict = { ...full, dedupeKey: null, outcome: 'conflict' as const, firstId: first.id };
-  const conflictId = await tx.insertCounted(conflict, countsOf(conflict, 1), []);
+  const [conflictId] = await tx.insertCounted([{ row: conflict, counts: countsOf(conflict, 1), destinationIds: [] }]);
   return { id: first.id, outcome: conflictId === undefined ? 'duplicate' : 'conflict' };
 }
 
-/** A later copy with the first one's values: its channel and arrival, for copy reconciliation. */
-const recordCopy = (tx: Unit, postbackId: number, row: NewPostbackRow) =>
-  tx.batch([tx.db.insert(postbackCopies).values({ postbackId, channel: row.channel ?? DIRECT, receivedAt: row.receivedAt })]);
+/**
+ * A later copy with the first one's values: its channel and arrival, for copy reconciliation; kept
+ * once per arrival, so a queue's redelivery of the copy adds nothing.
+ */
+const recordCopy = (tx: Unit, postbackId: number, row: NewPostbackRow) => {
+  const copy = { postbackId, channel: row.channel ?? DIRECT, receivedAt: row.receivedAt };
+  const kept = tx.db
+    .select({ id: postbackCopies.id })
+    .from(postbackCopies)
+    .where(and(eq(postbackCopies.postbackId, postbackId), eq(postbackCopies.channel, copy.channel), eq(postbackCopies.receivedAt, copy.receivedAt)));
+  return tx.batch([tx.db.insert(postbackCopies).select(guardedValues(postbackCopies, copy, notExists(kept)))]);
+};
 
 /**
  * Records a new verdict for a stored row (`reverify`). A row that now verifies claims its key if

@@ -7,8 +7,7 @@ import { pruneExpired } from '../db/retention.js';
 import { sendDue } from '../forward/sender.js';
 import { createApp } from '../http/app.js';
 import type { AppDeps } from '../http/deps.js';
-import { fromMessage } from '../ingest/queue.js';
-import { savePostback } from '../ingest/save.js';
+import { consumeBatch } from '../ingest/consume.js';
 import { runPendingJobs } from '../maintenance/jobs.js';
 import { errorMessage } from '../observability/logger.js';
 import { createWorkerRuntime, type WorkerEnv, type WorkerRuntime } from './runtime.js';
@@ -93,16 +92,18 @@ export default {
       batch.ackAll();
       return;
     }
-    let stored = 0;
-    for (const message of batch.messages) {
-      try {
-        const saved = await writer.run((tx) => savePostback(tx, fromMessage(message.body), deps.installModel));
-        if (saved.outcome === 'stored') stored++;
+    const { settled, stored } = await consumeBatch(
+      batch.messages.map((m) => m.body),
+      deps,
+    );
+    for (const [i, message] of batch.messages.entries()) {
+      const error = settled[i];
+      if (error === undefined) {
         message.ack();
-      } catch (error) {
-        deps.logger.warn('queued postback not written; retrying', { queue: batch.queue, message: message.id, attempts: message.attempts, error: errorMessage(error) });
-        message.retry();
+        continue;
       }
+      deps.logger.warn('queued message not written; retrying', { queue: batch.queue, message: message.id, attempts: message.attempts, error: errorMessage(error) });
+      message.retry();
     }
     if (stored > 0 && (runtime.unit.loadedSettings?.destinations.length ?? 0) > 0)
       await drainOutbox(runtime, Date.now()).catch((error) => deps.logger.error('forwarding failed', { error: errorMessage(error) }));

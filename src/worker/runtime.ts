@@ -8,13 +8,11 @@ import type { D1Unit } from '../db/d1/unit.js';
 import { d1Store } from '../db/d1/writer.js';
 import type { Db } from '../db/db.js';
 import { StorageUnavailableError } from '../db/db.js';
-import type { NewClick } from '../db/mmp.js';
-import type { NewPostbackRow } from '../db/schema.js';
 import * as schema from '../db/schema.js';
 import type { Writer } from '../db/store.js';
 import { parseAllowlist, RateLimiter } from '../http/client-guard.js';
 import type { AppDeps } from '../http/deps.js';
-import { fromMessage, type QueuedPostback, queueIndex, toMessage } from '../ingest/queue.js';
+import { fromMessage, type Queued, type QueuedMessage, queueIndex, toMessage } from '../ingest/queue.js';
 import { writeClicks } from '../mmp/click-log.js';
 import { clickSecretSource, type SecretCache, secretSource } from '../mmp/secrets.js';
 import { errorMessage, jsonLogger } from '../observability/logger.js';
@@ -43,36 +41,36 @@ export interface WorkerEnv {
   ASSETS?: Fetcher;
   SKANPOST_INGEST_MODE?: string;
   /** Queue mode: the producer queues INGEST_QUEUE_0 … INGEST_QUEUE_{M-1} (any other name is ignored). */
-  [producer: `INGEST_QUEUE_${number}`]: Queue<QueuedPostback> | undefined;
+  [producer: `INGEST_QUEUE_${number}`]: Queue<QueuedMessage> | undefined;
 }
 
 /**
- * Queue mode: the row goes to the queue its dedupe key picks; the answer waits for `send()`, which
- * Cloudflare resolves once the message is written. A failed send is a 503: the device retries.
+ * Queue mode: a message goes to the queue its identity picks; the answer waits for `send()`, which
+ * Cloudflare resolves once the message is written. A failed send is a 503: the sender retries.
  */
-function queuedIngest(env: WorkerEnv): (row: NewPostbackRow) => Promise<void> {
+function queuedIngest(env: WorkerEnv): (queued: Queued) => Promise<void> {
   const queues = producerQueues(env);
   if (queues.length === 0) throw new ConfigError('SKANPOST_INGEST_MODE=queue needs a producer binding INGEST_QUEUE_0 (docs/workers.md, "At scale")');
-  return async (row) => {
+  return async (queued) => {
     try {
-      await queues[queueIndex(row, queues.length)]!.send(toMessage(row), { contentType: 'json' });
+      await queues[queueIndex(queued, queues.length)]!.send(toMessage(queued), { contentType: 'json' });
     } catch (error) {
       throw new StorageUnavailableError('queue_send_failed', { cause: error });
     }
   };
 }
 
-/** Dead-letter replay: each message back to the queue its postback's dedupe key picks. */
+/** Dead-letter replay: each message back to the queue its identity picks. */
 function requeue(env: WorkerEnv): (messages: readonly unknown[]) => Promise<void> {
   const queues = producerQueues(env);
   return async (messages) => {
-    for (const message of messages) await queues[queueIndex(fromMessage(message), queues.length)]!.send(message as QueuedPostback, { contentType: 'json' });
+    for (const message of messages) await queues[queueIndex(fromMessage(message), queues.length)]!.send(message as QueuedMessage, { contentType: 'json' });
   };
 }
 
 /** The bound producer queues, in index order; a gap ends the list (INGEST_QUEUE_0, _1, … as bound). */
-function producerQueues(env: WorkerEnv): Array<Queue<QueuedPostback>> {
-  const queues: Array<Queue<QueuedPostback>> = [];
+function producerQueues(env: WorkerEnv): Array<Queue<QueuedMessage>> {
+  const queues: Array<Queue<QueuedMessage>> = [];
   for (let i = 0; env[`INGEST_QUEUE_${i}`]; i++) queues.push(env[`INGEST_QUEUE_${i}`]!);
   return queues;
 }
@@ -102,11 +100,11 @@ function rateLimiter(config: Config): RateLimiter | undefined {
 const storedClickSecret: SecretCache = {};
 const storedSessionSecret: SecretCache = {};
 
-/** A click's write, tried three times over half a second: D1 is briefly unavailable now and then. */
-async function writeClickSoon(writer: Writer, row: NewClick, now: () => Date): Promise<void> {
+/** A click's write (or send), tried three times over half a second: D1 and Queues are briefly unavailable now and then. */
+async function retried(work: () => Promise<unknown>): Promise<void> {
   for (let attempt = 1; ; attempt++) {
     try {
-      await writeClicks(writer, [row], now());
+      await work();
       return;
     } catch (error) {
       if (attempt >= 3) throw error;
@@ -135,6 +133,7 @@ export async function createWorkerRuntime(env: WorkerEnv, now: () => Date = () =
   const { writer, unit } = d1Store(db);
   const verification: Verification = { keys: await keyRing(config.extraKeys), verifier };
   const limiter = rateLimiter(config);
+  const enqueue = config.ingestMode === 'queue' ? queuedIngest(env) : undefined;
   const deps: AppDeps = {
     db,
     writer,
@@ -156,13 +155,19 @@ export async function createWorkerRuntime(env: WorkerEnv, now: () => Date = () =
     health: async () => (await db.get<{ ok: number }>(sql`select 1 as ok`))?.ok === 1,
     clickSecrets: clickSecretSource(config.clickSecrets, writer, now, storedClickSecret),
     sessionSecrets: secretSource('session', config.sessionSecrets, writer, now, storedSessionSecret),
-    ...(config.ingestMode === 'queue' ? { enqueue: queuedIngest(env), requeue: requeue(env) } : {}),
+    ...(enqueue ? { enqueue, requeue: requeue(env) } : {}),
     asset: async (name) => {
       const response = await env.ASSETS?.fetch(`https://assets.invalid/${name}`);
       return response?.ok ? { body: await response.text(), type: response.headers.get('content-type') ?? 'application/octet-stream' } : undefined;
     },
-    // One write per click, after its redirect: D1 takes it in one batch (the click, its counts).
-    recordClick: (row) => defer(writeClickSoon(writer, row, now).catch((error: unknown) => logger.error('click not written', { error: errorMessage(error), link_id: row.linkId }))),
+    // One write per click, after its redirect: D1 takes it in one batch (the click, its counts); in
+    // queue mode the click is queued instead, and the consumer writes a batch's clicks together.
+    recordClick: (row) =>
+      defer(
+        (enqueue ? retried(() => enqueue({ kind: 'click', click: row })) : retried(() => writeClicks(writer, [row], now()))).catch((error: unknown) =>
+          logger.error('click not written', { error: errorMessage(error), link_id: row.linkId }),
+        ),
+      ),
   };
   return { config, db, writer, unit, deps };
 }

@@ -4,15 +4,17 @@
 import { createExecutionContext, createMessageBatch, env, getQueueResult } from 'cloudflare:test';
 import { sql } from 'drizzle-orm';
 import { beforeAll, beforeEach, expect, it } from 'vitest';
+import type { NewPostbackRow } from '../../src/db/schema.js';
 import { createApp } from '../../src/http/app.js';
 import { preparePostback } from '../../src/ingest/ingest.js';
-import { type QueuedPostback, toMessage } from '../../src/ingest/queue.js';
+import { fromMessage, type QueuedMessage, toMessage } from '../../src/ingest/queue.js';
 import worker from '../../src/worker/index.js';
 import { createWorkerRuntime, type WorkerEnv, type WorkerRuntime } from '../../src/worker/runtime.js';
 import { generateWebKey, skan4Postback, type WebKey } from '../support/web-signing.js';
 import { resetTables } from './reset.js';
 
-const SKAN = 'https://skanpost.example/.well-known/skadnetwork/report-attribution/';
+const ORIGIN = 'https://skanpost.example';
+const SKAN = `${ORIGIN}/.well-known/skadnetwork/report-attribution/`;
 let key: WebKey;
 let runtime: WorkerRuntime;
 let queueEnv: WorkerEnv;
@@ -26,6 +28,8 @@ beforeEach(async () => {
   runtime = await createWorkerRuntime(queueEnv);
   await resetTables(runtime.db);
 });
+
+const admin = { authorization: `Bearer ${env.SKANPOST_ADMIN_KEY}`, 'content-type': 'application/json' };
 
 const postback = (overrides: Record<string, unknown> = {}) => skan4Postback(key, overrides);
 
@@ -52,14 +56,14 @@ it('counts each postback once, whatever is delivered again or out of order', asy
   const bodies = await Promise.all([1, 2, 3, 4].map(() => postback()));
   // A copy with another conversion value: a conflict of the first, counted as such once.
   bodies.push({ ...bodies[0]!, 'conversion-value': 9 });
-  const messages: QueuedPostback[] = [];
+  const messages: QueuedMessage[] = [];
   for (const [i, body] of bodies.entries()) {
     const prepared = await preparePostback(new TextEncoder().encode(JSON.stringify(body)), runtime.deps.verification, new Date(Date.UTC(2026, 10, 20, 10, i)));
     if (!prepared.ok) throw new Error('not a postback');
-    messages.push(toMessage(prepared.row));
+    messages.push(toMessage({ kind: 'postback', row: prepared.row }));
   }
-  const deliver = async (bodiesToSend: QueuedPostback[]) => {
-    const batch = createMessageBatch<QueuedPostback>(
+  const deliver = async (bodiesToSend: QueuedMessage[]) => {
+    const batch = createMessageBatch<QueuedMessage>(
       'skanpost-ingest-0',
       bodiesToSend.map((body, i) => ({ id: `m${i}`, timestamp: new Date(), attempts: 1, body })),
     );
@@ -98,7 +102,7 @@ it('retries a message it cannot read rather than dropping it', async () => {
 it('answers 503 with Retry-After when the queue does not take the postback, so the device retries', async () => {
   // A producer that refuses, as Cloudflare's does when a queue is over its limits.
   const refusing = { send: () => Promise.reject(new Error('Queue send failed: rate limited')), sendBatch: () => Promise.reject(new Error('no')) };
-  const failing = await createWorkerRuntime({ ...queueEnv, INGEST_QUEUE_0: refusing as unknown as Queue<QueuedPostback>, INGEST_QUEUE_1: undefined });
+  const failing = await createWorkerRuntime({ ...queueEnv, INGEST_QUEUE_0: refusing as unknown as Queue<QueuedMessage>, INGEST_QUEUE_1: undefined });
   const r = await createApp(failing.deps).request(SKAN, { method: 'POST', body: JSON.stringify(await postback()) });
   expect(r.status).toBe(503);
   expect(r.headers.get('retry-after')).not.toBeNull();
@@ -113,7 +117,8 @@ it('refuses queue mode without a producer binding, naming it', async () => {
 it('keeps the dead-letter queue for admins, once each, and replays a dead letter into the ingest queues', async () => {
   const prepared = await preparePostback(new TextEncoder().encode(JSON.stringify(await postback())), runtime.deps.verification, new Date(Date.UTC(2026, 10, 20, 10)));
   if (!prepared.ok) throw new Error('not a postback');
-  const dead = () => createMessageBatch<QueuedPostback>('skanpost-ingest-dlq', [{ id: 'dead-1', timestamp: new Date(), attempts: 1, body: toMessage(prepared.row) }]);
+  const dead = () =>
+    createMessageBatch<QueuedMessage>('skanpost-ingest-dlq', [{ id: 'dead-1', timestamp: new Date(), attempts: 1, body: toMessage({ kind: 'postback', row: prepared.row }) }]);
   for (let delivery = 0; delivery < 2; delivery++) {
     const batch = dead();
     const ctx = createExecutionContext();
@@ -121,7 +126,6 @@ it('keeps the dead-letter queue for admins, once each, and replays a dead letter
     expect((await getQueueResult(batch, ctx)).ackAll).toBe(true);
   }
   const app = createApp(runtime.deps);
-  const admin = { authorization: `Bearer ${env.SKANPOST_ADMIN_KEY}`, 'content-type': 'application/json' };
   const listed = (await (await app.request('https://skanpost.example/v1/queue/dead-letters', { headers: admin })).json()) as {
     dead_letters: Array<{ id: number; message_id: string; postback: { ad_network_id: string; signature: string } }>;
   };
@@ -150,4 +154,183 @@ it('keeps the dead-letter queue for admins, once each, and replays a dead letter
   });
   expect(refused.status).toBe(400);
   expect(await refused.json()).toMatchObject({ problems: [expect.objectContaining({ field: 'ids' })] });
+});
+
+/** POSTs `body` as the admin and reads the 201 answer. */
+async function created<T>(app: ReturnType<typeof createApp>, path: string, body: unknown): Promise<T> {
+  const r = await app.request(`${ORIGIN}${path}`, { method: 'POST', headers: admin, body: JSON.stringify(body) });
+  const text = await r.text();
+  expect(r.status, text).toBe(201);
+  return JSON.parse(text) as T;
+}
+
+/** An MMP partner (custom parameters: click_id, event_name…) and a tracking link through it. */
+async function partnerAndLink(app: ReturnType<typeof createApp>) {
+  const partner = await created<{ id: number; token: string }>(app, '/v1/mmp-partners', { name: 'MMP', preset: 'custom' });
+  const link = await created<{ id: number }>(app, '/v1/links', {
+    name: 'L',
+    app_id: 1_234_567_890,
+    ad_network_id: 'net.example.skadnetwork',
+    network_campaign_id: 'nc-1',
+    mmp_partner_id: partner.id,
+    target_url: 'https://mmp.example/?c={click_id}',
+  });
+  return { partner, link };
+}
+
+/** Queued messages of `count` fresh postbacks, received a minute apart. */
+async function postbackMessages(count: number): Promise<QueuedMessage[]> {
+  const bodies = await Promise.all(Array.from({ length: count }, () => postback()));
+  return Promise.all(
+    bodies.map(async (body, i) => {
+      const prepared = await preparePostback(new TextEncoder().encode(JSON.stringify(body)), runtime.deps.verification, new Date(Date.UTC(2026, 10, 20, 10, i)));
+      if (!prepared.ok) throw new Error('not a postback');
+      return toMessage({ kind: 'postback', row: prepared.row });
+    }),
+  );
+}
+
+/** Runs the Worker's consumer on `bodies` with `bindings`; resolves with what it acked and retried. */
+async function consume(bodies: QueuedMessage[], bindings: WorkerEnv = queueEnv) {
+  const batch = createMessageBatch<QueuedMessage>(
+    'skanpost-ingest-0',
+    bodies.map((body, i) => ({ id: `m${i}`, timestamp: new Date(), attempts: 1, body })),
+  );
+  const ctx = createExecutionContext();
+  await worker.queue(batch as MessageBatch<unknown>, bindings);
+  const result = await getQueueResult(batch, ctx);
+  return { acked: [...result.explicitAcks].sort(), retried: result.retryMessages.map((m: { msgId: string }) => m.msgId).sort() };
+}
+
+/** The DB binding, counting its `batch()` calls (each a D1 round trip) and failing those `fail` picks. */
+function watchedDb(fail: (statements: number) => boolean = () => false) {
+  const watch = { batches: [] as number[] };
+  const db = new Proxy(env.DB, {
+    get(target, property) {
+      if (property === 'batch')
+        return (statements: D1PreparedStatement[]) => {
+          watch.batches.push(statements.length);
+          return fail(statements.length) ? Promise.reject(new Error('D1_ERROR: injected failure')) : target.batch(statements);
+        };
+      const value = Reflect.get(target, property);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+  return { db, watch };
+}
+
+it('writes a batch of 100 postbacks in one D1 round trip, each counted once', async () => {
+  const messages = await postbackMessages(100);
+  const { db, watch } = watchedDb();
+  const result = await consume(messages, { ...queueEnv, DB: db });
+  expect(result.retried).toEqual([]);
+  expect(result.acked).toHaveLength(100);
+  // The settings (one read) and every insert with its counts (one write): not one per postback.
+  expect(watch.batches).toHaveLength(2);
+  expect(await count('postbacks')).toBe(100);
+  expect(await installs()).toBe(100);
+  // The same batch again: nothing moves.
+  await consume(messages);
+  expect(await count('postbacks')).toBe(100);
+  expect(await installs()).toBe(100);
+});
+
+it('keeps a relayed copy once, however often its message is delivered', async () => {
+  const [direct] = await postbackMessages(1);
+  const { row } = fromMessage(direct) as { row: NewPostbackRow };
+  const relayed = toMessage({ kind: 'postback', row: { ...row, channel: 'relay:acme', receivedAt: new Date(row.receivedAt.getTime() + 3_600_000) } });
+  await consume([direct!, relayed]);
+  await consume([relayed, direct!, relayed]);
+  expect(await count('postbacks')).toBe(1);
+  expect(await count('postback_copies')).toBe(1);
+  expect(await installs()).toBe(1);
+});
+
+it('retries only the messages whose write failed; delivering the batch again counts nothing twice', async () => {
+  const { partner, link } = await partnerAndLink(createApp(runtime.deps));
+  const clickedAt = new Date(Date.UTC(2026, 10, 20, 9));
+  const click = toMessage({
+    kind: 'click',
+    click: {
+      clickId: 'imported-1',
+      linkId: link.id,
+      appId: 1_234_567_890,
+      touch: 'click',
+      clickedAt,
+      expiresAt: new Date(clickedAt.getTime() + 86_400_000),
+      imported: false,
+      sub1: null,
+      sub2: null,
+      sub3: null,
+      sub4: null,
+      sub5: null,
+    },
+  });
+  const fields = {
+    clickId: null,
+    eventName: 'install',
+    eventId: 'i-1',
+    eventValue: null,
+    revenue: null,
+    currency: null,
+    eventTime: clickedAt,
+    installTime: clickedAt,
+    clickTime: null,
+  };
+  const mmp = toMessage({
+    kind: 'mmp',
+    partnerId: partner.id,
+    read: {
+      raw: { event_name: 'install', event_id: 'i-1' },
+      fields: { ...fields, touchType: null, isReattribution: false, attributed: false, rejected: false, rejectReason: null, appId: 1_234_567_890, countryCode: null, os: null },
+    },
+    receivedAt: clickedAt,
+  });
+  const postbacks = await postbackMessages(30);
+  const batch = [...postbacks.slice(0, 15), click, mmp, ...postbacks.slice(15)];
+  // The write of the 30 postbacks (one large batch) fails once; the click's and the MMP postback's go in.
+  let failures = 1;
+  const { db } = watchedDb((statements) => statements > 20 && failures-- > 0);
+  const first = await consume(batch, { ...queueEnv, DB: db });
+  expect(first.acked).toEqual(['m15', 'm16']);
+  expect(first.retried).toHaveLength(30);
+  expect({ postbacks: await count('postbacks'), clicks: await count('clicks'), mmp: await count('mmp_postbacks') }).toEqual({ postbacks: 0, clicks: 1, mmp: 1 });
+  // The queue delivers the retried messages, and (at least once) the others again.
+  const second = await consume(batch);
+  expect(second.retried).toEqual([]);
+  expect({ postbacks: await count('postbacks'), installs: await installs(), clicks: await count('clicks'), mmp: await count('mmp_postbacks') }).toEqual({
+    postbacks: 30,
+    installs: 30,
+    clicks: 1,
+    mmp: 1,
+  });
+  const mmpTotals = (await runtime.db.values<[number, number]>(sql`select total(clicks), total(unattributed) from mmp_rollups`))[0];
+  expect(mmpTotals).toEqual([1, 1]);
+});
+
+it('queues MMP postbacks and clicks at the edge; the consumer checks the click and stores both', async () => {
+  const deferred: Array<Promise<unknown>> = [];
+  const edge = await createWorkerRuntime(queueEnv, undefined, (work) => deferred.push(work));
+  const app = createApp(edge.deps);
+  const { partner, link } = await partnerAndLink(app);
+  const redirect = await app.request(`${ORIGIN}/c/${link.id}`);
+  expect(redirect.status).toBe(302);
+  const clickId = new URL(redirect.headers.get('location')!).searchParams.get('c')!;
+  await Promise.all(deferred.splice(0));
+  const intake = (params: Record<string, string>) => app.request(`${ORIGIN}/mmp/${partner.id}?${new URLSearchParams({ token: partner.token, ...params })}`);
+  const accepted = await intake({ click_id: clickId, event_name: 'install', event_id: 'a' });
+  expect(accepted.status).toBe(200);
+  expect(await accepted.json()).toEqual({ id: null, outcome: 'queued', reasons: [] });
+  // A forged click is queued too: the consumer keeps it as rejected.
+  expect((await intake({ click_id: 'sp1.forged', event_name: 'install', event_id: 'b' })).status).toBe(200);
+  // What the partner gets wrong is still refused at the edge, with nothing queued.
+  expect((await intake({ event_name: 'install', install_time: 'yesterday' })).status).toBe(400);
+  // Consumed by the Worker's queue handler on its own (bounded wait).
+  for (let i = 0; i < 100 && ((await count('mmp_postbacks')) < 2 || (await count('clicks')) < 1); i++) await new Promise((r) => setTimeout(r, 50));
+  expect(await count('clicks')).toBe(1);
+  const rows = await runtime.db.values<[string, string]>(sql`select event_id, outcome from mmp_postbacks order by event_id`);
+  expect(rows).toEqual([
+    ['a', 'accepted'],
+    ['b', 'rejected'],
+  ]);
 });

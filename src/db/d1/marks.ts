@@ -6,7 +6,7 @@
 import { and, eq, isNotNull, type SQL, sql } from 'drizzle-orm';
 import type { SQLiteColumn } from 'drizzle-orm/sqlite-core';
 import type { Db } from '../db.js';
-import { type mmpPostbacks, type postbacks, writeMarks } from '../schema.js';
+import { type mmpPostbacks, postbacks, writeMarks } from '../schema.js';
 
 /** A fresh mark token: unique per unit, so concurrent units never read each other's marks. */
 export const newToken = () => crypto.randomUUID();
@@ -21,6 +21,20 @@ export const markedPostbackId = (token: string): SQL => sql`(select ${writeMarks
 export const markIf = (db: Db, token: string, condition: SQL) => db.insert(writeMarks).select(sql`select ${token}, null, 0 where ${condition}`);
 
 export const closeMark = (db: Db, token: string) => db.delete(writeMarks).where(eq(writeMarks.token, token));
+
+/**
+ * For a batch of Apple postback inserts: `open` notes the newest id before them, `close` drops the
+ * note, and `inserted(sha)` is the id of the row with that body if this batch inserted it (above the
+ * floor; bodies are unique and ids only grow), else null. One note serves every row of the batch.
+ */
+export function batchFloor(db: Db, token: string) {
+  const floor = sql`(select ${writeMarks.floor} from ${writeMarks} where ${eq(writeMarks.token, token)})`;
+  return {
+    open: db.insert(writeMarks).select(sql`select ${token}, (select coalesce(max(${postbacks.id}), 0) from ${postbacks}), null where true`),
+    inserted: (bodySha256: string): SQL => sql`(select ${postbacks.id} from ${postbacks} where ${postbacks.bodySha256} = ${bodySha256} and ${postbacks.id} > ${floor})`,
+    close: closeMark(db, token),
+  };
+}
 
 /**
  * The three statements that bracket a guarded insert into `table`: before it, note the newest id;

@@ -11,8 +11,8 @@ import { mmpRollupConflict } from '../mmp.js';
 import { eventConflict, rollupConflict } from '../rollups.js';
 import { deliveries, maintenanceJobs, mmpPostbacks, mmpRollups, postbacks, rollupEvents, rollups } from '../schema.js';
 import { revisionQuery, type Settings, type SettingsRows, settingsOf, settingsQueries } from '../settings-snapshot.js';
-import type { ChunkChange, Counts, JobAdvance, MmpCounts, Unit, UnsavedMmpPostback, UnsavedPostback } from '../store.js';
-import { closeMark, insertMark, markedPostbackId, markHolds, markIf, newToken } from './marks.js';
+import type { ChunkChange, CountedInsert, Counts, JobAdvance, MmpCounts, Unit, UnsavedMmpPostback } from '../store.js';
+import { batchFloor, closeMark, insertMark, markedPostbackId, markHolds, markIf, newToken } from './marks.js';
 
 type BatchDb = Db & { batch(items: readonly [BatchItem<'sqlite'>, ...BatchItem<'sqlite'>[]]): Promise<unknown[]> };
 
@@ -45,19 +45,23 @@ export class D1Unit implements Unit {
     return (this.db as BatchDb).batch(statements as [BatchItem<'sqlite'>, ...BatchItem<'sqlite'>[]]);
   }
 
-  async insertCounted(row: UnsavedPostback, counts: Counts | undefined, destinationIds: readonly number[]): Promise<number | undefined> {
-    const token = newToken();
-    const mark = insertMark(this.db, token, postbacks, postbacks.bodySha256, row.bodySha256);
-    const guard = markHolds(token);
-    const results = await this.batch([
-      mark.open,
-      this.db.insert(postbacks).values(row).onConflictDoNothing().returning({ id: postbacks.id }),
-      mark.settle,
-      ...(counts ? this.countStatements(counts, guard) : []),
-      ...this.enqueueStatements(markedPostbackId(token), destinationIds, row.receivedAt, guard),
-      mark.close,
-    ]);
-    return (results[1] as Array<{ id: number }>)[0]?.id;
+  async insertCounted(items: readonly CountedInsert[]): Promise<Array<number | undefined>> {
+    if (items.length === 0) return [];
+    // One round trip for all: each row's counts and copies hang on that very row having gone in.
+    const floor = batchFloor(this.db, newToken());
+    const inserts: number[] = [];
+    const statements: Array<BatchItem<'sqlite'>> = [floor.open];
+    for (const { row, counts, destinationIds } of items) {
+      inserts.push(statements.length);
+      statements.push(this.db.insert(postbacks).values(row).onConflictDoNothing().returning({ id: postbacks.id }));
+      const id = floor.inserted(row.bodySha256);
+      const guard = sql`${id} is not null`;
+      if (counts) statements.push(...this.countStatements(counts, guard));
+      statements.push(...this.enqueueStatements(id, destinationIds, row.receivedAt, guard));
+    }
+    statements.push(floor.close);
+    const results = await this.batch(statements);
+    return inserts.map((at) => (results[at] as Array<{ id: number }>)[0]?.id);
   }
 
   async insertMmpCounted(row: UnsavedMmpPostback, counts: MmpCounts, destinationIds: readonly number[]): Promise<number | undefined> {

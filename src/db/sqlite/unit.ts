@@ -10,7 +10,7 @@ import { prepared } from '../prepared.js';
 import { upsertEvent, upsertRollup } from '../rollups.js';
 import { deliveries, maintenanceJobs, mmpPostbacks, postbacks } from '../schema.js';
 import { revisionQuery, type Settings, settingsOf, settingsQueries } from '../settings-snapshot.js';
-import type { ChunkChange, Counts, JobAdvance, MmpCounts, Unit, UnsavedMmpPostback, UnsavedPostback } from '../store.js';
+import type { ChunkChange, CountedInsert, Counts, JobAdvance, MmpCounts, Unit, UnsavedMmpPostback } from '../store.js';
 
 // drizzle maps a placeholder's value through its column even when the value is null, and a null
 // boolean comes out as 0 (false), a null JSON value as the text 'null'. So the placeholders here
@@ -75,12 +75,16 @@ export class SqliteUnit implements Unit {
     return results;
   }
 
-  async insertCounted(row: UnsavedPostback, counts: Counts | undefined, destinationIds: readonly number[]): Promise<number | undefined> {
-    const created = await prepared(this.db, 'insertPostback', postbackInsert.statement).get(postbackInsert.values(row));
-    if (!created) return undefined;
-    if (counts) await this.addCounts(counts);
-    await this.enqueue(created.id, destinationIds, row.receivedAt);
-    return created.id;
+  async insertCounted(items: readonly CountedInsert[]): Promise<Array<number | undefined>> {
+    const ids: Array<number | undefined> = [];
+    for (const { row, counts, destinationIds } of items) {
+      const created = await prepared(this.db, 'insertPostback', postbackInsert.statement).get(postbackInsert.values(row));
+      ids.push(created?.id);
+      if (!created) continue;
+      if (counts) await this.addCounts(counts);
+      await this.enqueue(created.id, destinationIds, row.receivedAt);
+    }
+    return ids;
   }
 
   async insertMmpCounted(row: UnsavedMmpPostback, counts: MmpCounts, destinationIds: readonly number[]): Promise<number | undefined> {

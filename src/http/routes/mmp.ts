@@ -71,7 +71,11 @@ function tooLarge(c: Context): Response {
 }
 
 const MmpReceipt = z
-  .object({ id: z.number().int(), outcome: z.enum(['accepted', 'unattributed', 'fraud_rejected', 'duplicate']), reasons: z.array(z.string()) })
+  .object({
+    id: z.number().int().nullable().openapi({ description: 'null when queued (SKANPOST_INGEST_MODE=queue): the consumer stores it' }),
+    outcome: z.enum(['accepted', 'unattributed', 'fraud_rejected', 'duplicate', 'queued']),
+    reasons: z.array(z.string()),
+  })
   .openapi('MmpReceipt');
 
 function describeMmpPostback(row: MmpPostbackRow) {
@@ -269,6 +273,12 @@ export function mmpRoutes(app: OpenAPIHono<AppEnv>): void {
     }
     let result: Awaited<ReturnType<typeof saveMmpPostback>>;
     try {
+      if (deps.enqueue) {
+        // Queue mode: the click checks run in the consumer; a rejection is kept there, as `rejected`.
+        await deps.enqueue({ kind: 'mmp', partnerId: partner.id, read: read.postback, receivedAt });
+        deps.metrics.mmpPostbacks.inc({ outcome: 'queued' });
+        return c.json({ id: null, outcome: 'queued' as const, reasons: [] }, 200);
+      }
       const secrets = await deps.clickSecrets();
       result = deps.saveMmp
         ? await deps.saveMmp({ partner, read: read.postback, receivedAt, secrets })

@@ -26,8 +26,22 @@ const Replay = z
 function view(row: QueueDeadLetterRow) {
   let postback: Record<string, unknown> | null = null;
   try {
-    const r = fromMessage(JSON.parse(row.body));
-    postback = { ad_network_id: r.adNetworkId ?? null, transaction_id: r.transactionId ?? null, signature: r.signature, received_at: r.receivedAt.toISOString() };
+    const queued = fromMessage(JSON.parse(row.body));
+    if (queued.kind === 'postback') {
+      const r = queued.row;
+      postback = {
+        kind: 'postback',
+        ad_network_id: r.adNetworkId ?? null,
+        transaction_id: r.transactionId ?? null,
+        signature: r.signature,
+        received_at: r.receivedAt.toISOString(),
+      };
+    } else if (queued.kind === 'mmp') {
+      const f = queued.read.fields;
+      postback = { kind: 'mmp', mmp_partner_id: queued.partnerId, event_name: f.eventName, click_id: f.clickId, received_at: queued.receivedAt.toISOString() };
+    } else {
+      postback = { kind: 'click', link_id: queued.click.linkId, click_id: queued.click.clickId, received_at: queued.click.clickedAt.toISOString() };
+    }
   } catch {
     // Not a postback message: shown as it is, for the record.
   }
