@@ -24,14 +24,20 @@ const freePort = () =>
     server.on('error', reject);
   });
 
-it('serves the Worker on 127.0.0.1, ingests an Apple postback, and shows it in the dashboard', async () => {
+const TOOL_ENV = { CLOUDFLARE_CF_FETCH_ENABLED: 'false', WRANGLER_SEND_METRICS: 'false', CI: '1' };
+
+/**
+ * `npm run <script>` as a developer runs it, on a free port with a state folder of its own and a
+ * bootstrap admin key (a deployment sets it with `wrangler secret put`); `use` gets its origin once
+ * /healthz answers. Stopped and its state removed afterwards.
+ */
+async function withDevWorker(script: string, use: (base: string, state: string) => Promise<void>): Promise<void> {
   const state = mkdtempSync(join(tmpdir(), 'skanpost-dev-state-'));
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
-  // A bootstrap admin key for the dashboard's sign-in (a deployment sets it with `wrangler secret put`).
-  const child = spawn('npm', ['run', 'dev:worker', '--silent', '--', '--var', `SKANPOST_ADMIN_KEY:${DEV_ADMIN}`], {
+  const child = spawn('npm', ['run', script, '--silent', '--', '--var', `SKANPOST_ADMIN_KEY:${DEV_ADMIN}`], {
     cwd: root,
-    env: { ...process.env, SKANPOST_DEV_STATE: state, SKANPOST_DEV_PORT: String(port), CLOUDFLARE_CF_FETCH_ENABLED: 'false', WRANGLER_SEND_METRICS: 'false', CI: '1' },
+    env: { ...process.env, SKANPOST_DEV_STATE: state, SKANPOST_DEV_PORT: String(port), ...TOOL_ENV },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
   });
@@ -50,6 +56,20 @@ it('serves the Worker on 127.0.0.1, ingests an Apple postback, and shows it in t
       );
     }
     expect(healthy, logs).toBe(true);
+    await use(base, state);
+  } finally {
+    try {
+      process.kill(-child.pid!, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+    await exited;
+    rmSync(state, { recursive: true, force: true });
+  }
+}
+
+it('serves the Worker on 127.0.0.1, ingests an Apple postback, and shows it in the dashboard', async () => {
+  await withDevWorker('dev:worker', async (base) => {
     const sample = (await loadAppleSamples()).find((s) => s.expect === 'verified')!;
     const post = () => fetch(`${base}/.well-known/skadnetwork/report-attribution/`, { method: 'POST', body: JSON.stringify(sample.body) });
     const first = await post();
@@ -105,32 +125,68 @@ it('serves the Worker on 127.0.0.1, ingests an Apple postback, and shows it in t
     } finally {
       await browser.close();
     }
-  } finally {
-    try {
-      process.kill(-child.pid!, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-    await exited;
-    rmSync(state, { recursive: true, force: true });
-  }
+  });
 }, 90_000);
+
+it('serves [env.scale] with `npm run dev:worker:scale`: queued at the edge, written by the consumer on a shard, DB holding the map', async () => {
+  await withDevWorker('dev:worker:scale', async (base, state) => {
+    const admin = { authorization: `Bearer ${DEV_ADMIN}` };
+    const sample = (await loadAppleSamples()).find((s) => s.expect === 'verified')!;
+    const posted = await fetch(`${base}/.well-known/skadnetwork/report-attribution/`, { method: 'POST', body: JSON.stringify(sample.body) });
+    expect(posted.status).toBe(200);
+    expect(await posted.json()).toEqual({ id: null, outcome: 'queued', signature: 'verified', reasons: [] });
+    // The local queue hands it to the consumer within its batch timeout (bounded wait).
+    let listed: Array<{ id: number; app_id: number }> = [];
+    for (let i = 0; i < 60 && listed.length === 0; i++) {
+      await new Promise((r) => setTimeout(r, 500));
+      listed = ((await (await fetch(`${base}/v1/postbacks`, { headers: admin })).json()) as { postbacks: typeof listed }).postbacks;
+    }
+    expect(listed.map((p) => p.app_id)).toEqual([(sample.body as { 'app-id': number })['app-id']]);
+    expect(((await (await fetch(`${base}/v1/queue/dead-letters`, { headers: admin })).json()) as { dead_letters: unknown[] }).dead_letters).toEqual([]);
+    // The first app goes to SHARD_0; DB keeps the map and no postback.
+    const count = (binding: string, query: string) =>
+      JSON.parse(
+        execFileSync('npx', ['wrangler', 'd1', 'execute', binding, '--env', 'scale', '--local', '--persist-to', state, '--json', '--command', query], {
+          cwd: root,
+          env: { ...process.env, ...TOOL_ENV },
+          encoding: 'utf8',
+          timeout: 60_000,
+        }),
+      )[0].results[0].n;
+    expect(count('SHARD_0', 'select count(*) as n from postbacks')).toBe(1);
+    expect(count('DB', 'select count(*) as n from postbacks')).toBe(0);
+    expect(count('DB', 'select count(*) as n from app_shards where shard = 0')).toBe(1);
+  });
+}, 120_000);
 
 it('bundles the Worker with wrangler, without Node-only modules or sqlite code', () => {
   const out = mkdtempSync(join(tmpdir(), 'skanpost-bundle-'));
   try {
-    execFileSync('npx', ['wrangler', 'deploy', '--dry-run', '--outdir', out], {
-      cwd: root,
-      env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: 'false', WRANGLER_SEND_METRICS: 'false', CI: '1' },
-      stdio: 'pipe',
-      timeout: 60_000,
-    });
+    execFileSync('npx', ['wrangler', 'deploy', '--dry-run', '--outdir', out], { cwd: root, env: { ...process.env, ...TOOL_ENV }, stdio: 'pipe', timeout: 60_000 });
     const bundle = readFileSync(join(out, 'index.js'), 'utf8');
     expect(bundle).toContain('report-attribution');
     expect(bundle.match(/from\s*["']node:[^"']+["']|require\(["'](fs|path|better-sqlite3)["']\)|better_sqlite3\.node/g)).toBeNull();
     // The Worker chooses D1's write unit; better-sqlite3's is never bundled with it.
     expect(bundle).toMatch(/\bD1Unit = class\b|class D1Unit\b/);
     expect(bundle).not.toContain('SqliteUnit');
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+}, 90_000);
+
+it('bundles [env.scale] with its queues and shards', () => {
+  const out = mkdtempSync(join(tmpdir(), 'skanpost-bundle-scale-'));
+  try {
+    const printed = execFileSync('npx', ['wrangler', 'deploy', '--dry-run', '--env', 'scale', '--outdir', out], {
+      cwd: root,
+      env: { ...process.env, ...TOOL_ENV },
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    // wrangler lists the bindings the environment has: every shard, both producers, queue mode.
+    for (const binding of ['env.DB', 'env.SHARD_0', 'env.SHARD_1', 'env.SHARD_2', 'env.INGEST_QUEUE_0', 'env.INGEST_QUEUE_1', 'SKANPOST_INGEST_MODE'])
+      expect(printed).toContain(binding);
+    expect(readFileSync(join(out, 'index.js'), 'utf8')).toContain('report-attribution');
   } finally {
     rmSync(out, { recursive: true, force: true });
   }

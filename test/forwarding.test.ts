@@ -346,15 +346,15 @@ describe('crashes and concurrency', () => {
   });
 
   it('a claim lasts the longest destination timeout plus 5 s, and a restarted sole sender frees it', async () => {
-    const { claimDue, releaseClaims } = await import('../src/db/outbox.js');
+    const { claimDue, releaseClaims, runningDestinations } = await import('../src/db/outbox.js');
     await addDestination({ timeout_ms: 2000 });
     await app.post(body40());
     const now = new Date(clock);
-    const [claimed] = await app.writer.run((tx) => claimDue(tx.db, now, 7000, 10));
+    const [claimed] = await app.writer.run(async (tx) => claimDue(tx.db, now, 7000, 10, await runningDestinations(tx.db)));
     expect(claimed!.claimedUntil!.getTime() - clock).toBe(7000);
-    expect(await app.writer.run((tx) => claimDue(tx.db, now, 7000, 10))).toEqual([]); // held
+    expect(await app.writer.run(async (tx) => claimDue(tx.db, now, 7000, 10, await runningDestinations(tx.db)))).toEqual([]); // held
     expect(await app.writer.run((tx) => releaseClaims(tx.db))).toBe(1);
-    expect(await app.writer.run((tx) => claimDue(tx.db, now, 7000, 10))).toHaveLength(1);
+    expect(await app.writer.run(async (tx) => claimDue(tx.db, now, 7000, 10, await runningDestinations(tx.db)))).toHaveLength(1);
     await app.writer.run((tx) => releaseClaims(tx.db));
     await sendDue(sender());
     expect(partner.received).toHaveLength(1);

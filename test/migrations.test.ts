@@ -198,3 +198,24 @@ describe('0012 gives the aggregates the dimension network_campaign_id', () => {
     });
   });
 });
+
+it('0014 places every app already stored on shard 0, where its rows are, so shards added later leave them there', async () => {
+  const path = tempPath();
+  const old = databaseAt(path, '0013_');
+  old
+    .prepare(
+      `INSERT INTO rollups (arrival_bucket, install_bucket, protocol, environment, signature, ad_network_id, app_id, campaign, campaign_name, network_campaign_id,
+        source_identifier, window, fidelity_type, redownload, did_win, version, conversion_type, ad_interaction_type, country_code, conversion_value,
+        coarse_conversion_value, source_app_id, source_domain, currency, postbacks, verified, installs)
+        VALUES (1, 1, 'skan', 'production', 'verified', 'n', ?, '', '', '', '5239', 0, 1, 0, 1, '4.0', '', '', '', -1, '', -1, '', '', 1, 1, 1)`,
+    )
+    .run(525463029);
+  old.prepare(`INSERT INTO clicks (click_id, link_id, app_id, touch, clicked_at, expires_at, imported) VALUES ('c1', 1, 777, 'click', 0, 1, 0)`).run();
+  old.close();
+  await upgrade(path, async ({ sqlite }) => {
+    expect(sqlite.prepare('SELECT app_id, shard FROM app_shards ORDER BY app_id').all()).toEqual([
+      { app_id: 777, shard: 0 },
+      { app_id: 525463029, shard: 0 },
+    ]);
+  });
+});

@@ -86,7 +86,7 @@ it('splits only reports whose rows come in date order', () => {
 
 it('counts the rows of all parts against the cap', async () => {
   const query = parseReportQuery(new URLSearchParams({ from: '2026-06-10', to: '2026-06-10', group_by: 'date' }), 'campaigns', NOW);
-  const part = await renderReportPart(app.database.db, query, NOW, fillingHorizonMs(DEFAULT_INSTALL_MODEL));
+  const part = await renderReportPart([app.database.db], query, NOW, fillingHorizonMs(DEFAULT_INSTALL_MODEL));
   expect(() =>
     reportBody(query, NOW, [
       { ...part, count: MAX_REPORT_ROWS },

@@ -3,7 +3,7 @@
 // copy's unsigned values differ from the direct one, and how long the relay took.
 import { type SQL, sql } from 'drizzle-orm';
 import type { Db } from './db.js';
-import { anyOf, localDay } from './rollup-query.js';
+import { anyOf, compareValues, localDay } from './rollup-query.js';
 
 const BUCKET_MS = 15 * 60 * 1000;
 
@@ -22,7 +22,8 @@ export interface CopyQuery {
 /** Per group: keys, then transactions, direct, relayed, both, direct_only, relayed_only, value_mismatch, p50 and p95 delay (s). */
 export type CopyRow = Array<string | number | null>;
 
-export async function copyGroups(db: Db, q: CopyQuery): Promise<CopyRow[]> {
+/** On each shard holding the report's apps; merged when there are several. */
+export async function copyGroups(dbs: readonly Db[], q: CopyQuery): Promise<CopyRow[]> {
   const byChannel = q.groupBy.includes('channel');
   const filterOf: Record<string, string> = { ad_network_id: 't.ad_network_id', app_id: 't.app_id' };
   const where: SQL[] = [
@@ -67,7 +68,7 @@ export async function copyGroups(db: Db, q: CopyQuery): Promise<CopyRow[]> {
   const positions = keys.map((_, i) => i + 1).join(', ');
   const grouped = keys.length ? ` group by ${positions} order by ${positions}` : '';
   const both = 'direct_at is not null and relay_at is not null';
-  const counts = await db.values<CopyRow>(sql`${prefix}
+  const counts = sql`${prefix}
     select ${sql.raw(
       [
         ...keys,
@@ -79,15 +80,59 @@ export async function copyGroups(db: Db, q: CopyQuery): Promise<CopyRow[]> {
         'total(direct_at is null and relay_at is not null)',
         `total(${both} and differs)`,
       ].join(', '),
-    )} from r${sql.raw(grouped)} limit ${sql.raw(String(q.limit))}`);
+    )} from r${sql.raw(grouped)} limit ${sql.raw(String(q.limit))}`;
+  const d = sql`${prefix},
+    d as (select ${sql.raw(keys.length ? `${keyList}, ` : '')}(relayed_at - direct_at) / 1000.0 as delay from r where direct_at is not null and relayed_at is not null)`;
   // Nearest-rank percentiles of the relay delay, per group (window functions: SQLite 3.25+, D1).
   const partition = keys.length ? `partition by ${keyList}` : '';
-  const delays = await db.values<CopyRow>(sql`${prefix},
-    d as (select ${sql.raw(keys.length ? `${keyList}, ` : '')}(relayed_at - direct_at) / 1000.0 as delay from r where direct_at is not null and relayed_at is not null),
+  const percentiles = sql`${d},
     ranked as (select *, row_number() over (${sql.raw(partition)} order by delay) as rn, count(*) over (${sql.raw(partition)}) as n from d)
     select ${sql.raw([...keys, 'max(case when rn = (n + 1) / 2 then delay end)', 'max(case when rn = (95 * n + 99) / 100 then delay end)'].join(', '))}
-    from ranked${sql.raw(keys.length ? ` group by ${positions}` : '')}`);
+    from ranked${sql.raw(keys.length ? ` group by ${positions}` : '')}`;
   const n = keys.length;
-  const delayByKey = new Map(delays.map((row) => [JSON.stringify(row.slice(0, n)), row.slice(n)]));
-  return counts.map((row) => [...row, ...(delayByKey.get(JSON.stringify(row.slice(0, n))) ?? [null, null])]);
+  const keyOf = (row: CopyRow) => JSON.stringify(row.slice(0, n));
+  if (dbs.length === 1) {
+    const [db] = dbs;
+    const delayByKey = new Map((await db!.values<CopyRow>(percentiles)).map((row) => [keyOf(row), row.slice(n)]));
+    return (await db!.values<CopyRow>(counts)).map((row) => [...row, ...(delayByKey.get(keyOf(row)) ?? [null, null])]);
+  }
+  // Across shards a group's transactions may be on several: counts add up, and its percentiles come
+  // from every delay of the group (each shard's, counted per value).
+  const merged = new Map<string, CopyRow>();
+  const delays = new Map<string, Array<[number, number]>>();
+  for (const db of dbs) {
+    for (const row of await db.values<CopyRow>(counts)) {
+      const into = merged.get(keyOf(row));
+      if (!into) merged.set(keyOf(row), [...row]);
+      else for (let i = n; i < row.length; i++) into[i] = (into[i] as number) + (row[i] as number);
+    }
+    const histogram = sql`${d} select ${sql.raw([...keys, 'delay', 'count(*)'].join(', '))} from d group by ${sql.raw([...keys.map((_, i) => i + 1), n + 1].join(', '))}`;
+    for (const row of await db.values<CopyRow>(histogram)) {
+      const list = delays.get(keyOf(row)) ?? [];
+      list.push([row[n] as number, row[n + 1] as number]);
+      delays.set(keyOf(row), list);
+    }
+  }
+  const rows = [...merged.values()].sort((a, b) => {
+    for (let i = 0; i < n; i++) {
+      const c = compareValues(a[i]!, b[i]!);
+      if (c !== 0) return c;
+    }
+    return 0;
+  });
+  return rows.slice(0, q.limit).map((row) => {
+    const values = (delays.get(keyOf(row)) ?? []).sort((a, b) => a[0] - b[0]);
+    const total = values.reduce((sum, [, count]) => sum + count, 0);
+    return [...row, nearestRank(values, Math.floor((total + 1) / 2)), nearestRank(values, Math.floor((95 * total + 99) / 100))];
+  });
+}
+
+/** The value at 1-based `rank` of a sorted (value, count) list, null when empty. */
+function nearestRank(values: ReadonlyArray<[number, number]>, rank: number): number | null {
+  let seen = 0;
+  for (const [value, count] of values) {
+    seen += count;
+    if (seen >= rank) return value;
+  }
+  return null;
 }

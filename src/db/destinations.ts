@@ -5,6 +5,7 @@ import type { Db } from './db.js';
 import { partsFor } from './guarded.js';
 import { type DestinationRow, deliveries, destinations, type NewDestinationRow } from './schema.js';
 import { bumpSettings } from './settings-snapshot.js';
+import { globalId, type Shard } from './shards.js';
 import type { Unit } from './store.js';
 
 export type DestinationColumns = Omit<NewDestinationRow, 'id' | 'createdAt' | 'updatedAt' | 'paused'>;
@@ -49,6 +50,9 @@ export async function getDestination(db: Db, id: number): Promise<DestinationRow
   return row;
 }
 
+/** A destination's outbox rows on one shard (a sharded Worker's shards hold theirs). */
+export const forgetDeliveries = (tx: Unit, destinationId: number) => tx.batch([tx.db.delete(deliveries).where(eq(deliveries.destinationId, destinationId))]);
+
 /** Removes a destination and its outbox rows: nothing more is sent to it. */
 export async function deleteDestination(tx: Unit, id: number): Promise<boolean> {
   if (!(await getDestination(tx.db, id))) return false;
@@ -63,13 +67,38 @@ export async function setPaused(db: Db, id: number, paused: boolean, now: Date):
 
 const percentile = (sorted: number[], q: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]! : null);
 
-export async function destinationStats(db: Db, id: number) {
+/** Delivered, pending, retrying and dead copies of a destination, its last success and error, and its latency, over every shard. */
+export async function destinationStats(shards: readonly Shard[], id: number) {
+  const parts = await Promise.all(shards.map((shard) => shardStats(shard, id)));
+  const sum = (state: string, key: 'n' | 'retrying') => parts.reduce((total, p) => total + Number(p.counts.find((c) => c.state === state)?.[key] ?? 0), 0);
+  const lastSuccess = parts.map((p) => p.lastSuccess).reduce<Date | null>((a, b) => (b && (!a || b > a) ? b : a), null);
+  const lastError = parts.map((p) => p.lastError).reduce((a, b) => (b && (!a || b.at > a.at) ? b : a), undefined);
+  // Latency of the most recent 1,000 successful sends.
+  const latencies = parts
+    .flatMap((p) => p.latencies)
+    .sort((a, b) => b.at - a.at)
+    .slice(0, 1000)
+    .map((l) => l.ms)
+    .sort((a, b) => a - b);
+  const pending = sum('pending', 'n');
+  const retrying = sum('pending', 'retrying');
+  return {
+    delivered: sum('delivered', 'n'),
+    pending: pending - retrying,
+    retrying,
+    dead: sum('dead', 'n'),
+    last_success_at: lastSuccess?.toISOString() ?? null,
+    last_error: lastError ? { delivery_id: lastError.id, status: lastError.status, error: lastError.error } : null,
+    latency_ms: { p50: percentile(latencies, 0.5), p95: percentile(latencies, 0.95), p99: percentile(latencies, 0.99) },
+  };
+}
+
+async function shardStats({ db, index }: Shard, id: number) {
   const counts = await db
     .select({ state: deliveries.state, retrying: sql<number>`sum(${deliveries.attempts} > 0)`, n: sql<number>`count(*)` })
     .from(deliveries)
     .where(eq(deliveries.destinationId, id))
     .groupBy(deliveries.state);
-  const by = (state: string) => counts.find((c) => c.state === state);
   const [lastSuccess] = await db
     .select({ at: deliveries.deliveredAt })
     .from(deliveries)
@@ -82,26 +111,16 @@ export async function destinationStats(db: Db, id: number) {
     .where(and(eq(deliveries.destinationId, id), isNotNull(deliveries.lastError)))
     .orderBy(desc(deliveries.id))
     .limit(1);
-  // Latency of the most recent 1,000 successful sends.
-  const latencies = (
-    await db
-      .select({ ms: deliveries.lastLatencyMs })
-      .from(deliveries)
-      .where(and(eq(deliveries.destinationId, id), eq(deliveries.state, 'delivered'), isNotNull(deliveries.lastLatencyMs)))
-      .orderBy(desc(deliveries.deliveredAt))
-      .limit(1000)
-  )
-    .map((r) => r.ms!)
-    .sort((a, b) => a - b);
-  const pending = Number(by('pending')?.n ?? 0);
-  const retrying = Number(by('pending')?.retrying ?? 0);
+  const latencies = await db
+    .select({ ms: deliveries.lastLatencyMs, at: deliveries.deliveredAt })
+    .from(deliveries)
+    .where(and(eq(deliveries.destinationId, id), eq(deliveries.state, 'delivered'), isNotNull(deliveries.lastLatencyMs)))
+    .orderBy(desc(deliveries.deliveredAt))
+    .limit(1000);
   return {
-    delivered: Number(by('delivered')?.n ?? 0),
-    pending: pending - retrying,
-    retrying,
-    dead: Number(by('dead')?.n ?? 0),
-    last_success_at: lastSuccess?.at?.toISOString() ?? null,
-    last_error: lastError ? { delivery_id: lastError.id, status: lastError.status, error: lastError.error } : null,
-    latency_ms: { p50: percentile(latencies, 0.5), p95: percentile(latencies, 0.95), p99: percentile(latencies, 0.99) },
+    counts,
+    lastSuccess: lastSuccess?.at ?? null,
+    lastError: lastError && { ...lastError, id: globalId(index, lastError.id) },
+    latencies: latencies.map((l) => ({ ms: l.ms!, at: l.at?.getTime() ?? 0 })),
   };
 }

@@ -150,7 +150,13 @@ const fromJson = Object.fromEntries(CLICK_FIELDS.map((name, i) => [name, sql.raw
  * trip. The statement before last counts the clicks that were new. Every statement is a lazy
  * query, so a driver runs them in the batch's order.
  */
-export function clickStatements(db: Db, rows: readonly NewClick[], now: Date): Array<BatchItem<'sqlite'>> {
+/**
+ * What a click's counts need of its link: the link as the settings hold it and its SKAN campaign
+ * (links and campaign names live in `DB`, so they come with the clicks: a shard has neither).
+ */
+export type ClickLink = Pick<LinkRow, 'id' | 'adNetworkId' | 'networkCampaignId' | 'mmpPartnerId' | 'impressionUrl'> & { campaign: string };
+
+export function clickStatements(db: Db, rows: readonly NewClick[], now: Date, clickLinks: readonly ClickLink[]): Array<BatchItem<'sqlite'>> {
   if (rows.length === 0) return [];
   const token = crypto.randomUUID();
   const floor = sql`(select ${writeMarks.floor} from ${writeMarks} where ${eq(writeMarks.token, token)})`;
@@ -166,8 +172,6 @@ export function clickStatements(db: Db, rows: readonly NewClick[], now: Date): A
     );
   }
   const bucket = sql.raw(`c.clicked_at / ${BUCKET}`);
-  // The SKAN campaign of the link's network campaign id, by the campaign-name mappings (latest first).
-  const campaign = sql`coalesce((select substr(m.source_identifier, -2) from ${campaigns} m where m.network_campaign_id = l.network_campaign_id and m.app_id = l.app_id and m.ad_network_id = l.ad_network_id order by m.id desc limit 1), '')`;
   const key: Record<keyof MmpRollupKey, SQL> = {
     appId: sql`c.app_id`,
     arrivalBucket: bucket,
@@ -176,7 +180,7 @@ export function clickStatements(db: Db, rows: readonly NewClick[], now: Date): A
     adNetworkId: sql`l.ad_network_id`,
     linkId: sql`c.link_id`,
     networkCampaignId: sql`l.network_campaign_id`,
-    campaign,
+    campaign: sql`l.campaign`,
     mmpPartnerId: sql`l.mmp_partner_id`,
     event: sql`''`,
     touchType: sql`c.touch`,
@@ -186,7 +190,9 @@ export function clickStatements(db: Db, rows: readonly NewClick[], now: Date): A
   };
   const measures = Object.fromEntries(MMP_ROLLUP_MEASURES.map((m) => [m, sql`0`]));
   const counted = columnValues(mmpRollups, { ...key, ...measures, clicks: sql`sum(c.touch = 'click')`, impressions: sql`sum(c.touch = 'impression')` });
-  const joined = sql`from ${clicks} c join ${links} l on l.id = c.link_id where ${mine}`;
+  const linked = JSON.stringify(clickLinks.map((l) => [l.id, l.adNetworkId, l.networkCampaignId, l.mmpPartnerId, l.impressionUrl, l.campaign]));
+  const joined = sql`from ${clicks} c join (select value ->> 0 as id, value ->> 1 as ad_network_id, value ->> 2 as network_campaign_id, value ->> 3 as mmp_partner_id,
+      value ->> 4 as impression_url, value ->> 5 as campaign from json_each(${linked})) l on l.id = c.link_id where ${mine}`;
   return [
     db.insert(writeMarks).select(sql`select ${token}, (select coalesce(max(${clicks.id}), 0) from ${clicks}), null where true`),
     ...inserts,

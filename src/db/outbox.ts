@@ -7,15 +7,20 @@ import { prepared } from './prepared.js';
 import { type DeliveryRow, deliveries, destinations } from './schema.js';
 import type { Unit } from './store.js';
 
+/** The destinations that are enabled and not paused, read from `DB` (a shard's outbox names them). */
+export const runningDestinations = async (settingsDb: Db): Promise<number[]> =>
+  (
+    await settingsDb
+      .select({ id: destinations.id })
+      .from(destinations)
+      .where(and(eq(destinations.enabled, true), eq(destinations.paused, false)))
+  ).map((d) => d.id);
+
 /**
- * Takes up to `limit` due deliveries of running destinations for `leaseMs`: until then no other
- * sender takes them. One UPDATE … RETURNING, so the claim is atomic on every driver.
+ * Takes up to `limit` due deliveries of the `running` destinations for `leaseMs`: until then no
+ * other sender takes them. One UPDATE … RETURNING, so the claim is atomic on every driver.
  */
-export async function claimDue(db: Db, now: Date, leaseMs: number, limit: number): Promise<DeliveryRow[]> {
-  const running = db
-    .select({ id: destinations.id })
-    .from(destinations)
-    .where(and(eq(destinations.enabled, true), eq(destinations.paused, false)));
+export async function claimDue(db: Db, now: Date, leaseMs: number, limit: number, running: readonly number[]): Promise<DeliveryRow[]> {
   const due = db
     .select({ id: deliveries.id })
     .from(deliveries)
@@ -25,7 +30,7 @@ export async function claimDue(db: Db, now: Date, leaseMs: number, limit: number
         lte(deliveries.nextAttemptAt, now),
         or(isNull(deliveries.claimedUntil), lte(deliveries.claimedUntil, now)),
         // Impressions have no destination: they go to their link's MMP.
-        or(isNull(deliveries.destinationId), inArray(deliveries.destinationId, running)),
+        or(isNull(deliveries.destinationId), ...partsFor(running, 1, 20).map((part) => inArray(deliveries.destinationId, part))),
       ),
     )
     .orderBy(asc(deliveries.nextAttemptAt))
@@ -132,11 +137,24 @@ export function listDeliveries(db: Db, filter: { destinationId?: number | undefi
     .limit(limit);
 }
 
-/** Outbox rows by destination and state, for the metrics. */
-export function deliveryCounts(db: Db): Promise<Array<{ destination: number; name: string; state: string; n: number }>> {
-  return db
-    .select({ destination: destinations.id, name: destinations.name, state: deliveries.state, n: sql<number>`count(*)` })
-    .from(deliveries)
-    .innerJoin(destinations, eq(destinations.id, deliveries.destinationId))
-    .groupBy(destinations.id, destinations.name, deliveries.state);
+/** Outbox rows by destination and state over every shard, for the metrics; destinations named from `DB`. */
+export async function deliveryCounts(settingsDb: Db, shards: ReadonlyArray<{ db: Db }>): Promise<Array<{ destination: number; name: string; state: string; n: number }>> {
+  const names = new Map((await settingsDb.select({ id: destinations.id, name: destinations.name }).from(destinations)).map((d) => [d.id, d.name]));
+  const counts = new Map<string, { destination: number; name: string; state: string; n: number }>();
+  for (const { db } of shards) {
+    const rows = await db
+      .select({ destination: deliveries.destinationId, state: deliveries.state, n: sql<number>`count(*)` })
+      .from(deliveries)
+      .where(isNotNull(deliveries.destinationId))
+      .groupBy(deliveries.destinationId, deliveries.state);
+    for (const row of rows) {
+      const name = names.get(row.destination!);
+      if (name === undefined) continue;
+      const key = `${row.destination} ${row.state}`;
+      const seen = counts.get(key);
+      if (seen) seen.n += row.n;
+      else counts.set(key, { destination: row.destination!, name, state: row.state, n: row.n });
+    }
+  }
+  return [...counts.values()];
 }

@@ -4,7 +4,7 @@ import { and, asc, gt, gte, inArray, lte, type SQL, sql } from 'drizzle-orm';
 import type { BatchItem } from 'drizzle-orm/batch';
 import type { Db } from './db.js';
 import { columnValues } from './guarded.js';
-import { anyOf } from './rollup-query.js';
+import { anyOf, compareValues, greatestOf, leastOf } from './rollup-query.js';
 import { campaigns, type ReportedFigureRow, reportedFigures } from './schema.js';
 
 export type NewReportedFigure = Omit<ReportedFigureRow, 'id' | 'uploadedAt'>;
@@ -94,7 +94,23 @@ export interface ReportedQuery {
   /** `date`, `app_id`, `ad_network_id`, `campaign`, `network_campaign_id`. */
   groupBy: readonly string[];
   filters: ReadonlyArray<{ column: string; values: ReadonlyArray<string | number | null> }>;
+  /** The campaign-name mappings (kept in `DB`, so handed over rather than joined: a shard has none). */
+  campaigns: readonly CampaignMapping[];
 }
+
+/** What resolves an uploaded row's campaign from its network campaign id, or the other way. */
+export type CampaignMapping = Pick<typeof campaigns.$inferSelect, 'id' | 'appId' | 'adNetworkId' | 'sourceIdentifier' | 'networkCampaignId'>;
+
+export const campaignMappings = (db: Db): Promise<CampaignMapping[]> =>
+  db
+    .select({
+      id: campaigns.id,
+      appId: campaigns.appId,
+      adNetworkId: campaigns.adNetworkId,
+      sourceIdentifier: campaigns.sourceIdentifier,
+      networkCampaignId: campaigns.networkCampaignId,
+    })
+    .from(campaigns);
 
 /** Per source and group: the summed value and the least and greatest currency. */
 export type ReportedGroup = { source: string; keys: Array<string | number | null>; value: number; currencyMin: string | null; currencyMax: string | null };
@@ -103,16 +119,48 @@ export type ReportedGroup = { source: string; keys: Array<string | number | null
  * An upload names a campaign one way; the other comes from the campaign-name mappings (the latest
  * of the network and app), as MMP postbacks get their SKAN campaign from their link's.
  */
-const resolved = (where: SQL) => sql`select r.*,
-  case when r.campaign != '' then r.campaign else (select substr(m.source_identifier, -2) from ${campaigns} m
+const resolved = (where: SQL, mappings: readonly CampaignMapping[]) => sql`with m as (
+    select value ->> 0 as id, value ->> 1 as app_id, value ->> 2 as ad_network_id, value ->> 3 as source_identifier, value ->> 4 as network_campaign_id
+    from json_each(${JSON.stringify(mappings.map((c) => [c.id, c.appId, c.adNetworkId, c.sourceIdentifier, c.networkCampaignId]))})
+  )
+  select r.*,
+  case when r.campaign != '' then r.campaign else (select substr(m.source_identifier, -2) from m
     where m.network_campaign_id = r.network_campaign_id and m.app_id = r.app_id and m.ad_network_id = r.ad_network_id order by m.id desc limit 1) end as campaign_of,
-  case when r.network_campaign_id != '' then r.network_campaign_id else (select m.network_campaign_id from ${campaigns} m
+  case when r.network_campaign_id != '' then r.network_campaign_id else (select m.network_campaign_id from m
     where substr(m.source_identifier, -2) = r.campaign and m.app_id = r.app_id and m.ad_network_id = r.ad_network_id and m.network_campaign_id is not null
     order by m.id desc limit 1) end as network_campaign_of
   from ${reportedFigures} r where ${where}`;
 const COLUMN: Record<string, string> = { date: 'date', app_id: 'app_id', ad_network_id: 'ad_network_id', campaign: 'campaign_of', network_campaign_id: 'network_campaign_of' };
 
-export async function reportedGroups(db: Db, q: ReportedQuery): Promise<{ groups: ReportedGroup[]; skipped: number }> {
+/**
+ * On each shard holding the report's apps, merged: a group's values added, its currencies the least
+ * and greatest, the groups in SQLite's order.
+ */
+export async function reportedGroups(dbs: readonly Db[], q: ReportedQuery): Promise<{ groups: ReportedGroup[]; skipped: number }> {
+  const parts = await Promise.all(dbs.map((db) => shardGroups(db, q)));
+  if (parts.length === 1) return parts[0]!;
+  const merged = new Map<string, ReportedGroup>();
+  for (const group of parts.flatMap((p) => p.groups)) {
+    const key = JSON.stringify([group.source, ...group.keys]);
+    const into = merged.get(key);
+    if (!into) merged.set(key, { ...group });
+    else {
+      into.value += group.value;
+      into.currencyMin = leastOf(into.currencyMin, group.currencyMin) as string | null;
+      into.currencyMax = greatestOf(into.currencyMax, group.currencyMax) as string | null;
+    }
+  }
+  const groups = [...merged.values()].sort((a, b) => {
+    for (const [x, y] of [[a.source, b.source] as const, ...a.keys.map((k, i) => [k, b.keys[i]!] as const)]) {
+      const c = compareValues(x, y);
+      if (c !== 0) return c;
+    }
+    return 0;
+  });
+  return { groups, skipped: parts.reduce((total, p) => total + p.skipped, 0) };
+}
+
+async function shardGroups(db: Db, q: ReportedQuery): Promise<{ groups: ReportedGroup[]; skipped: number }> {
   const base = (tz: SQL): SQL => {
     const w = [tz, sql`r.metric = ${q.metric}`, sql`r.date >= ${q.from}`, sql`r.date <= ${q.to}`, ...inner];
     if (q.event !== undefined) w.push(sql`r.event = ${q.event}`);
@@ -132,9 +180,9 @@ export async function reportedGroups(db: Db, q: ReportedQuery): Promise<{ groups
   const select = sql.join([sql`source`, ...keys, sql`total(value)`, sql`min(nullif(currency, ''))`, sql`max(nullif(currency, ''))`], sql`, `);
   const grouping = sql.raw(Array.from({ length: keys.length + 1 }, (_, i) => i + 1).join(', '));
   const rows = await db.values<Array<string | number | null>>(
-    sql`select ${select} from (${resolved(base(sql`r.tz = ${q.tz}`))}) where ${filtered} group by ${grouping} order by ${grouping}`,
+    sql`select ${select} from (${resolved(base(sql`r.tz = ${q.tz}`), q.campaigns)}) where ${filtered} group by ${grouping} order by ${grouping}`,
   );
-  const [skipped] = await db.values<[number]>(sql`select count(*) from (${resolved(base(sql`r.tz != ${q.tz}`))}) where ${filtered}`);
+  const [skipped] = await db.values<[number]>(sql`select count(*) from (${resolved(base(sql`r.tz != ${q.tz}`), q.campaigns)}) where ${filtered}`);
   const n = keys.length;
   return {
     groups: rows.map((r) => ({

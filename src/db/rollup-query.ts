@@ -95,7 +95,66 @@ export function anyOf(column: SQL, values: ReadonlyArray<string | number | null>
   return sql`(${sql.join(alternatives, sql` or `)})`;
 }
 
-export async function queryRollups(db: Db, q: RollupQuery): Promise<RollupRow[]> {
+/**
+ * The query on each shard holding the report's apps, merged: a group's sums added, its least and
+ * greatest currency and name the least and greatest of the shards', the groups in the order SQLite
+ * gives, cut at the limit. Each shard's first `limit` groups include every group of the merged
+ * first `limit`, so the merge is exact.
+ */
+export async function queryRollupsOn(dbs: readonly Db[], q: RollupQuery): Promise<RollupRow[]> {
+  if (dbs.length === 1) return queryRollups(dbs[0]!, q);
+  const parts = await Promise.all(dbs.map((db) => queryRollups(db, q)));
+  const n = q.groupBy.length;
+  const sumsEnd = n + q.sums.length;
+  const groups = new Map<string, RollupRow>();
+  for (const row of parts.flat()) {
+    const key = JSON.stringify(row.slice(0, n));
+    const into = groups.get(key);
+    if (!into) {
+      groups.set(key, [...row]);
+      continue;
+    }
+    for (let i = n; i < sumsEnd; i++) into[i] = (into[i] as number) + (row[i] as number);
+    // Then (least, greatest) pairs: currencies, names.
+    for (let i = sumsEnd; i < row.length; i += 2) {
+      into[i] = leastOf(into[i]!, row[i]!);
+      into[i + 1] = greatestOf(into[i + 1]!, row[i + 1]!);
+    }
+  }
+  const merged = [...groups.values()];
+  if (n) merged.sort((a, b) => compareKeys(a, b, n));
+  return merged.slice(0, q.limit);
+}
+
+/** SQLite's order: NULL first, then numbers, then text by its bytes (code points). */
+export function compareValues(a: string | number | null, b: string | number | null): number {
+  if (a === b) return 0;
+  if (a === null) return -1;
+  if (b === null) return 1;
+  if (typeof a === 'number') return typeof b === 'number' ? a - b : -1;
+  if (typeof b === 'number') return 1;
+  for (let i = 0, j = 0; i < a.length && j < b.length; ) {
+    const x = a.codePointAt(i)!;
+    const y = b.codePointAt(j)!;
+    if (x !== y) return x - y;
+    i += x > 0xffff ? 2 : 1;
+    j += y > 0xffff ? 2 : 1;
+  }
+  return a.length - b.length;
+}
+
+const compareKeys = (a: RollupRow, b: RollupRow, n: number) => {
+  for (let i = 0; i < n; i++) {
+    const c = compareValues(a[i]!, b[i]!);
+    if (c !== 0) return c;
+  }
+  return 0;
+};
+// min() and max() skip NULLs.
+export const leastOf = (a: string | number | null, b: string | number | null) => (a === null ? b : b === null ? a : compareValues(a, b) <= 0 ? a : b);
+export const greatestOf = (a: string | number | null, b: string | number | null) => (a === null ? b : b === null ? a : compareValues(a, b) >= 0 ? a : b);
+
+async function queryRollups(db: Db, q: RollupQuery): Promise<RollupRow[]> {
   const bucket = `${q.basis}_bucket`;
   const where: SQL[] = [sql.raw(`${bucket} >= ${q.lo} and ${bucket} < ${q.hi}`)];
   for (const { column, values } of q.filters) {

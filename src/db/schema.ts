@@ -116,6 +116,11 @@ export const maintenanceJobs = sqliteTable('maintenance_jobs', {
   untilId: integer('until_id'),
   createdAt: integer('created_at', { mode: 'timestamp_ms' }).notNull(),
   doneAt: integer('done_at', { mode: 'timestamp_ms' }),
+  /**
+   * Sharded Workers: the job in `DB` this shard's copy runs (a settings change queues its re-derive
+   * in `DB`, atomically with the change; the cron hands it to the app's shard once).
+   */
+  originJobId: integer('origin_job_id').unique(),
 });
 
 // Rollup keys are NOT NULL so that upserts find their row (SQLite's unique indexes treat NULLs
@@ -561,3 +566,18 @@ export const queueDeadLetters = sqliteTable('queue_dead_letters', {
   receivedAt: integer('received_at', { mode: 'timestamp_ms' }).notNull(),
 });
 export type QueueDeadLetterRow = typeof queueDeadLetters.$inferSelect;
+
+/**
+ * Workers sharded by app (docs/workers.md, "At scale"): which D1 shard (`SHARD_k`) holds each app's
+ * postbacks, clicks, figures and aggregates. An app is placed the first time it is seen and moves
+ * only through a move job. Kept in `DB` alone; -1 stands for postbacks that name no app.
+ */
+export const appShards = sqliteTable(
+  'app_shards',
+  {
+    appId: integer('app_id').primaryKey(),
+    shard: integer('shard').notNull(),
+    placedAt: integer('placed_at', { mode: 'timestamp_ms' }).notNull(),
+  },
+  (t) => [index('app_shards_shard').on(t.shard)],
+);

@@ -93,13 +93,18 @@ export async function updateDestination(tx: Unit, id: number, patch: Record<stri
  * Queues copies of stored postbacks received since `since` that the destination wants, one chunk
  * of ids after `afterId`; postbacks it already has a delivery for are skipped.
  */
-export async function backfill(tx: Unit, id: number, since: Date, now: Date, afterId = 0, chunk = 500): Promise<{ queued: number; lastId: number; done: boolean }> {
-  const destination = await getDestination(tx.db, id);
-  if (!destination) return { queued: 0, lastId: afterId, done: true };
+export async function backfill(
+  tx: Unit,
+  destination: DestinationRow,
+  since: Date,
+  now: Date,
+  afterId = 0,
+  chunk = 500,
+): Promise<{ queued: number; lastId: number; done: boolean }> {
   const rows = await storedSince(tx.db, since, afterId, chunk);
   const queued = await insertDeliveries(
     tx,
-    id,
+    destination.id,
     rows.filter((p) => wants(destination, p)).map((p) => p.id),
     now,
   );

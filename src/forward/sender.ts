@@ -3,7 +3,7 @@
 import type { Db } from '../db/db.js';
 import { getDestination } from '../db/destinations.js';
 import { clickByRowId, findLinkForClick, mmpPostbackById } from '../db/mmp.js';
-import { type AttemptResult, claimDue, settleAttempt } from '../db/outbox.js';
+import { type AttemptResult, claimDue, runningDestinations, settleAttempt } from '../db/outbox.js';
 import { postbackById } from '../db/postbacks.js';
 import type { DeliveryRow } from '../db/schema.js';
 import type { Settings } from '../db/settings-snapshot.js';
@@ -15,8 +15,11 @@ import { buildRequest, impressionRequest, type OutgoingRequest } from './request
 import { isRetryableStatus, nextDelayMs, parseRetryAfter } from './retry.js';
 
 export interface SenderDeps {
+  /** The shard whose outbox is sent (its postbacks, clicks and deliveries). */
   db: Db;
   writer: Writer;
+  /** `DB`, where destinations and links are (the same database but on sharded Workers). */
+  settingsDb?: Db;
   fetch: typeof fetch;
   now: () => Date;
   random?: () => number;
@@ -41,14 +44,14 @@ interface Target {
 async function targetOf(deps: SenderDeps, delivery: DeliveryRow, settings: Settings, now: Date): Promise<Target | undefined> {
   if (delivery.clickRowId !== null) {
     const click = await clickByRowId(deps.db, delivery.clickRowId);
-    const found = click && (await findLinkForClick(deps.db, click.linkId));
+    const found = click && (await findLinkForClick(deps.settingsDb ?? deps.db, click.linkId));
     if (!click || !found?.link.impressionUrl) return undefined;
     const url = renderLinkUrl(found.link.impressionUrl, found.link, found.campaignName, { clickId: click.clickId, at: click.clickedAt, subs: click });
     return { request: impressionRequest(url), retry: IMPRESSION_RETRY, timeoutMs: IMPRESSION_TIMEOUT_MS };
   }
   if (delivery.destinationId === null) return undefined;
   // The destinations as read when the delivery was claimed (it was claimed as theirs).
-  const destination = settings.destinations.find((d) => d.id === delivery.destinationId) ?? (await getDestination(deps.db, delivery.destinationId));
+  const destination = settings.destinations.find((d) => d.id === delivery.destinationId) ?? (await getDestination(deps.settingsDb ?? deps.db, delivery.destinationId));
   if (!destination) return undefined;
   const subject =
     delivery.postbackId !== null
@@ -109,10 +112,11 @@ function describeFailure(error: unknown, timeoutMs: number): string {
 /** Sends one batch of due deliveries; resolves with how many were attempted. */
 export async function sendDue(deps: SenderDeps, limit = 32): Promise<number> {
   const now = deps.now();
+  const running = await runningDestinations(deps.settingsDb ?? deps.db);
   const { claimed, settings } = await deps.writer.run(async (tx) => {
     const settings = await tx.settings();
     const leaseMs = Math.max(IMPRESSION_TIMEOUT_MS, ...settings.destinations.map((d) => d.timeoutMs)) + LEASE_MARGIN_MS;
-    return { claimed: await claimDue(tx.db, now, leaseMs, limit), settings };
+    return { claimed: await claimDue(tx.db, now, leaseMs, limit, running), settings };
   });
   await Promise.all(
     claimed.map(async (delivery) => {

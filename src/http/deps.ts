@@ -5,6 +5,7 @@ import type { Role } from '../db/api-keys.js';
 import type { Db } from '../db/db.js';
 import type { NewClick } from '../db/mmp.js';
 import type { MmpPartnerRow } from '../db/schema.js';
+import { type Shards, singleShard } from '../db/shards.js';
 import type { IngestDeps, Relay } from '../ingest/ingest.js';
 import type { MmpSaveResult, ReadMmpPostback } from '../mmp/intake.js';
 import type { Logger } from '../observability/logger.js';
@@ -17,6 +18,8 @@ import type { parseAllowlist, RateLimiter } from './client-guard.js';
 export interface AppDeps extends IngestDeps {
   /** For reads (reports, listings); writes go through `writer`. */
   db: Db;
+  /** Where each app's rows are (Workers sharded by app); by default everything on `db` (`shardsOf`). */
+  shards?: Shards;
   /** SKANPOST_ADMIN_KEY: a bootstrap admin key, compared in constant time. */
   adminKey: string | undefined;
   /** Resolves true once migrations are applied and the database answers. */
@@ -89,3 +92,15 @@ export type AppEnv = {
     relay: Relay | undefined;
   };
 };
+
+const single = new WeakMap<AppDeps, Shards>();
+
+/** The app's shards: the runtime's, or its one database. */
+export function shardsOf(deps: AppDeps): Shards {
+  if (deps.shards) return deps.shards;
+  const known = single.get(deps);
+  if (known) return known;
+  const shards = singleShard(deps.db, deps.writer);
+  single.set(deps, shards);
+  return shards;
+}

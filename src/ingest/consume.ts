@@ -1,22 +1,27 @@
 // Queue mode's consumer: a batch of queued messages written as ingest would have written them.
-// Apple's postbacks of a batch go in one write unit (one D1 round trip for all of their inserts),
-// the batch's clicks in another, and each MMP postback in its own (its click checks read first).
+// Apple's postbacks of a batch go in one write unit per shard (one D1 round trip for all of their
+// inserts there), the batch's clicks in another per shard, and each MMP postback in its own (its
+// click checks read first). Shards are written in parallel; one failing retries only its messages.
 // Every write is idempotent, so the queue may deliver a message again, or out of order, and nothing
 // is counted twice; a write that fails leaves its messages to be retried.
 import type { InstallModel } from '../conversion/install-date.js';
 import type { Db } from '../db/db.js';
 import { getPartner } from '../db/mmp.js';
-import type { Writer } from '../db/store.js';
+import type { MmpPartnerRow } from '../db/schema.js';
+import { groupByShard, type Shard, type Shards } from '../db/shards.js';
 import { writeClicks } from '../mmp/click-log.js';
-import { saveMmpPostback } from '../mmp/intake.js';
+import type { MmpSaveResult, ReadMmpPostback } from '../mmp/intake.js';
 import { fromMessage, type Queued } from './queue.js';
 import { savePostbacks } from './save.js';
 
 export interface ConsumeDeps {
+  /** `DB`: the settings (MMP partners). */
   db: Db;
-  writer: Writer;
+  shards: Shards;
   installModel: InstallModel;
   clickSecrets: () => Promise<readonly string[]>;
+  /** Stores an MMP postback on its app's shard. */
+  saveMmp: (mmp: { partner: MmpPartnerRow; read: ReadMmpPostback; receivedAt: Date; secrets: readonly string[] }) => Promise<MmpSaveResult>;
   now: () => Date;
 }
 
@@ -25,8 +30,8 @@ type Settled = Array<unknown | undefined>;
 
 export interface Consumed {
   settled: Settled;
-  /** Rows newly stored (postbacks of either kind): forwarding has new copies to send. */
-  stored: number;
+  /** The shards Apple postbacks or clicks were newly stored on: forwarding has new copies to send there (`saveMmp` tells its own). */
+  storedOn: Set<Shard>;
 }
 
 export async function consumeBatch(bodies: readonly unknown[], deps: ConsumeDeps): Promise<Consumed> {
@@ -45,53 +50,77 @@ export async function consumeBatch(bodies: readonly unknown[], deps: ConsumeDeps
       settled[at] = error;
     }
   }
-  let stored = 0;
+  const storedOn = new Set<Shard>();
   const fail = (ats: readonly number[], error: unknown) => {
     for (const at of ats) settled[at] = error;
   };
 
-  if (apple.length > 0) {
-    try {
-      const results = await deps.writer.run((tx) =>
-        savePostbacks(
-          tx,
-          apple.map((a) => a.row),
-          deps.installModel,
+  // Each shard's postbacks in one write, the shards in parallel: one failing retries only its own.
+  await Promise.all(
+    (await inShards(deps.shards, apple, (a) => a.row.appId, fail)).map(([shard, group]) =>
+      shard.writer
+        .run((tx) =>
+          savePostbacks(
+            tx,
+            group.map((a) => a.row),
+            deps.installModel,
+          ),
+        )
+        .then(
+          (results) => {
+            if (results.some((r) => r.outcome !== 'duplicate')) storedOn.add(shard);
+          },
+          (error: unknown) =>
+            fail(
+              group.map((a) => a.at),
+              error,
+            ),
         ),
-      );
-      stored += results.filter((r) => r.outcome !== 'duplicate').length;
-    } catch (error) {
-      fail(
-        apple.map((a) => a.at),
-        error,
-      );
-    }
-  }
-  if (clicks.length > 0) {
-    await writeClicks(
-      deps.writer,
-      clicks.map((c) => c.click),
-      deps.now(),
-    ).catch((error: unknown) =>
-      fail(
-        clicks.map((c) => c.at),
-        error,
+    ),
+  );
+  await Promise.all(
+    (await inShards(deps.shards, clicks, (c) => c.click.appId, fail)).map(([shard, group]) =>
+      writeClicks(
+        shard.writer,
+        group.map((c) => c.click),
+        deps.now(),
+      ).then(
+        () => storedOn.add(shard),
+        (error: unknown) =>
+          fail(
+            group.map((c) => c.at),
+            error,
+          ),
       ),
-    );
-  }
-  if (mmp.length > 0) {
-    const secrets = await deps.clickSecrets();
-    for (const { at, queued } of mmp) {
-      try {
-        const partner = await getPartner(deps.db, queued.partnerId);
-        // A partner removed since: kept in the queue (then its dead letters), never dropped unseen.
-        if (!partner) throw new Error(`MMP partner ${queued.partnerId} no longer exists`);
-        const saved = await deps.writer.run((tx) => saveMmpPostback(tx, partner, queued.read, queued.receivedAt, secrets));
-        if (saved.outcome !== 'duplicate') stored++;
-      } catch (error) {
-        settled[at] = error;
-      }
+    ),
+  );
+  for (const { at, queued } of mmp) {
+    try {
+      const partner = await getPartner(deps.db, queued.partnerId);
+      // A partner removed since: kept in the queue (then its dead letters), never dropped unseen.
+      if (!partner) throw new Error(`MMP partner ${queued.partnerId} no longer exists`);
+      await deps.saveMmp({ partner, read: queued.read, receivedAt: queued.receivedAt, secrets: await deps.clickSecrets() });
+    } catch (error) {
+      settled[at] = error;
     }
   }
-  return { settled, stored };
+  return { settled, storedOn };
+}
+
+/** `items` by shard; when the shard map cannot be read, none is written and all are retried. */
+async function inShards<T extends { at: number }>(
+  shards: Shards,
+  items: readonly T[],
+  appOf: (item: T) => number | null | undefined,
+  fail: (ats: number[], error: unknown) => void,
+) {
+  try {
+    return await groupByShard(shards, items, appOf);
+  } catch (error) {
+    fail(
+      items.map((i) => i.at),
+      error,
+    );
+    return [];
+  }
 }

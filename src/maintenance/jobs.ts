@@ -1,9 +1,12 @@
 // Running re-derive and rebuild jobs: a chunk of postbacks at a time, each chunk one atomic unit
 // that also advances the job's cursor, so a stopped job resumes exactly where it was.
+import { eq } from 'drizzle-orm';
 import { deriveColumns, sameDerived } from '../conversion/derive.js';
 import type { InstallModel } from '../conversion/install-date.js';
 import type { Db } from '../db/db.js';
 import { chunkOf, type Job, jobById, pendingJobs } from '../db/jobs.js';
+import { maintenanceJobs } from '../db/schema.js';
+import type { Shards } from '../db/shards.js';
 import type { ChunkChange, Writer } from '../db/store.js';
 import { countsOf } from '../rollup/contribution.js';
 
@@ -48,4 +51,25 @@ export async function runPendingJobs(db: Db, writer: Writer, installModel: Insta
     if (chunks >= maxChunks) break;
   }
   return chunks;
+}
+
+/**
+ * Sharded Workers: a settings change queues its re-derive in `DB`, in the same write as the change;
+ * this hands each to the shard holding its app (a copy that names it, so handing it twice copies it
+ * once) and then marks it done in `DB`. The shards' runners take it from there.
+ */
+export async function dispatchJobs(settingsDb: Db, shards: Shards, now: Date): Promise<number> {
+  let dispatched = 0;
+  for (const job of await pendingJobs(settingsDb)) {
+    // Copies (when SHARD_0 is DB itself) and rebuilds (each database queues its own) stay put.
+    if (job.kind !== 'rederive' || job.originJobId !== null || job.appId === null) continue;
+    for (const shard of await shards.holding([job.appId])) {
+      await shard.writer.run((tx) =>
+        tx.batch([tx.db.insert(maintenanceJobs).values({ kind: job.kind, appId: job.appId, createdAt: job.createdAt, originJobId: job.id }).onConflictDoNothing()]),
+      );
+    }
+    await settingsDb.update(maintenanceJobs).set({ doneAt: now }).where(eq(maintenanceJobs.id, job.id));
+    dispatched++;
+  }
+  return dispatched;
 }

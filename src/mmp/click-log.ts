@@ -3,11 +3,24 @@
 // clicks, one commit); on Workers each request writes its own after the answer (`waitUntil`).
 // A write that fails keeps its clicks for the next attempt, so a busy or briefly locked database
 // loses none; only a process that dies holding them does, and that is counted at shutdown.
-import { clickStatements, type NewClick } from '../db/mmp.js';
+import { type ClickLink, clickStatements, type NewClick } from '../db/mmp.js';
+import type { Settings } from '../db/settings-snapshot.js';
 import type { Writer } from '../db/store.js';
+import { linkCampaign } from './links.js';
 
 /** Writes clicks and their counts in one unit (a click sent twice is kept once). */
-export const writeClicks = (writer: Writer, rows: readonly NewClick[], now: Date) => writer.run((tx) => tx.batch(clickStatements(tx.db, rows, now)));
+export const writeClicks = (writer: Writer, rows: readonly NewClick[], now: Date) =>
+  writer.run(async (tx) => tx.batch(clickStatements(tx.db, rows, now, clickLinks(rows, await tx.settings()))));
+
+/** The links of `rows`, as their counts need them, from the settings in force. */
+export function clickLinks(rows: readonly NewClick[], settings: Settings): ClickLink[] {
+  const out: ClickLink[] = [];
+  for (const id of new Set(rows.map((r) => r.linkId))) {
+    const link = settings.links.get(id);
+    if (link) out.push({ ...link, campaign: linkCampaign(link, settings) ?? '' });
+  }
+  return out;
+}
 
 export interface ClickLogOptions {
   /** How long a click may wait for others before its write starts (ms). */

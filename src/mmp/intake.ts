@@ -76,6 +76,26 @@ async function findValidClick(tx: Unit, settings: Settings, clickId: string, sec
   return { link, touch: stored.touch, at: stored.clickedAt, subs: subsOf(stored) };
 }
 
+/**
+ * The app an MMP postback is kept under, known before anything is stored (it picks the shard that
+ * keeps it): the app it names; else its click's link's, by the click ID's signature; else that of
+ * the stored click (imported clicks carry no signature). A postback kept with an app is always
+ * kept under this one (an accepted click's app is the one named, when one is); null when none says.
+ */
+export async function mmpAppOf(
+  read: ReadMmpPostback,
+  settings: Settings,
+  secrets: readonly string[],
+  storedClickApp: (clickId: string) => Promise<number | undefined>,
+): Promise<number | null> {
+  const { clickId, appId } = read.fields;
+  if (appId !== null) return appId;
+  if (!clickId) return null;
+  const claim = readClickId(clickId, secrets);
+  if (claim) return settings.links.get(claim.linkId)?.appId ?? null;
+  return (await storedClickApp(clickId)) ?? null;
+}
+
 /** Parameters without an event id are told apart by all of them: a resend is then a duplicate. */
 function dedupeKeyOf(partnerId: number, read: ReadMmpPostback): string {
   const { clickId, eventName, eventId } = read.fields;

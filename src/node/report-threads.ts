@@ -123,8 +123,8 @@ function serve({ dbPath }: ThreadOptions['reportThread']): void {
     const now = new Date(job.nowMs);
     const answer: Promise<Reply> =
       'whole' in job
-        ? renderWhole(reader.db, job.whole, now).then((body) => ({ id: job.id, body }))
-        : renderReportPart(reader.db, job.query, now, job.fillingHorizonMs).then((part) => ({ id: job.id, part }));
+        ? renderWhole([reader.db], job.whole, now).then((body) => ({ id: job.id, body }))
+        : renderReportPart([reader.db], job.query, now, job.fillingHorizonMs).then((part) => ({ id: job.id, part }));
     answer.then(
       (reply) => port.postMessage(reply),
       (error: unknown) =>

@@ -46,10 +46,10 @@ export const buildCopyQuery = (params: CopyParams, today: Date, defaultThreshold
   thresholdPct: params.threshold_pct ?? defaultThresholdPct,
 });
 
-export async function runCopies(db: Db, q: CopyQuery, now: Date): Promise<WholeReport> {
+export async function runCopies(dbs: readonly Db[], q: CopyQuery, now: Date): Promise<WholeReport> {
   const { base } = q;
   const names = base.groupBy.map((g) => g.name);
-  const raw = await copyGroups(db, {
+  const raw = await copyGroups(dbs, {
     fromMs: base.days[0]!.lo * BUCKET_MS,
     toMs: base.days.at(-1)!.hi * BUCKET_MS,
     offsets: base.offsets,

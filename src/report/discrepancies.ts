@@ -4,7 +4,7 @@
 // docs/discrepancies.md explains each cause of a gap and how to read the status.
 import { z } from '@hono/zod-openapi';
 import type { Db } from '../db/db.js';
-import { reportedGroups } from '../db/reported.js';
+import { type CampaignMapping, reportedGroups } from '../db/reported.js';
 import { dimensionByName } from './dimensions.js';
 import type { ReportValue } from './metrics.js';
 import { buildReportQuery, ReportParamError, type ReportQuery, reportParams } from './query.js';
@@ -56,9 +56,11 @@ export interface DiscrepancyQuery {
   thresholdPct: number;
   skanBasis: 'install' | 'arrival';
   mmpBasis: 'event' | 'click';
+  /** The campaign-name mappings that resolve uploaded rows (read from `DB` by the route: shards have none). */
+  campaigns: readonly CampaignMapping[];
 }
 
-export function buildDiscrepancyQuery(params: DiscrepancyParams, today: Date, defaultThresholdPct: number): DiscrepancyQuery {
+export function buildDiscrepancyQuery(params: DiscrepancyParams, today: Date, defaultThresholdPct: number, campaigns: readonly CampaignMapping[]): DiscrepancyQuery {
   const base = buildReportQuery({ ...params, date_basis: undefined }, 'discrepancies', today);
   if (params.event !== undefined && (params.metric ?? 'installs') === 'installs') throw new ReportParamError('event', 'event goes with metric=events or metric=revenue');
   return {
@@ -69,6 +71,7 @@ export function buildDiscrepancyQuery(params: DiscrepancyParams, today: Date, de
     thresholdPct: params.threshold_pct ?? defaultThresholdPct,
     skanBasis: params.skan_date_basis ?? 'install',
     mmpBasis: params.mmp_date_basis ?? 'event',
+    campaigns,
   };
 }
 
@@ -117,7 +120,7 @@ function currencyOf(codes: Array<string | null | undefined>): string | null {
   return present.length === 0 ? null : present.length === 1 ? present[0]! : 'MIXED';
 }
 
-export async function runDiscrepancies(db: Db, q: DiscrepancyQuery, now: Date, fillingHorizonMs: number): Promise<WholeReport> {
+export async function runDiscrepancies(dbs: readonly Db[], q: DiscrepancyQuery, now: Date, fillingHorizonMs: number): Promise<WholeReport> {
   const { base, metric } = q;
   const groupNames = base.groupBy.map((g) => g.name);
   // Each side's own report, grouped and filtered by the shared dimensions under its own names.
@@ -157,7 +160,7 @@ export async function runDiscrepancies(db: Db, q: DiscrepancyQuery, now: Date, f
   // SKAN: production only, as every report. Decoded revenue is not kept per event.
   const production = [{ dim: 'environment', values: ['production'] }];
   if (metric === 'installs' || (metric === 'revenue' && q.event === undefined)) {
-    const skan = await runReport(db, sideQuery('campaigns', q.skanBasis, production), now, fillingHorizonMs);
+    const skan = await runReport(dbs, sideQuery('campaigns', q.skanBasis, production), now, fillingHorizonMs);
     const read = reader(skan.columns);
     for (const row of skan.rows) {
       const g = groupOf(row.slice(0, n));
@@ -169,7 +172,7 @@ export async function runDiscrepancies(db: Db, q: DiscrepancyQuery, now: Date, f
       }
     }
   } else if (metric === 'events') {
-    const eventReport = await runReport(db, sideQuery('events', q.skanBasis, [...production, ...(q.event ? [{ dim: 'event', values: [q.event] }] : [])]), now, fillingHorizonMs);
+    const eventReport = await runReport(dbs, sideQuery('events', q.skanBasis, [...production, ...(q.event ? [{ dim: 'event', values: [q.event] }] : [])]), now, fillingHorizonMs);
     const read = reader(eventReport.columns);
     for (const row of eventReport.rows) {
       const g = groupOf(row.slice(0, n));
@@ -178,7 +181,7 @@ export async function runDiscrepancies(db: Db, q: DiscrepancyQuery, now: Date, f
   }
 
   const mmpEvent = metric === 'installs' ? ['install'] : q.event ? [q.event] : undefined;
-  const mmp = await runReport(db, sideQuery('mmp', q.mmpBasis, mmpEvent ? [{ dim: 'event', values: mmpEvent }] : []), now, fillingHorizonMs);
+  const mmp = await runReport(dbs, sideQuery('mmp', q.mmpBasis, mmpEvent ? [{ dim: 'event', values: mmpEvent }] : []), now, fillingHorizonMs);
   const readMmp = reader(mmp.columns);
   for (const row of mmp.rows) {
     const g = groupOf(row.slice(0, n));
@@ -192,7 +195,7 @@ export async function runDiscrepancies(db: Db, q: DiscrepancyQuery, now: Date, f
     }
   }
 
-  const reported = await reportedGroups(db, {
+  const reported = await reportedGroups(dbs, {
     tz: base.tz,
     from: base.from,
     to: base.to,
@@ -200,6 +203,7 @@ export async function runDiscrepancies(db: Db, q: DiscrepancyQuery, now: Date, f
     event: q.event,
     groupBy: groupNames,
     filters: base.filters.map((f) => ({ column: f.dim.name, values: f.values })),
+    campaigns: q.campaigns,
   });
   const sources = [...new Set(reported.groups.map((r) => r.source))].sort();
   for (const r of reported.groups) {

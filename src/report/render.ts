@@ -43,8 +43,8 @@ function jsonObjects(columns: string[], rows: ReportValue[][]): string {
   return parts.join(',');
 }
 
-export async function renderReportPart(db: Db, query: ReportQuery, now: Date, fillingHorizonMs: number): Promise<ReportPart> {
-  const result = await runReport(db, query, now, fillingHorizonMs);
+export async function renderReportPart(dbs: readonly Db[], query: ReportQuery, now: Date, fillingHorizonMs: number): Promise<ReportPart> {
+  const result = await runReport(dbs, query, now, fillingHorizonMs);
   const rows = query.format === 'csv' ? csvLines(result.rows) : jsonObjects(result.columns, result.rows);
   return { columns: result.columns, rows, count: result.rows.length, complete: result.complete };
 }

@@ -1,7 +1,7 @@
 // Running a report: the analyst's query as one rollup query (db/rollup-query.ts), then each group's
 // dimensions and metrics in their public form. Never a scan of raw postbacks.
 import type { Db } from '../db/db.js';
-import { queryRollups, type RollupTable } from '../db/rollup-query.js';
+import { queryRollupsOn, type RollupTable } from '../db/rollup-query.js';
 import { CAMPAIGN_METRICS, EVENT_COLUMNS, EVENT_METRICS, type GroupCurrency, MEASURE_COLUMNS, type Metric, MMP_MEASURE_COLUMNS, MMP_METRICS, type ReportValue } from './metrics.js';
 import type { ReportQuery } from './query.js';
 
@@ -45,7 +45,8 @@ function fillingMs(query: ReportQuery, installHorizonMs: number): number {
   return query.dateBasis === 'click' ? 30 * 86_400_000 : 6 * 3_600_000;
 }
 
-export async function runReport(db: Db, query: ReportQuery, now: Date, fillingHorizonMs: number): Promise<ReportResult> {
+/** `dbs`: the shards holding the report's apps (Node: its one database). */
+export async function runReport(dbs: readonly Db[], query: ReportQuery, now: Date, fillingHorizonMs: number): Promise<ReportResult> {
   const campaigns = query.kind === 'campaigns';
   const { table, sums, metrics, currencies } = KINDS[query.kind];
   const groupDims = query.groupBy;
@@ -53,7 +54,7 @@ export async function runReport(db: Db, query: ReportQuery, now: Date, fillingHo
   // The name in force at install time was resolved per postback; a group shows it when it is one
   // (MMP rows name the campaign only).
   const byCampaign = query.kind !== 'mmp' && groupDims.some((g) => g.name === 'campaign');
-  const raw = await queryRollups(db, {
+  const raw = await queryRollupsOn(dbs, {
     table,
     basis: query.dateBasis,
     lo: query.days[0]!.lo,

@@ -8,7 +8,7 @@ import { wholeReportBody } from './render.js';
 export type WholeJob = { kind: 'discrepancies'; query: DiscrepancyQuery; fillingHorizonMs: number } | { kind: 'copies'; query: CopyQuery };
 
 /** The answer's body, JSON or CSV as the query asks. */
-export async function renderWhole(db: Db, job: WholeJob, now: Date): Promise<string> {
-  const result = job.kind === 'discrepancies' ? await runDiscrepancies(db, job.query, now, job.fillingHorizonMs) : await runCopies(db, job.query, now);
+export async function renderWhole(dbs: readonly Db[], job: WholeJob, now: Date): Promise<string> {
+  const result = job.kind === 'discrepancies' ? await runDiscrepancies(dbs, job.query, now, job.fillingHorizonMs) : await runCopies(dbs, job.query, now);
   return wholeReportBody(result, job.query.base.format);
 }

@@ -4,11 +4,12 @@
 import 'reflect-metadata'; // before @peculiar/x509 loads (it needs the polyfill)
 import { keepDeadLetters } from '../db/dead-letters.js';
 import { pruneExpired } from '../db/retention.js';
+import type { Shard } from '../db/shards.js';
 import { sendDue } from '../forward/sender.js';
 import { createApp } from '../http/app.js';
 import type { AppDeps } from '../http/deps.js';
 import { consumeBatch } from '../ingest/consume.js';
-import { runPendingJobs } from '../maintenance/jobs.js';
+import { dispatchJobs, runPendingJobs } from '../maintenance/jobs.js';
 import { errorMessage } from '../observability/logger.js';
 import { createWorkerRuntime, type WorkerEnv, type WorkerRuntime } from './runtime.js';
 
@@ -33,17 +34,29 @@ export const CRON_BUDGET = {
   pruneChunkSize: 500,
   /** Stop starting new work after this long (ms). */
   wallMs: 20_000,
+  /** Shards one run serves (the rest in the next runs): each takes a share of the budgets above. */
+  shardsPerRun: 4,
 };
 
-/** Sends due deliveries, a few rounds at most; resolves with how many were attempted. */
-async function drainOutbox({ db, writer, deps }: WorkerRuntime, started: number): Promise<number> {
+/** Sends a shard's due deliveries, a few rounds at most; resolves with how many were attempted. */
+async function drainOutbox({ db: settingsDb, deps }: WorkerRuntime, { db, writer }: Shard, started: number, rounds = CRON_BUDGET.sendRounds): Promise<number> {
   let attempted = 0;
-  for (let round = 0; round < CRON_BUDGET.sendRounds && Date.now() - started < CRON_BUDGET.wallMs; round++) {
-    const sent = await sendDue({ db, writer, fetch: (input, init) => fetch(input, init), now: deps.now }, CRON_BUDGET.deliveriesPerRound);
+  for (let round = 0; round < rounds && Date.now() - started < CRON_BUDGET.wallMs; round++) {
+    const sent = await sendDue({ db, writer, settingsDb, fetch: (input, init) => fetch(input, init), now: deps.now }, CRON_BUDGET.deliveriesPerRound);
     attempted += sent;
     if (sent < CRON_BUDGET.deliveriesPerRound) break;
   }
   return attempted;
+}
+
+/** After a write: the new copies of the shards it stored on go out now, not at the next cron. */
+function forwardStored(runtime: WorkerRuntime): Promise<void> | undefined {
+  if ((runtime.unit.loadedSettings?.destinations.length ?? 0) === 0 || runtime.touched.size === 0) return undefined;
+  const started = Date.now();
+  return Promise.all([...runtime.touched].map((shard) => drainOutbox(runtime, shard, started))).then(
+    () => undefined,
+    (error) => runtime.deps.logger.error('forwarding failed', { error: errorMessage(error) }),
+  );
 }
 
 /**
@@ -56,10 +69,20 @@ async function requestDeps(env: WorkerEnv, ctx: ExecutionContext): Promise<AppDe
   return {
     ...runtime.deps,
     afterStore: () => {
-      if ((runtime.unit.loadedSettings?.destinations.length ?? 0) === 0) return;
-      ctx.waitUntil(drainOutbox(runtime, Date.now()).catch((error) => runtime.deps.logger.error('forwarding failed', { error: errorMessage(error) })));
+      const forwarding = forwardStored(runtime);
+      if (forwarding) ctx.waitUntil(forwarding);
     },
   };
+}
+
+/**
+ * The shards one cron run serves: all of them up to CRON_SHARDS_PER_RUN, else that many in turn
+ * (by the minute), so that a run stays within the queries a Worker invocation may make.
+ */
+export function cronShards<T>(all: readonly T[], scheduledMs: number): T[] {
+  if (all.length <= CRON_BUDGET.shardsPerRun) return [...all];
+  const start = (Math.floor(scheduledMs / 60_000) * CRON_BUDGET.shardsPerRun) % all.length;
+  return Array.from({ length: CRON_BUDGET.shardsPerRun }, (_, i) => all[(start + i) % all.length]!);
 }
 
 // The app is built once per isolate (routes, schemas, the OpenAPI document); what a request needs
@@ -92,7 +115,7 @@ export default {
       batch.ackAll();
       return;
     }
-    const { settled, stored } = await consumeBatch(
+    const { settled, storedOn } = await consumeBatch(
       batch.messages.map((m) => m.body),
       deps,
     );
@@ -105,25 +128,38 @@ export default {
       deps.logger.warn('queued message not written; retrying', { queue: batch.queue, message: message.id, attempts: message.attempts, error: errorMessage(error) });
       message.retry();
     }
-    if (stored > 0 && (runtime.unit.loadedSettings?.destinations.length ?? 0) > 0)
-      await drainOutbox(runtime, Date.now()).catch((error) => deps.logger.error('forwarding failed', { error: errorMessage(error) }));
+    for (const shard of storedOn) runtime.touched.add(shard);
+    await forwardStored(runtime);
   },
 
-  async scheduled(_controller: ScheduledController, env: WorkerEnv): Promise<void> {
+  async scheduled(controller: ScheduledController, env: WorkerEnv): Promise<void> {
     const started = Date.now();
     const runtime = await createWorkerRuntime(env);
-    const { db, writer, config, deps } = runtime;
+    const { db, shards, config, deps } = runtime;
     const log = (task: string) => (error: unknown) => deps.logger.error(`${task} failed`, { error: errorMessage(error) });
-    // Independent tasks: one failing must not starve the others.
-    const sent = await drainOutbox(runtime, started).catch(log('forwarding'));
-    const chunks = await runPendingJobs(db, writer, config.installModel, deps.now, CRON_BUDGET.jobChunkSize, CRON_BUDGET.jobChunks).catch(log('maintenance'));
-    const pruned = await pruneExpired(
-      writer,
-      { unverifiedDays: config.retentionDays, verifiedDays: config.retentionVerifiedDays },
-      deps.now(),
-      CRON_BUDGET.pruneChunkSize,
-      CRON_BUDGET.pruneChunks,
-    ).catch(log('retention'));
-    deps.logger.info('cron', { sent, chunks, pruned, ms: Date.now() - started });
+    // Settings changes queue their re-derives in DB; with shards bound, each goes to its app's shard.
+    const dispatched = shards.all.some((s) => s.db !== db) ? await dispatchJobs(db, shards, deps.now()).catch(log('dispatch')) : 0;
+    const served = cronShards(shards.all, controller.scheduledTime);
+    const share = (budget: number) => Math.max(1, Math.floor(budget / served.length));
+    const totals = { sent: 0, chunks: 0, pruned: 0 };
+    // Independent tasks, and shards: one failing must not starve the others.
+    for (const shard of served) {
+      const add = (key: keyof typeof totals) => (n: number | undefined) => {
+        totals[key] += n ?? 0;
+      };
+      await drainOutbox(runtime, shard, started, share(CRON_BUDGET.sendRounds)).then(add('sent'), log(`forwarding (shard ${shard.index})`));
+      await runPendingJobs(shard.db, shard.writer, config.installModel, deps.now, CRON_BUDGET.jobChunkSize, share(CRON_BUDGET.jobChunks)).then(
+        add('chunks'),
+        log(`maintenance (shard ${shard.index})`),
+      );
+      await pruneExpired(
+        shard.writer,
+        { unverifiedDays: config.retentionDays, verifiedDays: config.retentionVerifiedDays },
+        deps.now(),
+        CRON_BUDGET.pruneChunkSize,
+        share(CRON_BUDGET.pruneChunks),
+      ).then(add('pruned'), log(`retention (shard ${shard.index})`));
+    }
+    deps.logger.info('cron', { ...totals, dispatched, shards: served.map((s) => s.index), ms: Date.now() - started });
   },
 } satisfies ExportedHandler<WorkerEnv>;

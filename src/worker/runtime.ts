@@ -8,12 +8,16 @@ import type { D1Unit } from '../db/d1/unit.js';
 import { d1Store } from '../db/d1/writer.js';
 import type { Db } from '../db/db.js';
 import { StorageUnavailableError } from '../db/db.js';
+import { findClick } from '../db/mmp.js';
 import * as schema from '../db/schema.js';
+import { globalId, mappedShards, type Shard, type ShardMapCache, type Shards } from '../db/shards.js';
 import type { Writer } from '../db/store.js';
 import { parseAllowlist, RateLimiter } from '../http/client-guard.js';
 import type { AppDeps } from '../http/deps.js';
 import { fromMessage, type Queued, type QueuedMessage, queueIndex, toMessage } from '../ingest/queue.js';
+import { savePostback } from '../ingest/save.js';
 import { writeClicks } from '../mmp/click-log.js';
+import { mmpAppOf, saveMmpPostback } from '../mmp/intake.js';
 import { clickSecretSource, type SecretCache, secretSource } from '../mmp/secrets.js';
 import { errorMessage, jsonLogger } from '../observability/logger.js';
 import { IngestMetrics } from '../observability/metrics.js';
@@ -42,6 +46,15 @@ export interface WorkerEnv {
   SKANPOST_INGEST_MODE?: string;
   /** Queue mode: the producer queues INGEST_QUEUE_0 … INGEST_QUEUE_{M-1} (any other name is ignored). */
   [producer: `INGEST_QUEUE_${number}`]: Queue<QueuedMessage> | undefined;
+  /** Sharded by app: the D1 databases SHARD_0 … SHARD_{N-1} (none bound: everything on DB). */
+  [shard: `SHARD_${number}`]: D1Database | undefined;
+}
+
+/** The bound shard databases, in index order; a gap ends the list (SHARD_0, _1, … as bound). */
+function shardBindings(env: WorkerEnv): D1Database[] {
+  const bound: D1Database[] = [];
+  for (let i = 0; env[`SHARD_${i}`]; i++) bound.push(env[`SHARD_${i}`]!);
+  return bound;
 }
 
 /**
@@ -99,6 +112,22 @@ function rateLimiter(config: Config): RateLimiter | undefined {
 // The database's secrets never change once made: read once per isolate, not per click or request.
 const storedClickSecret: SecretCache = {};
 const storedSessionSecret: SecretCache = {};
+// Which shard holds which app, per DB binding: placements never change but by a move, whose switch
+// outwaits this.
+let shardMaps = new WeakMap<D1Database, ShardMapCache>();
+
+function shardMapOf(binding: D1Database): ShardMapCache {
+  const known = shardMaps.get(binding);
+  if (known) return known;
+  const cache: ShardMapCache = new Map();
+  shardMaps.set(binding, cache);
+  return cache;
+}
+
+/** Drops what this isolate remembers of the shard map (a move's switch; tests that empty the databases). */
+export function forgetShardPlacements(): void {
+  shardMaps = new WeakMap();
+}
 
 /** A click's write (or send), tried three times over half a second: D1 and Queues are briefly unavailable now and then. */
 async function retried(work: () => Promise<unknown>): Promise<void> {
@@ -115,11 +144,16 @@ async function retried(work: () => Promise<unknown>): Promise<void> {
 
 export interface WorkerRuntime {
   config: Config;
+  /** `DB`: the settings and the shard map. */
   db: Db;
   writer: Writer;
   /** The unit the writer runs on: what it read of the settings, for decisions after a write. */
   unit: D1Unit;
-  deps: AppDeps;
+  /** Where each app's rows are: SHARD_k, or DB alone. */
+  shards: Shards;
+  /** The shards this invocation stored postbacks on: forwarding sends their new copies. */
+  touched: Set<Shard>;
+  deps: AppDeps & { shards: Shards; saveMmp: NonNullable<AppDeps['saveMmp']> };
 }
 
 /**
@@ -131,12 +165,47 @@ export async function createWorkerRuntime(env: WorkerEnv, now: () => Date = () =
   const logger = jsonLogger((line) => console.log(line), config.logLevel);
   const db = drizzle(env.DB, { schema }) as unknown as Db;
   const { writer, unit } = d1Store(db);
+  const bound = shardBindings(env);
+  const shards = mappedShards(
+    db,
+    bound.length
+      ? bound.map((binding, index) => {
+          const shardDb = drizzle(binding, { schema }) as unknown as Db;
+          return { index, db: shardDb, writer: d1Store(shardDb, unit).writer };
+        })
+      : [{ index: 0, db, writer }],
+    shardMapOf(env.DB),
+  );
+  const touched = new Set<Shard>();
+  const installModel = config.installModel;
   const verification: Verification = { keys: await keyRing(config.extraKeys), verifier };
   const limiter = rateLimiter(config);
   const enqueue = config.ingestMode === 'queue' ? queuedIngest(env) : undefined;
-  const deps: AppDeps = {
+  const clickSecrets = clickSecretSource(config.clickSecrets, writer, now, storedClickSecret);
+  const deps: WorkerRuntime['deps'] = {
     db,
     writer,
+    shards,
+    // Each postback on its app's shard; the id it is answered with names the shard.
+    save: async (row) => {
+      const shard = await shards.place(row.appId);
+      const saved = await shard.writer.run((tx) => savePostback(tx, row, installModel));
+      touched.add(shard);
+      return { ...saved, id: globalId(shard.index, saved.id) };
+    },
+    saveMmp: async ({ partner, read, receivedAt, secrets }) => {
+      const appId = await mmpAppOf(read, await unit.settings(), secrets, async (clickId) => {
+        for (const shard of shards.all) {
+          const click = await findClick(shard.db, clickId);
+          if (click) return click.appId;
+        }
+        return undefined;
+      });
+      const shard = await shards.place(appId);
+      const saved = await shard.writer.run((tx) => saveMmpPostback(tx, partner, read, receivedAt, secrets));
+      touched.add(shard);
+      return { ...saved, id: globalId(shard.index, saved.id) };
+    },
     verification,
     now,
     installModel: config.installModel,
@@ -153,7 +222,7 @@ export async function createWorkerRuntime(env: WorkerEnv, now: () => Date = () =
     metrics,
     logger,
     health: async () => (await db.get<{ ok: number }>(sql`select 1 as ok`))?.ok === 1,
-    clickSecrets: clickSecretSource(config.clickSecrets, writer, now, storedClickSecret),
+    clickSecrets,
     sessionSecrets: secretSource('session', config.sessionSecrets, writer, now, storedSessionSecret),
     ...(enqueue ? { enqueue, requeue: requeue(env) } : {}),
     asset: async (name) => {
@@ -164,10 +233,10 @@ export async function createWorkerRuntime(env: WorkerEnv, now: () => Date = () =
     // queue mode the click is queued instead, and the consumer writes a batch's clicks together.
     recordClick: (row) =>
       defer(
-        (enqueue ? retried(() => enqueue({ kind: 'click', click: row })) : retried(() => writeClicks(writer, [row], now()))).catch((error: unknown) =>
+        retried(async () => (enqueue ? enqueue({ kind: 'click', click: row }) : writeClicks((await shards.place(row.appId)).writer, [row], now()))).catch((error: unknown) =>
           logger.error('click not written', { error: errorMessage(error), link_id: row.linkId }),
         ),
       ),
   };
-  return { config, db, writer, unit, deps };
+  return { config, db, writer, unit, shards, touched, deps };
 }

@@ -127,9 +127,9 @@ export function repositoryContract(driver: string, open: () => Promise<Store>, s
       const { id } = await save(await postbackRow());
       const queued = await store.db.select().from(deliveries);
       expect(queued.map((d) => [d.postbackId, d.destinationId, d.state])).toEqual([[id, destination.id, 'pending']]);
-      const [claimed] = await store.writer.run((tx) => claimDue(tx.db, NOW, 60_000, 10));
+      const [claimed] = await store.writer.run((tx) => claimDue(tx.db, NOW, 60_000, 10, [destination.id]));
       expect(claimed?.postbackId).toBe(id);
-      expect(await store.writer.run((tx) => claimDue(tx.db, NOW, 60_000, 10))).toEqual([]);
+      expect(await store.writer.run((tx) => claimDue(tx.db, NOW, 60_000, 10, [destination.id]))).toEqual([]);
       const result = { state: 'delivered' as const, status: 200, error: null, latencyMs: 3, nextAttemptAt: NOW };
       expect(await store.writer.run((tx) => settleAttempt(tx.db, { ...claimed!, claimedUntil: new Date(0) }, result, NOW))).toBe(false);
       expect(await store.writer.run((tx) => settleAttempt(tx.db, claimed!, result, NOW))).toBe(true);
@@ -138,7 +138,7 @@ export function repositoryContract(driver: string, open: () => Promise<Store>, s
     test('backfill and replay handle more rows than one statement may bind', async () => {
       for (let i = 0; i < 130; i++) await save(await postbackRow());
       const destination = await store.writer.run((tx) => createDestination(tx, DestinationInput.parse({ name: 'late', url: 'http://127.0.0.1:9/' }), NOW));
-      const step = await store.writer.run((tx) => backfill(tx, destination.id, new Date(0), NOW));
+      const step = await store.writer.run((tx) => backfill(tx, destination, new Date(0), NOW));
       expect(step).toMatchObject({ queued: 130, done: true });
       const ids = (await store.db.select({ id: deliveries.id }).from(deliveries)).map((d) => d.id);
       await store.db.update(deliveries).set({ state: 'dead' });

@@ -4,5 +4,6 @@
 import 'reflect-metadata';
 import { applyD1Migrations, env } from 'cloudflare:test';
 
-await applyD1Migrations(env.DB, env.TEST_MIGRATIONS);
-await applyD1Migrations(env.PARITY_DB, env.TEST_MIGRATIONS);
+for (const db of [env.DB, env.PARITY_DB, env.SCALE_DB, env.SCALE_SHARD_0, env.SCALE_SHARD_1, env.SCALE_SHARD_2, env.SCALE_SINGLE]) {
+  await applyD1Migrations(db, env.TEST_MIGRATIONS);
+}

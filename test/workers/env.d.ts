@@ -5,6 +5,11 @@ declare global {
   namespace Cloudflare {
     interface Env extends WorkerEnv {
       PARITY_DB: D1Database;
+      SCALE_DB: D1Database;
+      SCALE_SHARD_0: D1Database;
+      SCALE_SHARD_1: D1Database;
+      SCALE_SHARD_2: D1Database;
+      SCALE_SINGLE: D1Database;
       TEST_MIGRATIONS: D1Migration[];
       RECEIVER_URL: string;
     }

@@ -15,8 +15,9 @@ export default defineConfig({
       main: '../../src/worker/index.ts',
       wrangler: { configPath: '../../wrangler.toml' },
       miniflare: {
-        // A second database for tests that need one of their own (parity starts empty).
-        d1Databases: ['DB', 'PARITY_DB'],
+        // Databases for tests that need their own (parity starts empty; the sharded tests bind a DB,
+        // three shards and a single database to compare with).
+        d1Databases: ['DB', 'PARITY_DB', 'SCALE_DB', 'SCALE_SHARD_0', 'SCALE_SHARD_1', 'SCALE_SHARD_2', 'SCALE_SINGLE'],
         // Queue mode's producers and their consumer (this Worker's queue handler), as [env.scale] binds them.
         queueProducers: { INGEST_QUEUE_0: 'skanpost-ingest-0', INGEST_QUEUE_1: 'skanpost-ingest-1' },
         queueConsumers: {

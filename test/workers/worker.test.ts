@@ -210,14 +210,21 @@ describe('round trips to D1', () => {
     return { db: wrapped, trips: () => trips };
   }
 
-  it('a new postback costs two: the settings in one batch, the write in another', async () => {
+  it('a new postback costs two: the settings in one batch, the write in another; an app seen for the first time two more', async () => {
     const d1 = counting(env.DB);
-    const sample = samples.find((s) => s.expect === 'verified')!;
+    // Two installs of one app (two transactions).
+    const [first, second] = ['apple-4.0-fine-source-domain', 'apple-3.0-win'].map((id) => samples.find((s) => s.id === id));
     // Through the Worker's own entry, which also decides whether to forward right away.
-    const ctx = createExecutionContext();
-    const response = await worker.fetch(new Request(SKAN_PATH, { method: 'POST', body: JSON.stringify(sample.body) }), { ...env, DB: d1.db }, ctx);
-    await waitOnExecutionContext(ctx);
-    expect(await response.json()).toMatchObject({ outcome: 'stored' });
-    expect(d1.trips()).toBe(2);
+    const post = async (body: unknown) => {
+      const ctx = createExecutionContext();
+      const response = await worker.fetch(new Request(SKAN_PATH, { method: 'POST', body: JSON.stringify(body) }), { ...env, DB: d1.db }, ctx);
+      await waitOnExecutionContext(ctx);
+      return response.json();
+    };
+    // The shard map: the app is looked up, then placed (one batch), and remembered by the isolate.
+    expect(await post(first!.body)).toMatchObject({ outcome: 'stored' });
+    expect(d1.trips()).toBe(4);
+    expect(await post(second!.body)).toMatchObject({ outcome: 'stored' });
+    expect(d1.trips()).toBe(6);
   });
 });

@@ -21,14 +21,19 @@ const ALWAYS = sql`1`;
 export class D1Unit implements Unit {
   private loaded: Settings | undefined;
 
-  constructor(readonly db: Db) {}
+  /** `settingsFrom`: a shard's units read the settings through the unit on `DB`. */
+  constructor(
+    readonly db: Db,
+    private readonly settingsFrom?: D1Unit,
+  ) {}
 
   /** What `settings()` read in this unit, without asking D1 again (the Worker decides on forwarding from it). */
   get loadedSettings(): Settings | undefined {
-    return this.loaded;
+    return this.settingsFrom ? this.settingsFrom.loadedSettings : this.loaded;
   }
 
   async settings(): Promise<Settings> {
+    if (this.settingsFrom) return this.settingsFrom.settings();
     // First read of the unit (a request has one): the revision and the three tables in one round
     // trip. After that, only the revision, as on Node: a cron run or a test may outlive a change.
     if (this.loaded) {

@@ -14,8 +14,9 @@ export interface D1Store {
   unit: D1Unit;
 }
 
-export function d1Store(db: Db): D1Store {
-  const unit = new D1Unit(db);
+/** `settingsFrom`: for a shard, the unit on `DB` its units read the settings through. */
+export function d1Store(db: Db, settingsFrom?: D1Unit): D1Store {
+  const unit = new D1Unit(db, settingsFrom);
   const writer: Writer = {
     async run(work) {
       try {

@@ -5,11 +5,13 @@ import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import { bodyLimit } from 'hono/body-limit';
 import { clickStatements, findLinkForClick, getLink, type NewClick, storedClicks } from '../../db/mmp.js';
 import type { LinkRow } from '../../db/schema.js';
+import { groupByShard } from '../../db/shards.js';
 import { mintClickId, type Touch } from '../../mmp/click-id.js';
+import { clickLinks } from '../../mmp/click-log.js';
 import { parseTimestamp } from '../../mmp/fields.js';
 import { clickRow, renderLinkUrl, type Subs } from '../../mmp/links.js';
 import { insideScope, requireRole } from '../auth.js';
-import type { AppEnv } from '../deps.js';
+import { type AppEnv, shardsOf } from '../deps.js';
 import { InvalidBodyError, InvalidParameterError, NotFoundError, ScopeError } from '../errors.js';
 import { anyJson, bearer, errorResponses, IdParams } from '../openapi.js';
 import { problem } from '../problem.js';
@@ -175,7 +177,9 @@ export function clickRoutes(app: OpenAPIHono<AppEnv>): void {
       if (rows.some((r) => Number.isNaN(r.clickedAt.getTime())))
         throw new InvalidBodyError([{ field: 'clicked_at', reason: 'unix seconds (10 digits) or milliseconds (13)' }], 'no click was stored');
       const now = deps.now();
-      const stored = storedClicks(await deps.writer.run((tx) => tx.batch(clickStatements(tx.db, rows, now))));
+      let stored = 0;
+      for (const [shard, group] of await groupByShard(shardsOf(deps), rows, (r) => r.appId))
+        stored += storedClicks(await shard.writer.run(async (tx) => tx.batch(clickStatements(tx.db, group, now, clickLinks(group, await tx.settings())))));
       return c.json({ received: rows.length, stored, duplicates: rows.length - stored }, 200);
     },
   );

@@ -3,8 +3,9 @@
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import { deliveryIdsOf, listDeliveries, replayDeliveries } from '../../db/outbox.js';
 import type { DeliveryRow } from '../../db/schema.js';
+import { pageAcross, splitId } from '../../db/shards.js';
 import { requireRole } from '../auth.js';
-import type { AppEnv } from '../deps.js';
+import { type AppEnv, shardsOf } from '../deps.js';
 import { anyJson, bearer, Count, errorResponses, jsonBody, servedTwice, strictJson } from '../openapi.js';
 
 const ListParams = z
@@ -55,7 +56,12 @@ export function deliveryRoutes(app: OpenAPIHono<AppEnv>): void {
     async (c) => {
       const p = c.req.valid('query');
       const limit = Math.min(p.limit ?? 100, 1000);
-      const rows = await listDeliveries(c.get('deps').db, { destinationId: p.destination, state: p.state }, p.cursor ?? 0, limit);
+      const filter = { destinationId: p.destination, state: p.state };
+      const rows = await pageAcross<DeliveryRow>(shardsOf(c.get('deps')).all, p.cursor ?? 0, limit, (shard, local, n) => listDeliveries(shard.db, filter, local, n), [
+        'postbackId',
+        'mmpPostbackId',
+        'clickRowId',
+      ]);
       return c.json({ deliveries: rows.map(deliveryView), next_cursor: rows.length === limit ? rows.at(-1)!.id : null }, 200);
     },
   );
@@ -74,10 +80,15 @@ export function deliveryRoutes(app: OpenAPIHono<AppEnv>): void {
     async (c) => {
       const input = c.req.valid('json');
       const deps = c.get('deps');
-      const replayed = await deps.writer.run(async (tx) => {
-        const ids = input.ids ?? (await deliveryIdsOf(tx.db, { destinationId: input.destination, state: input.state ?? 'dead' }));
-        return replayDeliveries(tx, ids, deps.now());
-      });
+      let replayed = 0;
+      // Ids name their shard; a filter is replayed on every shard.
+      for (const shard of shardsOf(deps).all) {
+        const mine = input.ids?.filter((id) => splitId(id).shard === shard.index).map((id) => splitId(id).local);
+        if (mine?.length === 0) continue;
+        replayed += await shard.writer.run(async (tx) =>
+          replayDeliveries(tx, mine ?? (await deliveryIdsOf(tx.db, { destinationId: input.destination, state: input.state ?? 'dead' })), deps.now()),
+        );
+      }
       return c.json({ replayed }, 200);
     },
   );

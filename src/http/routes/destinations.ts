@@ -1,12 +1,12 @@
 // Forwarding administration: destinations, their control and figures. Destinations see every
 // app's postbacks, so only unscoped admins manage them.
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
-import { deleteDestination, destinationStats, getDestination, listDestinations, setPaused } from '../../db/destinations.js';
+import { deleteDestination, destinationStats, forgetDeliveries, getDestination, listDestinations, setPaused } from '../../db/destinations.js';
 import { DestinationInput } from '../../forward/destination-input.js';
 import { backfill, createDestination, publicDestination, updateDestination } from '../../forward/destinations.js';
 import { MACROS } from '../../forward/template.js';
 import { requireRole } from '../auth.js';
-import type { AppEnv } from '../deps.js';
+import { type AppEnv, shardsOf } from '../deps.js';
 import { NotFoundError } from '../errors.js';
 import { anyJson, bearer, errorResponses, IdParams, jsonBody, noContent, servedTwice, strictJson } from '../openapi.js';
 
@@ -88,7 +88,10 @@ export function destinationRoutes(app: OpenAPIHono<AppEnv>): void {
     }),
     async (c) => {
       const { id } = c.req.valid('param');
-      if (!(await c.get('deps').writer.run((tx) => deleteDestination(tx, id)))) throw missing(id);
+      const deps = c.get('deps');
+      if (!(await deps.writer.run((tx) => deleteDestination(tx, id)))) throw missing(id);
+      // Claims skip deliveries of destinations that are gone; their rows on the shards go too.
+      for (const shard of shardsOf(deps).all) await shard.writer.run((tx) => forgetDeliveries(tx, id));
       return c.body(null, 204);
     },
   );
@@ -126,13 +129,16 @@ export function destinationRoutes(app: OpenAPIHono<AppEnv>): void {
       const { id } = c.req.valid('param');
       const deps = c.get('deps');
       const since = new Date(c.req.valid('json').since);
-      if (!(await getDestination(deps.db, id))) throw missing(id);
+      const destination = await getDestination(deps.db, id);
+      if (!destination) throw missing(id);
       let queued = 0;
-      for (let afterId = 0, done = false; !done; ) {
-        const step = await deps.writer.run((tx) => backfill(tx, id, since, deps.now(), afterId));
-        queued += step.queued;
-        afterId = step.lastId;
-        done = step.done;
+      for (const shard of shardsOf(deps).all) {
+        for (let afterId = 0, done = false; !done; ) {
+          const step = await shard.writer.run((tx) => backfill(tx, destination, since, deps.now(), afterId));
+          queued += step.queued;
+          afterId = step.lastId;
+          done = step.done;
+        }
       }
       return c.json({ queued }, 200);
     },
@@ -149,9 +155,9 @@ export function destinationRoutes(app: OpenAPIHono<AppEnv>): void {
     }),
     async (c) => {
       const { id } = c.req.valid('param');
-      const { db } = c.get('deps');
-      if (!(await getDestination(db, id))) throw missing(id);
-      return c.json(await destinationStats(db, id), 200);
+      const deps = c.get('deps');
+      if (!(await getDestination(deps.db, id))) throw missing(id);
+      return c.json(await destinationStats(shardsOf(deps).all, id), 200);
     },
   );
 }

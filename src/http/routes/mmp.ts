@@ -1,18 +1,20 @@
 // The MMP side of the API: partners (admin), the intake each partner's postbacks arrive at
 // (`/mmp/:partner_id?token=…`, open but for the token and the partner's allowlist), and the stored
 // MMP postbacks (analyst, scoped).
+
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { StorageUnavailableError } from '../../db/db.js';
 import { getMmpPostback, getPartner, listMmpPostbacks, listPartners, type MmpPostbackFilter } from '../../db/mmp.js';
 import type { MmpPartnerRow, MmpPostbackRow } from '../../db/schema.js';
+import { outside, pageAcross, splitId } from '../../db/shards.js';
 import { CLICK_REJECTIONS, readMmpPostback, saveMmpPostback } from '../../mmp/intake.js';
 import { changePartner, createPartner, PartnerInput, partnerRanges, publicPartner, removePartner, rotateToken, tokenMatches } from '../../mmp/partners.js';
 import { inRanges, parseCidrList, type Range } from '../../model/cidr.js';
 import type { MmpRefuseReason } from '../../observability/metrics.js';
 import { requireRole, withinScope } from '../auth.js';
 import { clientAddress, limitBody } from '../client-guard.js';
-import type { AppEnv, Principal } from '../deps.js';
+import { type AppEnv, type Principal, shardsOf } from '../deps.js';
 import { NotFoundError } from '../errors.js';
 import { AppIds, anyJson, bearer, Count, errorResponses, IdParams, Instant, json, jsonBody, List, ndjsonExport, noContent, oneOf, servedTwice, strictJson } from '../openapi.js';
 import { problem } from '../problem.js';
@@ -348,7 +350,7 @@ export function mmpRoutes(app: OpenAPIHono<AppEnv>): void {
       },
     }),
     async (c) => {
-      const { db } = c.get('deps');
+      const shards = shardsOf(c.get('deps'));
       const p = c.req.valid('query');
       const principal = c.get('principal');
       const filter: MmpPostbackFilter = {
@@ -360,9 +362,11 @@ export function mmpRoutes(app: OpenAPIHono<AppEnv>): void {
         since: p.since ? new Date(p.since) : undefined,
         until: p.until ? new Date(p.until) : undefined,
       };
-      if (p.format === 'ndjson') return ndjsonExport(c, (after, size) => listMmpPostbacks(db, filter, after, size), p.cursor ?? 0, p.limit, describeMmpPostback);
+      const over = await shards.holding(filter.appIds ?? null);
+      const page = (after: number, size: number) => pageAcross<MmpPostbackRow>(over, after, size, (shard, local, n) => listMmpPostbacks(shard.db, filter, local, n));
+      if (p.format === 'ndjson') return ndjsonExport(c, page, p.cursor ?? 0, p.limit, describeMmpPostback);
       const limit = p.limit ?? 100;
-      const rows = await listMmpPostbacks(db, filter, p.cursor ?? 0, limit);
+      const rows = await page(p.cursor ?? 0, limit);
       return c.json({ mmp_postbacks: rows.map(describeMmpPostback), next_cursor: rows.length === limit ? rows.at(-1)!.id : null }, 200);
     },
   );
@@ -379,9 +383,10 @@ export function mmpRoutes(app: OpenAPIHono<AppEnv>): void {
     }),
     async (c) => {
       const { id } = c.req.valid('param');
-      const row = await getMmpPostback(c.get('deps').db, id, scopeFilter(c.get('principal')));
+      const shard = shardsOf(c.get('deps')).ofId(id);
+      const row = shard && (await getMmpPostback(shard.db, splitId(id).local, scopeFilter(c.get('principal'))));
       if (!row) throw new NotFoundError(`MMP postback ${id}`);
-      return c.json(describeMmpPostback(row), 200);
+      return c.json(describeMmpPostback(outside(shard, row)), 200);
     },
   );
 }

@@ -1,11 +1,13 @@
 // GET /v1/postbacks (filters, cursor paging, NDJSON export) and GET /v1/postbacks/:id.
+
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import { getPostback, listPostbacks, type PostbackFilter } from '../../db/postbacks.js';
 import type { PostbackRow } from '../../db/schema.js';
+import { outside, pageAcross, splitId } from '../../db/shards.js';
 import type { Decode } from '../../model/decode.js';
 import { snakeKeys } from '../../postback/types.js';
 import { requireRole, withinScope } from '../auth.js';
-import type { AppEnv, Principal } from '../deps.js';
+import { type AppEnv, type Principal, shardsOf } from '../deps.js';
 import { NotFoundError } from '../errors.js';
 import { AppIds, bearer, Count, errorResponses, IdParams, Instant, json, List, ndjsonExport, oneOf } from '../openapi.js';
 
@@ -73,7 +75,7 @@ export function postbackRoutes(app: OpenAPIHono<AppEnv>): void {
     },
   });
   app.openapi(listRoute, async (c) => {
-    const { db } = c.get('deps');
+    const shards = shardsOf(c.get('deps'));
     const p = c.req.valid('query');
     const principal = c.get('principal');
     const filter: PostbackFilter = {
@@ -87,19 +89,15 @@ export function postbackRoutes(app: OpenAPIHono<AppEnv>): void {
       since: p.since ? new Date(p.since) : undefined,
       until: p.until ? new Date(p.until) : undefined,
     };
+    const over = await shards.holding(filter.appIds ?? null);
+    const page = (after: number, size: number) => pageAcross<PostbackRow>(over, after, size, (shard, local, n) => listPostbacks(shard.db, filter, local, n), ['firstId']);
     if (p.format === 'ndjson') {
       // `raw` is the body exactly as stored: re-serializing `body` would turn 5.0 into 5 and
       // 1e400 into null. `body` stays for people and for scripts that read it.
-      return ndjsonExport(
-        c,
-        (after, size) => listPostbacks(db, filter, after, size),
-        p.cursor ?? 0,
-        p.limit,
-        (r) => ({ received_at: r.receivedAt.toISOString(), raw: r.body, body: JSON.parse(r.body) }),
-      );
+      return ndjsonExport(c, page, p.cursor ?? 0, p.limit, (r) => ({ received_at: r.receivedAt.toISOString(), raw: r.body, body: JSON.parse(r.body) }));
     }
     const limit = p.limit ?? 100;
-    const rows = await listPostbacks(db, filter, p.cursor ?? 0, limit);
+    const rows = await page(p.cursor ?? 0, limit);
     return c.json({ postbacks: rows.map((r) => describePostback(r, false)), next_cursor: rows.length === limit ? rows.at(-1)!.id : null }, 200);
   });
 
@@ -114,8 +112,9 @@ export function postbackRoutes(app: OpenAPIHono<AppEnv>): void {
   });
   app.openapi(oneRoute, async (c) => {
     const { id } = c.req.valid('param');
-    const row = await getPostback(c.get('deps').db, id, scopeFilter(c.get('principal')));
+    const shard = shardsOf(c.get('deps')).ofId(id);
+    const row = shard && (await getPostback(shard.db, splitId(id).local, scopeFilter(c.get('principal'))));
     if (!row) throw new NotFoundError(`postback ${id}`);
-    return c.json(describePostback(row, true), 200);
+    return c.json(describePostback(outside(shard, row, ['firstId']), true), 200);
   });
 }

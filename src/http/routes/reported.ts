@@ -5,10 +5,11 @@ import type { Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { deleteReported, listReported, type ReportedFilter, reportedStatements } from '../../db/reported.js';
 import type { ReportedFigureRow } from '../../db/schema.js';
+import { groupByShard, pageAcross } from '../../db/shards.js';
 import { isDay } from '../../report/query.js';
 import { MAX_REPORTED_BYTES, MAX_REPORTED_ROWS, parseUpload, REPORTED_METRICS, ReportedFigureInput, storedFigure } from '../../report/reported.js';
 import { insideScope, requireRole, withinScope } from '../auth.js';
-import type { AppEnv, Principal } from '../deps.js';
+import { type AppEnv, type Principal, shardsOf } from '../deps.js';
 import { InvalidParameterError, ScopeError } from '../errors.js';
 import { AppIds, anyJson, bearer, Count, errorResponses, List, oneOf } from '../openapi.js';
 import { problem } from '../problem.js';
@@ -105,7 +106,10 @@ export function reportedRoutes(app: OpenAPIHono<AppEnv>): void {
       const outside = parsed.rows.find((r) => !insideScope(principal, { appIds: [r.app_id], adNetworkIds: [r.ad_network_id] }));
       if (outside) throw new ScopeError(`this key may not upload figures of app ${outside.app_id} and network ${outside.ad_network_id}; nothing was stored`);
       const rows = parsed.rows.map(storedFigure);
-      await deps.writer.run((tx) => tx.batch(reportedStatements(tx.db, rows, deps.now())));
+      // One write per shard: a failure there is a 503, and uploading the file again replaces what went in.
+      for (const [shard, group] of await groupByShard(shardsOf(deps), rows, (r) => r.appId)) {
+        await shard.writer.run((tx) => tx.batch(reportedStatements(tx.db, group, deps.now())));
+      }
       return c.json({ received: rows.length, stored: rows.length }, 200);
     },
   );
@@ -130,7 +134,8 @@ export function reportedRoutes(app: OpenAPIHono<AppEnv>): void {
       const p = c.req.valid('query');
       const filter: ReportedFilter = { ...scoped(c.get('principal'), p), sources: p.source, metrics: p.metric, from: p.from, to: p.to };
       const limit = p.limit ?? 100;
-      const rows = await listReported(c.get('deps').db, filter, p.cursor ?? 0, limit);
+      const over = await shardsOf(c.get('deps')).holding(filter.appIds ?? null);
+      const rows = await pageAcross<ReportedFigureRow>(over, p.cursor ?? 0, limit, (shard, local, n) => listReported(shard.db, filter, local, n));
       return c.json({ reported: rows.map(describe), next_cursor: rows.length === limit ? rows.at(-1)!.id : null }, 200);
     },
   );
@@ -150,7 +155,8 @@ export function reportedRoutes(app: OpenAPIHono<AppEnv>): void {
       if (p.from && p.to && p.to < p.from) throw new InvalidParameterError('to', 'to must not be before from');
       const deps = c.get('deps');
       const filter: ReportedFilter = { ...scoped(c.get('principal'), p), sources: [p.source], from: p.from, to: p.to };
-      const deleted = await deps.writer.run((tx) => deleteReported(tx.db, filter));
+      let deleted = 0;
+      for (const shard of await shardsOf(deps).holding(filter.appIds ?? null)) deleted += await shard.writer.run((tx) => deleteReported(tx.db, filter));
       return c.json({ deleted }, 200);
     },
   );

@@ -3,6 +3,8 @@ import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { DEFAULT_DISCREPANCY_THRESHOLD_PCT } from '../../config.js';
 import { fillingHorizonMs } from '../../conversion/install-date.js';
+import type { Db } from '../../db/db.js';
+import { campaignMappings } from '../../db/reported.js';
 import { buildCopyQuery, COPY_METRICS, type CopyParams, copyParams } from '../../report/copies.js';
 import { dimensionByName, type ParamKind } from '../../report/dimensions.js';
 import { buildDiscrepancyQuery, DISCREPANCY_STATUSES, type DiscrepancyParams, discrepancyParams } from '../../report/discrepancies.js';
@@ -11,7 +13,7 @@ import { buildReportQuery, paramError, type ReportQuery, reportParams } from '..
 import { renderReportPart, reportBody } from '../../report/render.js';
 import { renderWhole, type WholeJob } from '../../report/whole.js';
 import { requireRole, withinScope } from '../auth.js';
-import type { AppDeps, AppEnv, Principal } from '../deps.js';
+import { type AppDeps, type AppEnv, type Principal, shardsOf } from '../deps.js';
 import { bearer, errorResponses } from '../openapi.js';
 
 const reportResponse = (metrics: readonly Metric[]) => ({
@@ -82,7 +84,7 @@ export function reportRoutes(app: OpenAPIHono<AppEnv>): void {
         const query = buildReportQuery(c.req.valid('query'), kind, now);
         applyScope(query, c.get('principal'));
         const horizonMs = fillingHorizonMs(deps.installModel);
-        const parts = deps.reports ? await deps.reports(query, now, horizonMs) : [await renderReportPart(deps.db, query, now, horizonMs)];
+        const parts = deps.reports ? await deps.reports(query, now, horizonMs) : [await renderReportPart(await reportShards(deps, query), query, now, horizonMs)];
         return answer(c, kind, query, reportBody(query, now, parts));
       },
       // A bad parameter names itself, with the report's own wording ("unknown dimension …").
@@ -98,8 +100,8 @@ export function reportRoutes(app: OpenAPIHono<AppEnv>): void {
     summary: 'SKAN, MMP and uploaded figures side by side, each compared with a reference source (docs/discrepancies.md)',
     columns: `the figures of every source, their gaps to the reference, and status (${DISCREPANCY_STATUSES.join(', ')})`,
     params: discrepancyParams(),
-    job: (params, deps, now) => {
-      const query = buildDiscrepancyQuery(params as DiscrepancyParams, now, deps.discrepancyThresholdPct ?? DEFAULT_DISCREPANCY_THRESHOLD_PCT);
+    job: async (params, deps, now) => {
+      const query = buildDiscrepancyQuery(params as DiscrepancyParams, now, deps.discrepancyThresholdPct ?? DEFAULT_DISCREPANCY_THRESHOLD_PCT, await campaignMappings(deps.db));
       return { kind: 'discrepancies', query, fillingHorizonMs: fillingHorizonMs(deps.installModel) };
     },
   });
@@ -108,14 +110,14 @@ export function reportRoutes(app: OpenAPIHono<AppEnv>): void {
     summary: "Copy reconciliation: Apple's developer copies received directly against those networks relayed (docs/discrepancies.md)",
     columns: COPY_METRICS.join(', '),
     params: copyParams(),
-    job: (params, deps, now) => ({ kind: 'copies', query: buildCopyQuery(params as CopyParams, now, deps.discrepancyThresholdPct ?? DEFAULT_DISCREPANCY_THRESHOLD_PCT) }),
+    job: async (params, deps, now) => ({ kind: 'copies', query: buildCopyQuery(params as CopyParams, now, deps.discrepancyThresholdPct ?? DEFAULT_DISCREPANCY_THRESHOLD_PCT) }),
   });
 }
 
 /** A report computed in one piece (discrepancies, copies): its route, scoped as every report. */
 function wholeReportRoute(
   app: OpenAPIHono<AppEnv>,
-  report: { name: WholeJob['kind']; summary: string; columns: string; params: z.ZodType; job: (params: unknown, deps: AppDeps, now: Date) => WholeJob },
+  report: { name: WholeJob['kind']; summary: string; columns: string; params: z.ZodType; job: (params: unknown, deps: AppDeps, now: Date) => Promise<WholeJob> },
 ): void {
   for (const base of REPORT_BASES) wholeReportAt(app, base, report);
 }
@@ -144,9 +146,9 @@ function wholeReportAt(app: OpenAPIHono<AppEnv>, base: string, report: Parameter
     async (c) => {
       const deps = c.get('deps');
       const now = deps.now();
-      const job = report.job(c.req.valid('query'), deps, now);
+      const job = await report.job(c.req.valid('query'), deps, now);
       applyScope(job.query.base, c.get('principal'));
-      const body = deps.wholeReports ? await deps.wholeReports(job, now) : await renderWhole(deps.db, job, now);
+      const body = deps.wholeReports ? await deps.wholeReports(job, now) : await renderWhole(await reportShards(deps, job.query.base), job, now);
       return answer(c, report.name, job.query.base, body);
     },
     (result) => {
@@ -165,4 +167,13 @@ function answer(c: Context, name: string, query: ReportQuery<ParamKind>, body: s
     });
   }
   return c.body(body, 200, { 'Content-Type': 'application/json' });
+}
+
+/** The databases a report reads: the shards holding the apps it is filtered or scoped to, else every one. */
+async function reportShards(deps: AppDeps, query: Pick<ReportQuery, 'filters'>): Promise<Db[]> {
+  const apps = query.filters.find((f) => f.dim.name === 'app_id')?.values.filter((v): v is number => typeof v === 'number');
+  const shards = shardsOf(deps);
+  const held = await shards.holding(apps ?? null);
+  // Apps never seen: asked of one shard all the same, so the answer has the shape of an empty one.
+  return (held.length ? held : shards.all.slice(0, 1)).map((s) => s.db);
 }

@@ -5,7 +5,7 @@ import type { Gauge } from '../../observability/metrics.js';
 import { VERSION } from '../../version.js';
 import { requireRole } from '../auth.js';
 import { dashboardSecurity, serveAsset } from '../dashboard/routes.js';
-import type { AppDeps, AppEnv } from '../deps.js';
+import { type AppDeps, type AppEnv, shardsOf } from '../deps.js';
 import { bearer, errorResponses, json, ProblemSchema } from '../openapi.js';
 import { problem } from '../problem.js';
 
@@ -16,7 +16,7 @@ export async function renderMetrics(deps: AppDeps): Promise<string> {
   const outbox: Gauge = {
     name: 'skanpost_forwarding_deliveries',
     help: 'Copies in the outbox by destination and state (pending, delivered, dead)',
-    samples: (await deliveryCounts(deps.db)).map((r) => ({ labels: { destination: String(r.destination), name: r.name, state: r.state }, value: r.n })),
+    samples: (await deliveryCounts(deps.db, shardsOf(deps).all)).map((r) => ({ labels: { destination: String(r.destination), name: r.name, state: r.state }, value: r.n })),
   };
   const runtime = (await deps.runtimeMetrics?.()) ?? '';
   return deps.metrics.text([outbox]) + (runtime ? `\n${runtime}` : '');

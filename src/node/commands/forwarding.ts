@@ -1,7 +1,9 @@
 // `skanpost destinations list|add|pause|resume|stats` and `skanpost deliveries dead|replay`.
+
 import { readFileSync } from 'node:fs';
 import { destinationStats, getDestination, listDestinations, setPaused } from '../../db/destinations.js';
 import { deliveryIdsOf, listDeliveries, replayDeliveries } from '../../db/outbox.js';
+import { singleShard } from '../../db/shards.js';
 import { DestinationInput } from '../../forward/destination-input.js';
 import { backfill, createDestination, DestinationError, publicDestination } from '../../forward/destinations.js';
 import { parseStrictJson, toPlain } from '../../postback/json.js';
@@ -46,7 +48,7 @@ export async function destinationsCommand(runtime: NodeRuntime, args: string[], 
         const row = await runtime.writer.run((tx) => createDestination(tx, parsed.data, now));
         let queued = 0;
         for (let afterId = 0, done = !since; !done; ) {
-          const step = await runtime.writer.run((tx) => backfill(tx, row.id, since!, now, afterId));
+          const step = await runtime.writer.run((tx) => backfill(tx, row, since!, now, afterId));
           ({ lastId: afterId, done } = step);
           queued += step.queued;
         }
@@ -65,7 +67,7 @@ export async function destinationsCommand(runtime: NodeRuntime, args: string[], 
     case 'stats': {
       const destinationId = id(arg, 'stats');
       if (!(await getDestination(runtime.db, destinationId))) throw new CommandError(`no destination ${arg}`, 1);
-      return destinationStats(runtime.db, destinationId);
+      return destinationStats(singleShard(runtime.db, runtime.writer).all, destinationId);
     }
     default:
       throw new CommandError('usage: skanpost destinations list|add FILE [--backfill-since T]|pause ID|resume ID|stats ID', 2);

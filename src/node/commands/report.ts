@@ -69,8 +69,8 @@ export async function reportCommand(db: Db, options: Record<string, string | und
   if (format !== 'table') {
     // The API's body, byte for byte (CSV without its last line end: the CLI prints a newline).
     const asked = { ...query, format };
-    return reportBody(asked, now, [await renderReportPart(db, asked, now, fillingHorizonMs(model))]).trimEnd();
+    return reportBody(asked, now, [await renderReportPart([db], asked, now, fillingHorizonMs(model))]).trimEnd();
   }
-  const result = await runReport(db, query, now, fillingHorizonMs(model));
+  const result = await runReport([db], query, now, fillingHorizonMs(model));
   return table(result.columns, result.rows);
 }

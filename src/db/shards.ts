@@ -1,0 +1,171 @@
+// Where an app's rows live. Node keeps everything in one SQLite file: one shard. A Worker keeps its
+// settings in `DB` and each app's postbacks, clicks, figures, aggregates and outbox on one of the D1
+// databases `SHARD_0` … `SHARD_{N-1}` (or on `DB` itself when none is bound), as the shard map in
+// `DB` says. Ids shown outside carry their shard, so one integer still names one row.
+import { eq, inArray, sql } from 'drizzle-orm';
+import type { BatchItem } from 'drizzle-orm/batch';
+import { type Db, StorageUnavailableError } from './db.js';
+import { appShards } from './schema.js';
+import type { Writer } from './store.js';
+
+/** Local ids stay below this; shard k's rows are shown as k·2⁴⁰ + their id (shard 0's as they are). */
+const SHARD_ID_SPAN = 2 ** 40;
+
+export const globalId = (shard: number, local: number): number => shard * SHARD_ID_SPAN + local;
+
+/** The shard and local id an outside id names. */
+export const splitId = (id: number): { shard: number; local: number } => ({ shard: Math.floor(id / SHARD_ID_SPAN), local: id % SHARD_ID_SPAN });
+
+export interface Shard {
+  readonly index: number;
+  readonly db: Db;
+  /** Units on this shard read the settings from `DB`. */
+  readonly writer: Writer;
+}
+
+export interface Shards {
+  /** Every shard, in index order. */
+  readonly all: readonly Shard[];
+  /** The shard holding `appId` (null: postbacks that name no app), placing the app the first time. */
+  place(appId: number | null | undefined): Promise<Shard>;
+  /** The shards holding any of `appIds` (null: every shard), in index order; apps never seen have none. */
+  holding(appIds: readonly number[] | null): Promise<Shard[]>;
+  /** The shard an outside id names, if it is bound. */
+  ofId(id: number): Shard | undefined;
+}
+
+/** Node, and anything else with a single database: every app on it, no map to consult. */
+export function singleShard(db: Db, writer: Writer): Shards {
+  const shard: Shard = { index: 0, db, writer };
+  return {
+    all: [shard],
+    place: async () => shard,
+    holding: async () => [shard],
+    ofId: (id) => (splitId(id).shard === 0 ? shard : undefined),
+  };
+}
+
+/** How long an isolate trusts what it read of the map: a move's switch waits longer than this. */
+const SHARD_MAP_TTL_MS = 30_000;
+
+/** What an isolate remembers of the map: app → shard, with when it was read. */
+export type ShardMapCache = Map<number, { shard: number; readAt: number }>;
+
+const NO_APP = -1;
+
+type BatchDb = Db & { batch(items: readonly [BatchItem<'sqlite'>, ...BatchItem<'sqlite'>[]]): Promise<unknown[]> };
+
+/**
+ * The shard map in `DB` (table app_shards). An app is placed the first time it is seen, on the
+ * shard holding the fewest apps (the lowest index on a tie); racing placements agree on the row
+ * that went in first. Used with a single bound database too, so that shards added later find every
+ * existing app where its rows are.
+ */
+export function mappedShards(settingsDb: Db, all: readonly Shard[], cache: ShardMapCache, now: () => number = Date.now): Shards {
+  const shardAt = (index: number, appId: number): Shard => {
+    const shard = all[index];
+    // A binding removed while apps are on it: refuse (503, retried) rather than write elsewhere.
+    if (!shard) throw new StorageUnavailableError(`shard_not_bound: app ${appId} is on SHARD_${index}, which is not bound`);
+    return shard;
+  };
+  const cached = (appId: number) => {
+    const hit = cache.get(appId);
+    return hit && now() - hit.readAt < SHARD_MAP_TTL_MS ? hit.shard : undefined;
+  };
+  const remember = (appId: number, shard: number) => {
+    if (cache.size >= 100_000) cache.clear();
+    cache.set(appId, { shard, readAt: now() });
+  };
+  const lookup = async (appIds: readonly number[]): Promise<Map<number, number>> => {
+    const found = new Map<number, number>();
+    const missing: number[] = [];
+    for (const appId of appIds) {
+      const shard = cached(appId);
+      if (shard === undefined) missing.push(appId);
+      else found.set(appId, shard);
+    }
+    for (let i = 0; i < missing.length; i += 90) {
+      const rows = await settingsDb
+        .select({ appId: appShards.appId, shard: appShards.shard })
+        .from(appShards)
+        .where(inArray(appShards.appId, missing.slice(i, i + 90)));
+      for (const row of rows) {
+        remember(row.appId, row.shard);
+        found.set(row.appId, row.shard);
+      }
+    }
+    return found;
+  };
+
+  return {
+    all,
+    ofId: (id) => all[splitId(id).shard],
+    async place(appId) {
+      const key = appId ?? NO_APP;
+      const known = (await lookup([key])).get(key);
+      if (known !== undefined) return shardAt(known, key);
+      // One round trip: the least-full shard chosen, the row put in unless a racing placement won,
+      // and whichever went in read back.
+      const indexes = sql.join(
+        all.map((s) => sql`select ${s.index} as i`),
+        sql` union all `,
+      );
+      const least = sql`(select i from (${indexes}) order by (select count(*) from ${appShards} where ${appShards.shard} = i), i limit 1)`;
+      const [, placed] = (await (settingsDb as BatchDb).batch([
+        settingsDb.insert(appShards).select(sql`select ${key}, ${least}, ${now()} where true`).onConflictDoNothing(),
+        settingsDb.select({ shard: appShards.shard }).from(appShards).where(eq(appShards.appId, key)),
+      ])) as [unknown, Array<{ shard: number }>];
+      remember(key, placed[0]!.shard);
+      return shardAt(placed[0]!.shard, key);
+    },
+    async holding(appIds) {
+      if (appIds === null) return [...all];
+      const found = await lookup(appIds);
+      const indexes = [...new Set(found.values())].sort((a, b) => a - b);
+      return indexes.map((index) => shardAt(index, [...found].find(([, s]) => s === index)![0]));
+    },
+  };
+}
+
+/**
+ * One page of rows in id order across `shards` (index order), after the outside id `cursor`: the
+ * rest of the cursor's shard, then the shards after it. Rows come back with outside ids (`id` and
+ * the columns `ids` names, which point at rows of the same shard).
+ */
+export async function pageAcross<T extends { id: number }>(
+  shards: readonly Shard[],
+  cursor: number,
+  limit: number,
+  list: (shard: Shard, afterLocal: number, limit: number) => Promise<T[]>,
+  ids: ReadonlyArray<NoInfer<keyof T>> = [],
+): Promise<T[]> {
+  const from = splitId(cursor);
+  const page: T[] = [];
+  for (const shard of shards) {
+    if (shard.index < from.shard) continue;
+    const rows = await list(shard, shard.index === from.shard ? from.local : 0, limit - page.length);
+    for (const row of rows) page.push(outside(shard, row, ids));
+    if (page.length >= limit) break;
+  }
+  return page;
+}
+
+/** `row` with its ids as shown outside. */
+export function outside<T extends { id: number }>(shard: Shard, row: T, ids: ReadonlyArray<keyof T> = []): T {
+  if (shard.index === 0) return row;
+  const out = { ...row, id: globalId(shard.index, row.id) };
+  for (const key of ids) if (typeof out[key] === 'number') (out as Record<keyof T, unknown>)[key] = globalId(shard.index, out[key] as number);
+  return out;
+}
+
+/** `items` by the shard holding each one's app (placing apps seen for the first time), in index order. */
+export async function groupByShard<T>(shards: Shards, items: readonly T[], appOf: (item: T) => number | null | undefined): Promise<Array<[Shard, T[]]>> {
+  const groups = new Map<Shard, T[]>();
+  for (const item of items) {
+    const shard = await shards.place(appOf(item));
+    const group = groups.get(shard);
+    if (group) group.push(item);
+    else groups.set(shard, [item]);
+  }
+  return [...groups].sort(([a], [b]) => a.index - b.index);
+}
