@@ -225,8 +225,9 @@ it('writes a batch of 100 postbacks in one D1 round trip, each counted once', as
   const result = await consume(messages, { ...queueEnv, DB: db });
   expect(result.retried).toEqual([]);
   expect(result.acked).toHaveLength(100);
-  // The settings (one read) and every insert with its counts (one write): not one per postback.
-  expect(watch.batches).toHaveLength(2);
+  // The app's placement on a shard (it is new), the settings (one read) and every insert with its
+  // counts (one write): not one per postback.
+  expect(watch.batches).toHaveLength(3);
   expect(await count('postbacks')).toBe(100);
   expect(await installs()).toBe(100);
   // The same batch again: nothing moves.
