@@ -56,6 +56,7 @@ const shardNames = Array.from({ length: SHARDS }, (_, i) => `SHARD_${i}`);
 const mf = new Miniflare({
   modules: true,
   scriptPath: join(out, 'consumer-worker.js'),
+  modulesRoot: out,
   compatibilityDate: '2026-04-01',
   d1Databases: ['DB', ...shardNames],
   bindings: { SKANPOST_EXTRA_KEYS: key.spkiBase64, SKANPOST_LOG_LEVEL: 'error' },
@@ -68,9 +69,9 @@ const migrations = readdirSync(join(root, 'drizzle'))
   .filter(Boolean);
 const databases = await Promise.all(['DB', ...shardNames].map((name) => mf.getD1Database(name)));
 for (const db of databases) for (const statement of migrations) await db.prepare(statement).run();
-const tables = (await databases[0]!.prepare("select name from sqlite_master where type = 'table' and name not like 'sqlite_%' and name not like '_cf_%'").all<{ name: string }>()).results.map(
-  (t) => t.name,
-);
+const tables = (
+  await databases[0]!.prepare("select name from sqlite_master where type = 'table' and name not like 'sqlite_%' and name not like '_cf_%'").all<{ name: string }>()
+).results.map((t) => t.name);
 
 async function round(mode: 'batch' | 'single', r: number): Promise<number> {
   for (const db of databases) for (const table of tables) await db.prepare(`delete from "${table}"`).run();

@@ -1,9 +1,9 @@
 // Queue mode's consumer: a batch of queued messages written as ingest would have written them.
 // Apple's postbacks of a batch go in one write unit per shard (one D1 round trip for all of their
 // inserts there), the batch's clicks in another per shard, and each MMP postback in its own (its
-// click checks read first). Shards are written in parallel; one failing retries only its messages.
-// Every write is idempotent, so the queue may deliver a message again, or out of order, and nothing
-// is counted twice; a write that fails leaves its messages to be retried.
+// click checks read first). Shards are written in parallel, and a write that fails leaves only its
+// own messages to be retried. Every write is idempotent, so the queue may deliver a message again,
+// or out of order, and nothing is counted twice.
 import type { InstallModel } from '../conversion/install-date.js';
 import type { Db } from '../db/db.js';
 import { getPartner } from '../db/mmp.js';

@@ -76,8 +76,8 @@ async function requestDeps(env: WorkerEnv, ctx: ExecutionContext): Promise<AppDe
 }
 
 /**
- * The shards one cron run serves: all of them up to CRON_SHARDS_PER_RUN, else that many in turn
- * (by the minute), so that a run stays within the queries a Worker invocation may make.
+ * The shards one cron run serves: all of them up to `CRON_BUDGET.shardsPerRun`, else that many in
+ * turn (by the minute), so that a run stays within the queries a Worker invocation may make.
  */
 export function cronShards<T>(all: readonly T[], scheduledMs: number): T[] {
   if (all.length <= CRON_BUDGET.shardsPerRun) return [...all];

@@ -8,7 +8,7 @@ import schema from '../../fixtures/conversion-schema.json' with { type: 'json' }
 import { createApp } from '../../src/http/app.js';
 import { preparePostback } from '../../src/ingest/ingest.js';
 import { type QueuedMessage, toMessage } from '../../src/ingest/queue.js';
-import worker from '../../src/worker/index.js';
+import worker, { cronShards } from '../../src/worker/index.js';
 import { createWorkerRuntime, forgetShardPlacements, type WorkerEnv, type WorkerRuntime } from '../../src/worker/runtime.js';
 import { generateWebKey, skan4Postback, type WebKey } from '../support/web-signing.js';
 import { resetTables } from './reset.js';
@@ -163,6 +163,15 @@ async function everyPage<T>(s: Side, path: string, key: string, limit: number): 
   }
   return rows;
 }
+
+it('serves every shard within a few cron runs when there are more than one run takes', () => {
+  const shards = Array.from({ length: 10 }, (_, i) => i);
+  const minute = 60_000;
+  const served = [0, 1, 2].map((m) => cronShards(shards, Date.UTC(2026, 10, 20, 10, m) + 5));
+  for (const run of served) expect(run).toHaveLength(4);
+  expect(new Set(served.flat()).size).toBe(10);
+  expect(cronShards([0, 1, 2], minute)).toEqual([0, 1, 2]);
+});
 
 describe('D1 sharded by app', () => {
   let sharded: Side;
