@@ -14,7 +14,7 @@ import { parseArgs } from 'node:util';
 import { Miniflare } from 'miniflare';
 import { preparePostback } from '../src/ingest/ingest.js';
 import { toMessage } from '../src/ingest/queue.js';
-import { createVerification } from '../src/node/runtime.js';
+import { createVerification } from '../src/node/crypto.js';
 import { generateKey, signSkan, skanBody } from '../test/support/signing.js';
 
 const { values } = parseArgs({

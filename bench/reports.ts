@@ -16,10 +16,11 @@ import { DEFAULT_INSTALL_MODEL, estimateInstall } from '../src/conversion/instal
 import { MMP_ROLLUP_KEY, MMP_ROLLUP_MEASURES, mmpRollups, ROLLUP_KEY, ROLLUP_MEASURES, rollups } from '../src/db/schema.js';
 import { createApp } from '../src/http/app.js';
 import { mmpCountsOf } from '../src/mmp/intake.js';
+import { createVerification } from '../src/node/crypto.js';
 import { openDatabase, openReader } from '../src/node/database.js';
 import { GroupCommitWriter } from '../src/node/group-commit.js';
 import { ReportThreads } from '../src/node/report-threads.js';
-import { createVerification, nodeClickDeps } from '../src/node/runtime.js';
+import { nodeClickDeps } from '../src/node/runtime.js';
 import { IngestMetrics } from '../src/observability/metrics.js';
 import { type Contributor, contributionOf } from '../src/rollup/contribution.js';
 

@@ -11,9 +11,6 @@ import type { Queued } from './queue.js';
 import { buildPostbackRow } from './row.js';
 import { type Outcome, type SaveResult, savePostback } from './save.js';
 
-/** Apple's postbacks are well under 2 KiB; relayed copies with enrichment keys stay far below this. */
-export const MAX_POSTBACK_BYTES = 16 * 1024;
-
 export interface IngestDeps {
   verification: Verification;
   writer: Writer;

@@ -1,8 +1,10 @@
 // node:crypto verification for the Node runtime: the callback form runs on libuv's thread pool
 // (both cores) without WebCrypto's per-call argument checking, and it knows P-192.
 import { createPublicKey, type KeyObject, verify } from 'node:crypto';
+import type { Logger } from '../observability/logger.js';
 import { createEcdsaVerifier, type EcdsaVerifier, type VerifyFn } from '../postback/ecdsa.js';
-import type { EcPublicKey } from '../postback/keys.js';
+import type { Verification } from '../postback/inspect.js';
+import { buildKeyRing, type EcPublicKey } from '../postback/keys.js';
 
 const keyObjects = new WeakMap<Uint8Array, KeyObject>();
 
@@ -26,4 +28,13 @@ const nodeVerify: VerifyFn = (key, message, signature, encoding) =>
 
 export function createNodeVerifier(): EcdsaVerifier {
   return createEcdsaVerifier({ p192: nodeVerify, p256: nodeVerify });
+}
+
+/** The built-in keys and SKANPOST_EXTRA_KEYS, verified with node:crypto (the server, the CLI). */
+export async function createVerification(extraKeys: string, logger?: Logger): Promise<Verification> {
+  const keys = await buildKeyRing(extraKeys);
+  if (keys.extra.length > 0) {
+    logger?.warn('SKANPOST_EXTRA_KEYS is set: postbacks signed with these keys count as genuine', { keys: keys.extra });
+  }
+  return { keys, verifier: createNodeVerifier() };
 }

@@ -12,11 +12,9 @@ import { ClickLog, writeClicks } from '../mmp/click-log.js';
 import { clickSecretSource, secretSource } from '../mmp/secrets.js';
 import { errorMessage, type Logger } from '../observability/logger.js';
 import { IngestMetrics } from '../observability/metrics.js';
-import type { Verification } from '../postback/inspect.js';
-import { buildKeyRing } from '../postback/keys.js';
 import { staticAssets } from './assets.js';
 import { type Background, startBackground } from './background.js';
-import { createNodeVerifier } from './crypto.js';
+import { createVerification } from './crypto.js';
 import { type NodeDatabase, openDatabase, openReader } from './database.js';
 import { GroupCommitWriter } from './group-commit.js';
 import { IngestThread, type MmpWrite } from './ingest-thread.js';
@@ -28,14 +26,6 @@ export interface NodeRuntime extends NodeDatabase {
   /** Starts the background loops: maintenance jobs and forwarding (the server does; the CLI does not). */
   startJobs(): void;
   close(): Promise<void>;
-}
-
-export async function createVerification(extraKeys: string, logger?: Logger): Promise<Verification> {
-  const keys = await buildKeyRing(extraKeys);
-  if (keys.extra.length > 0) {
-    logger?.warn('SKANPOST_EXTRA_KEYS is set: postbacks signed with these keys count as genuine', { keys: keys.extra });
-  }
-  return { keys, verifier: createNodeVerifier() };
 }
 
 /**

@@ -3,6 +3,9 @@ import { describeValue, expectedType, SkanIdentity } from './fields.js';
 import { isJsonObject, JsonNumber, type JsonObject, JsonSyntaxError, type JsonValue, parseStrictJson } from './json.js';
 import type { Problem, Protocol } from './types.js';
 
+/** Apple's postbacks are well under 2 KiB; relayed copies with enrichment keys stay far below this. */
+export const MAX_POSTBACK_BYTES = 16 * 1024;
+
 export interface ReadPostback {
   protocol: Protocol;
   /** The body as stored: the received text, less a leading byte-order mark. */

@@ -7,9 +7,10 @@ import { createApp } from '../../src/http/app.js';
 import type { AppDeps } from '../../src/http/deps.js';
 import type { ClickLog } from '../../src/mmp/click-log.js';
 import { staticAssets } from '../../src/node/assets.js';
+import { createVerification } from '../../src/node/crypto.js';
 import { openDatabase } from '../../src/node/database.js';
 import { GroupCommitWriter } from '../../src/node/group-commit.js';
-import { createVerification, nodeClickDeps } from '../../src/node/runtime.js';
+import { nodeClickDeps } from '../../src/node/runtime.js';
 import type { Logger } from '../../src/observability/logger.js';
 import { IngestMetrics } from '../../src/observability/metrics.js';
 
