@@ -123,12 +123,21 @@ describe('scopes', () => {
       ['GET', '/v1/deliveries'],
       ['POST', '/v1/deliveries/replay', { state: 'dead' }],
       ['GET', '/metrics'],
+      ['GET', '/v1/shards'],
     ] as Array<[string, string, unknown?]>) {
       const r = await call(method, path, keys.scopedAdmin, body);
       expect(r.status, `${method} ${path}`).toBe(403);
       expect(await r.json()).toMatchObject({ reason: 'out_of_scope' });
       expect((await call(method, path, keys.admin, body)).status).not.toBe(403);
     }
+  });
+
+  it('lists one shard on Node: the database, with no map to count apps in', async () => {
+    expect(await (await call('GET', '/v1/shards?app_id=100', keys.admin)).json()).toEqual({
+      shards: [{ shard: 0, apps: null, bound: true }],
+      placements: [{ app_id: 100, shard: 0 }],
+    });
+    expect((await call('GET', '/v1/shards?app=1', keys.admin)).status).toBe(400);
   });
 
   it('a scoped admin sees and revokes only keys inside its scope', async () => {

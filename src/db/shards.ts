@@ -2,7 +2,7 @@
 // settings in `DB` and each app's postbacks, clicks, figures, aggregates and outbox on one of the D1
 // databases `SHARD_0` … `SHARD_{N-1}` (or on `DB` itself when none is bound), as the shard map in
 // `DB` says. Ids shown outside carry their shard, so one integer still names one row.
-import { eq, inArray, sql } from 'drizzle-orm';
+import { count, eq, inArray, sql } from 'drizzle-orm';
 import type { BatchItem } from 'drizzle-orm/batch';
 import { type Db, StorageUnavailableError } from './db.js';
 import { appShards } from './schema.js';
@@ -32,6 +32,10 @@ export interface Shards {
   holding(appIds: readonly number[] | null): Promise<Shard[]>;
   /** The shard an outside id names, if it is bound. */
   ofId(id: number): Shard | undefined;
+  /** How many apps each shard holds (null with no map: one database), bound or not. */
+  census(): Promise<Array<{ shard: number; apps: number | null; bound: boolean }>>;
+  /** The shard of each of `appIds` that has one. */
+  placements(appIds: readonly number[]): Promise<Map<number, number>>;
 }
 
 /** Node, and anything else with a single database: every app on it, no map to consult. */
@@ -42,6 +46,8 @@ export function singleShard(db: Db, writer: Writer): Shards {
     place: async () => shard,
     holding: async () => [shard],
     ofId: (id) => (splitId(id).shard === 0 ? shard : undefined),
+    census: async () => [{ shard: 0, apps: null, bound: true }],
+    placements: async (appIds) => new Map(appIds.map((appId) => [appId, 0])),
   };
 }
 
@@ -118,6 +124,12 @@ export function mappedShards(settingsDb: Db, all: readonly Shard[], cache: Shard
       remember(key, placed[0]!.shard);
       return shardAt(placed[0]!.shard, key);
     },
+    async census() {
+      const counts = await settingsDb.select({ shard: appShards.shard, apps: count() }).from(appShards).groupBy(appShards.shard);
+      const indexes = [...new Set([...all.map((s) => s.index), ...counts.map((c) => c.shard)])].sort((a, b) => a - b);
+      return indexes.map((shard) => ({ shard, apps: counts.find((c) => c.shard === shard)?.apps ?? 0, bound: all[shard] !== undefined }));
+    },
+    placements: (appIds) => lookup(appIds),
     async holding(appIds) {
       if (appIds === null) return [...all];
       const found = await lookup(appIds);

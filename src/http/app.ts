@@ -18,6 +18,7 @@ import { linkRoutes } from './routes/links.js';
 import { mmpRoutes } from './routes/mmp.js';
 import { postbackRoutes } from './routes/postbacks.js';
 import { queueRoutes } from './routes/queue.js';
+import { shardRoutes } from './routes/shards.js';
 import { relayKeyRoutes } from './routes/relay-keys.js';
 import { reportedRoutes } from './routes/reported.js';
 import { reportRoutes } from './routes/reports.js';
@@ -82,6 +83,7 @@ export function createApp<Bindings = unknown>(source: AppDeps | ((bindings: Bind
   mmpRoutes(app);
   deliveryRoutes(app);
   queueRoutes(app);
+  shardRoutes(app);
   systemRoutes(app);
 
   app.notFound((c) => problem(c, 404, 'not_found', 'Not Found', { detail: `no route for ${c.req.method} ${c.req.path}` }));

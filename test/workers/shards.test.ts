@@ -199,6 +199,25 @@ describe('D1 sharded by app', () => {
     expect(again.id).toBe(2 * SHARD_ID + 2);
     for (const r of [...receipts, again]) expect((await json<{ id: number }>(sharded.call(`/v1/postbacks/${r.id}`))).id).toBe(r.id);
     expect((await sharded.call(`/v1/postbacks/${7 * SHARD_ID + 1}`)).status).toBe(404);
+
+    // What an operator sees: apps per shard, and where given apps are (an app never seen has none).
+    expect(await json(sharded.call('/v1/shards?app_id=303,999'))).toEqual({
+      shards: [
+        { shard: 0, apps: 2, bound: true },
+        { shard: 1, apps: 1, bound: true },
+        { shard: 2, apps: 1, bound: true },
+      ],
+      placements: [{ app_id: 303, shard: 2 }],
+    });
+    // A shard unbound while apps are on it: listed as such, and its apps' writes refused (503,
+    // retried by the sender), never written elsewhere.
+    forgetShardPlacements();
+    const short = await side({ ...shardedEnv(), SHARD_2: undefined });
+    expect((await json<{ shards: unknown[] }>(short.call('/v1/shards'))).shards).toContainEqual({ shard: 2, apps: 1, bound: false });
+    const refused = await short.app.request(SKAN, { method: 'POST', body: JSON.stringify(await skan4Postback(key, { 'app-id': 303 })) });
+    expect(refused.status).toBe(503);
+    expect(refused.headers.get('retry-after')).not.toBeNull();
+    expect(await count(sharded, 2, 'postbacks')).toBe(2);
   });
 
   it('gives every report byte for byte as one database does, whatever shards it spans', async () => {
