@@ -18,11 +18,11 @@ import { linkRoutes } from './routes/links.js';
 import { mmpRoutes } from './routes/mmp.js';
 import { postbackRoutes } from './routes/postbacks.js';
 import { queueRoutes } from './routes/queue.js';
-import { shardRoutes } from './routes/shards.js';
 import { relayKeyRoutes } from './routes/relay-keys.js';
 import { reportedRoutes } from './routes/reported.js';
 import { reportRoutes } from './routes/reports.js';
 import { schemaRoutes } from './routes/schemas.js';
+import { shardRoutes } from './routes/shards.js';
 import { systemRoutes } from './routes/system.js';
 
 /** Admin and analyst request bodies (schemas, mappings, keys) stay small. */
