@@ -1,7 +1,8 @@
-// `npm run bench`: skanpost's durable ingest against a naive baseline server, alternating
-// A B A B in one run on this machine, driven by autocannon with unique pre-signed SKAN 4.0
-// postbacks. Prints req/s at saturation, p50/p99, errors, peak RSS, server CPU per request (main
-// thread and the others), the ratio, p99 at 60 % of the baseline's saturated rate, and the same
+// `npm run bench`: skanpost's durable ingest against a naive baseline server (verify only, nothing
+// kept) and a naive durable peer (verify, then one synchronous=FULL transaction per request),
+// alternating A B C in one run on this machine, driven by autocannon with unique pre-signed SKAN
+// 4.0 postbacks. Prints req/s at saturation, p50/p99, errors, peak RSS, server CPU per request (main
+// thread and the others, from /proc), the ratios, p99 at 60 % of the baseline's saturated rate, and the same
 // with duplicates, invalid signatures and forwarding. Then the MMP side: `/c` redirects against
 // the baseline's bare redirect (A B A B), and MMP postbacks answered durably. `--only ingest|mmp`
 // runs one half.
@@ -17,7 +18,7 @@ import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { mintClickId } from '../src/mmp/click-id.js';
 
-const { values } = parseArgs({ options: { duration: { type: 'string', default: '10' }, rounds: { type: 'string', default: '2' }, only: { type: 'string', default: 'all' } } });
+const { values } = parseArgs({ options: { duration: { type: 'string', default: '8' }, rounds: { type: 'string', default: '3' }, only: { type: 'string', default: 'all' } } });
 if (!['all', 'ingest', 'mmp'].includes(values.only)) throw new Error('--only must be ingest or mmp');
 const DURATION = Number(values.duration);
 const ROUNDS = Number(values.rounds);
@@ -71,8 +72,11 @@ const START = (JSON.parse(readFileSync('package.json', 'utf8')) as { scripts: Re
 const SKANPOST_ARGS = START.replace(/^exec node /, '').split(' ');
 execFileSync('npm', ['run', '--silent', 'build'], { stdio: 'inherit' });
 
-async function start(kind: 'baseline' | 'skanpost', dir: string, extraEnv: Record<string, string> = {}): Promise<Server> {
-  const args = kind === 'baseline' ? ['--import', 'tsx', 'bench/baseline-server.ts'] : SKANPOST_ARGS;
+type Kind = 'baseline' | 'skanpost' | 'naive';
+const PEERS: Record<Exclude<Kind, 'skanpost'>, string> = { baseline: 'bench/baseline-server.ts', naive: 'bench/naive-durable-server.ts' };
+
+async function start(kind: Kind, dir: string, extraEnv: Record<string, string> = {}): Promise<Server> {
+  const args = kind === 'skanpost' ? SKANPOST_ARGS : ['--import', 'tsx', PEERS[kind]];
   const child = spawn(process.execPath, args, {
     env: {
       ...process.env,
@@ -300,24 +304,36 @@ async function main() {
     rmSync(dir, { recursive: true, force: true });
     return;
   }
-  console.log(`bench:ingest — ${DURATION} s per run, 64 connections, ${ROUNDS} rounds A B (node ${process.version})`);
+  console.log(`bench:ingest — ${DURATION} s per run, 64 connections, ${ROUNDS} rounds A B C (node ${process.version})`);
   const perRun = 12_000 * DURATION;
-  const saturated: Record<'baseline' | 'skanpost', number[]> = { baseline: [], skanpost: [] };
-  const p99: Record<'baseline' | 'skanpost', number[]> = { baseline: [], skanpost: [] };
+  const kinds = ['baseline', 'skanpost', 'naive'] as const;
+  const saturated: Record<Kind, number[]> = { baseline: [], skanpost: [], naive: [] };
+  // Server CPU (user + system, every thread) per answered request, µs.
+  const cpu: Record<Kind, number[]> = { baseline: [], skanpost: [], naive: [] };
+  const rssPeak: Record<Kind, number[]> = { baseline: [], skanpost: [], naive: [] };
   for (let round = 0; round < ROUNDS; round++) {
-    for (const kind of ['baseline', 'skanpost'] as const) {
+    for (const kind of kinds) {
       const server = await start(kind, dir);
       const result = await load(server.url, postbacks(perRun), server.child.pid!);
       const rss = peakRssMb(server.child.pid!);
       await server.stop();
       saturated[kind].push(result.rps);
-      p99[kind].push(result.p99);
+      cpu[kind].push(result.cpu.main + result.cpu.others);
+      rssPeak[kind].push(rss);
       console.log(`round ${round + 1} ${kind.padEnd(8)} ${fmt(result, rss)}`);
     }
   }
   const base = median(saturated.baseline);
   const ours = median(saturated.skanpost);
-  console.log(`median saturated: baseline ${base.toFixed(0)} req/s, skanpost ${ours.toFixed(0)} req/s, ratio ${(ours / base).toFixed(2)}`);
+  const naive = median(saturated.naive);
+  console.log(`median saturated: baseline ${base.toFixed(0)} req/s, skanpost ${ours.toFixed(0)} req/s, naive durable ${naive.toFixed(0)} req/s`);
+  console.log(`throughput: skanpost / baseline ${(ours / base).toFixed(2)} (goal ≥ 0.5), skanpost / naive durable ${(ours / naive).toFixed(2)}`);
+  const cpuOf = (kind: Kind) => median(cpu[kind]);
+  console.log(
+    `CPU per request (median): baseline ${cpuOf('baseline').toFixed(0)} µs, skanpost ${cpuOf('skanpost').toFixed(0)} µs, naive durable ${cpuOf('naive').toFixed(0)} µs; ` +
+      `skanpost / baseline ${(cpuOf('skanpost') / cpuOf('baseline')).toFixed(2)} (target ≤ 2.0), skanpost / naive durable ${(cpuOf('skanpost') / cpuOf('naive')).toFixed(2)}; ` +
+      `skanpost peak RSS ${Math.max(...rssPeak.skanpost).toFixed(0)} MB (target ≤ 200)`,
+  );
 
   const rate = Math.round(base * 0.6);
   for (const kind of ['baseline', 'skanpost'] as const) {
