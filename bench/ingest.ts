@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { mintClickId } from '../src/mmp/click-id.js';
+import { SIGNED } from '../test/support/skan-recipes.js';
 
 const { values } = parseArgs({ options: { duration: { type: 'string', default: '8' }, rounds: { type: 'string', default: '3' }, only: { type: 'string', default: 'all' } } });
 if (!['all', 'ingest', 'mmp'].includes(values.only)) throw new Error('--only must be ingest or mmp');
@@ -49,9 +50,11 @@ function postbacks(count: number, mix = { duplicates: 0, invalid: 0 }): string[]
       'fidelity-type': 1,
       'did-win': true,
       'postback-sequence-index': 0,
+      // The publisher's app: a signed field of 4.0 when present, as in most real postbacks.
+      'source-app-id': 500_000 + (i % 50),
       'conversion-value': i % 64,
     };
-    const message = ['version', 'ad-network-id', 'source-identifier', 'app-id', 'transaction-id', 'redownload', 'fidelity-type', 'did-win', 'postback-sequence-index']
+    const message = SIGNED['4.0']!.filter((f) => f in body)
       .map((f) => String(body[f]))
       .join('\u2063');
     body['attribution-signature'] = sign('sha256', Buffer.from(message), { key: privateKey, dsaEncoding: 'der' }).toString('base64');
