@@ -18,12 +18,11 @@ export default {
       const { settled } = await consumeBatch(bodies, runtime.deps);
       return Response.json({ unwritten: settled.filter((e) => e !== undefined).length });
     }
-    const shard = await runtime.shards.place(null);
     for (const body of bodies) {
       const queued = fromMessage(body);
       if (queued.kind !== 'postback') throw new Error('the bench sends Apple postbacks only');
-      const placed = queued.row.appId === shard.index ? shard : await runtime.shards.place(queued.row.appId);
-      await placed.writer.run((tx) => savePostback(tx, queued.row, runtime.config.installModel));
+      const shard = await runtime.shards.place(queued.row.appId);
+      await shard.writer.run((tx) => savePostback(tx, queued.row, runtime.config.installModel));
     }
     return Response.json({ unwritten: 0 });
   },

@@ -65,11 +65,19 @@ type BatchDb = Db & { batch(items: readonly [BatchItem<'sqlite'>, ...BatchItem<'
  * The shard map in `DB` (table app_shards). An app is placed the first time it is seen, on the
  * shard holding the fewest apps (the lowest index on a tie); racing placements agree on the row
  * that went in first. Used with a single bound database too, so that shards added later find every
- * existing app where its rows are.
+ * existing app where its rows are. `bound` shards are bound; `open(index)` makes one's handle, once
+ * and only when it is used (a request that writes one app opens one shard, whatever N is).
  */
-export function mappedShards(settingsDb: Db, all: readonly Shard[], cache: ShardMapCache, now: () => number = Date.now): Shards {
+export function mappedShards(settingsDb: Db, bound: number, open: (index: number) => Shard, cache: ShardMapCache, now: () => number = Date.now): Shards {
+  const opened: Shard[] = [];
+  const handle = (index: number): Shard | undefined => {
+    if (index < 0 || index >= bound) return undefined;
+    opened[index] ??= open(index);
+    return opened[index];
+  };
+  const all = () => Array.from({ length: bound }, (_, index) => handle(index)!);
   const shardAt = (index: number, appId: number): Shard => {
-    const shard = all[index];
+    const shard = handle(index);
     // A binding removed while apps are on it: refuse (503, retried) rather than write elsewhere.
     if (!shard) throw new StorageUnavailableError(`shard_not_bound: app ${appId} is on SHARD_${index}, which is not bound`);
     return shard;
@@ -104,8 +112,10 @@ export function mappedShards(settingsDb: Db, all: readonly Shard[], cache: Shard
   };
 
   return {
-    all,
-    ofId: (id) => all[splitId(id).shard],
+    get all() {
+      return all();
+    },
+    ofId: (id) => handle(splitId(id).shard),
     async place(appId) {
       const key = appId ?? NO_APP;
       const known = (await lookup([key])).get(key);
@@ -113,7 +123,7 @@ export function mappedShards(settingsDb: Db, all: readonly Shard[], cache: Shard
       // One round trip: the least-full shard chosen, the row put in unless a racing placement won,
       // and whichever went in read back.
       const indexes = sql.join(
-        all.map((s) => sql`select ${s.index} as i`),
+        Array.from({ length: bound }, (_, index) => sql`select ${index} as i`),
         sql` union all `,
       );
       const least = sql`(select i from (${indexes}) order by (select count(*) from ${appShards} where ${appShards.shard} = i), i limit 1)`;
@@ -126,15 +136,15 @@ export function mappedShards(settingsDb: Db, all: readonly Shard[], cache: Shard
     },
     async census() {
       const counts = await settingsDb.select({ shard: appShards.shard, apps: count() }).from(appShards).groupBy(appShards.shard);
-      const indexes = [...new Set([...all.map((s) => s.index), ...counts.map((c) => c.shard)])].sort((a, b) => a - b);
-      return indexes.map((shard) => ({ shard, apps: counts.find((c) => c.shard === shard)?.apps ?? 0, bound: all[shard] !== undefined }));
+      const indexes = [...new Set([...Array.from({ length: bound }, (_, index) => index), ...counts.map((c) => c.shard)])].sort((a, b) => a - b);
+      return indexes.map((shard) => ({ shard, apps: counts.find((c) => c.shard === shard)?.apps ?? 0, bound: shard < bound }));
     },
     placements: (appIds) => lookup(appIds),
     async holding(appIds) {
-      if (appIds === null) return [...all];
-      const found = await lookup(appIds);
-      const indexes = [...new Set(found.values())].sort((a, b) => a - b);
-      return indexes.map((index) => shardAt(index, [...found].find(([, s]) => s === index)![0]));
+      if (appIds === null) return all();
+      const holders = new Map<number, Shard>();
+      for (const [appId, index] of await lookup(appIds)) holders.set(index, shardAt(index, appId));
+      return [...holders.values()].sort((a, b) => a.index - b.index);
     },
   };
 }

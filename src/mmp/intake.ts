@@ -84,7 +84,7 @@ async function findValidClick(tx: Unit, settings: Settings, clickId: string, sec
  */
 export async function mmpAppOf(
   read: ReadMmpPostback,
-  settings: Settings,
+  settings: () => Promise<Settings>,
   secrets: readonly string[],
   storedClickApp: (clickId: string) => Promise<number | undefined>,
 ): Promise<number | null> {
@@ -92,7 +92,8 @@ export async function mmpAppOf(
   if (appId !== null) return appId;
   if (!clickId) return null;
   const claim = readClickId(clickId, secrets);
-  if (claim) return settings.links.get(claim.linkId)?.appId ?? null;
+  // The settings only when the link decides (the write's own read then costs one revision check).
+  if (claim) return (await settings()).links.get(claim.linkId)?.appId ?? null;
   return (await storedClickApp(clickId)) ?? null;
 }
 

@@ -168,12 +168,12 @@ export async function createWorkerRuntime(env: WorkerEnv, now: () => Date = () =
   const bound = shardBindings(env);
   const shards = mappedShards(
     db,
-    bound.length
-      ? bound.map((binding, index) => {
-          const shardDb = drizzle(binding, { schema }) as unknown as Db;
-          return { index, db: shardDb, writer: d1Store(shardDb, unit).writer };
-        })
-      : [{ index: 0, db, writer }],
+    Math.max(1, bound.length),
+    (index) => {
+      if (bound.length === 0) return { index: 0, db, writer };
+      const shardDb = drizzle(bound[index]!, { schema }) as unknown as Db;
+      return { index, db: shardDb, writer: d1Store(shardDb, unit).writer };
+    },
     shardMapOf(env.DB),
   );
   const touched = new Set<Shard>();
@@ -194,13 +194,18 @@ export async function createWorkerRuntime(env: WorkerEnv, now: () => Date = () =
       return { ...saved, id: globalId(shard.index, saved.id) };
     },
     saveMmp: async ({ partner, read, receivedAt, secrets }) => {
-      const appId = await mmpAppOf(read, await unit.settings(), secrets, async (clickId) => {
-        for (const shard of shards.all) {
-          const click = await findClick(shard.db, clickId);
-          if (click) return click.appId;
-        }
-        return undefined;
-      });
+      const appId = await mmpAppOf(
+        read,
+        () => unit.settings(),
+        secrets,
+        async (clickId) => {
+          for (const shard of shards.all) {
+            const click = await findClick(shard.db, clickId);
+            if (click) return click.appId;
+          }
+          return undefined;
+        },
+      );
       const shard = await shards.place(appId);
       const saved = await shard.writer.run((tx) => saveMmpPostback(tx, partner, read, receivedAt, secrets));
       touched.add(shard);
