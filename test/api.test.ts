@@ -124,6 +124,8 @@ describe('scopes', () => {
       ['POST', '/v1/deliveries/replay', { state: 'dead' }],
       ['GET', '/metrics'],
       ['GET', '/v1/shards'],
+      ['GET', '/v1/shards/moves'],
+      ['POST', '/v1/shards/moves', { app_id: 100, to: 1 }],
     ] as Array<[string, string, unknown?]>) {
       const r = await call(method, path, keys.scopedAdmin, body);
       expect(r.status, `${method} ${path}`).toBe(403);
@@ -138,6 +140,11 @@ describe('scopes', () => {
       placements: [{ app_id: 100, shard: 0 }],
     });
     expect((await call('GET', '/v1/shards?app=1', keys.admin)).status).toBe(400);
+    // Nothing to move an app between: refused with its reason, and no move listed.
+    const move = await call('POST', '/v1/shards/moves', keys.admin, { app_id: 100, to: 1 });
+    expect(move.status).toBe(409);
+    expect(await move.json()).toMatchObject({ reason: 'single_database' });
+    expect(await (await call('GET', '/v1/shards/moves', keys.admin)).json()).toEqual({ moves: [] });
   });
 
   it('a scoped admin sees and revokes only keys inside its scope', async () => {

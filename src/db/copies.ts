@@ -4,6 +4,7 @@
 import { type SQL, sql } from 'drizzle-orm';
 import type { Db } from './db.js';
 import { anyOf, compareValues, localDay } from './rollup-query.js';
+import { answeredHere } from './shards.js';
 
 const BUCKET_MS = 15 * 60 * 1000;
 
@@ -29,6 +30,7 @@ export async function copyGroups(dbs: readonly Db[], q: CopyQuery): Promise<Copy
   const where: SQL[] = [
     sql`t.received_at >= ${q.fromMs} and t.received_at < ${q.toMs}`,
     sql.raw(`t.outcome = 'stored' and t.signature = 'verified' and t.environment = 'production'`),
+    answeredHere(sql.raw('t.app_id')),
   ];
   const channelFilter: SQL[] = [];
   for (const { column, values } of q.filters) {

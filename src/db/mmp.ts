@@ -24,6 +24,7 @@ import {
   writeMarks,
 } from './schema.js';
 import { bumpSettings } from './settings-snapshot.js';
+import { answeredHere } from './shards.js';
 import type { Unit } from './store.js';
 
 // --- links and partners (settings: every change moves the settings revision)
@@ -292,7 +293,7 @@ export interface MmpPostbackFilter {
 }
 
 function mmpConditions(filter: MmpPostbackFilter): SQL[] {
-  const where: SQL[] = [];
+  const where: SQL[] = [answeredHere(mmpPostbacks.appId)];
   if (filter.appIds) where.push(inArray(mmpPostbacks.appId, filter.appIds));
   if (filter.adNetworkIds) where.push(inArray(mmpPostbacks.adNetworkId, filter.adNetworkIds));
   if (filter.partnerIds) where.push(inArray(mmpPostbacks.partnerId, filter.partnerIds));

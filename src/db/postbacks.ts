@@ -4,6 +4,7 @@ import { and, asc, eq, gt, gte, inArray, lt, type SQL, sql } from 'drizzle-orm';
 import type { Db } from './db.js';
 import { prepared } from './prepared.js';
 import { type PostbackRow, postbacks } from './schema.js';
+import { answeredHere } from './shards.js';
 
 const byBody = (db: Db) =>
   db
@@ -57,7 +58,7 @@ export interface PostbackFilter {
 }
 
 function conditions(filter: PostbackFilter): SQL[] {
-  const where: SQL[] = [];
+  const where: SQL[] = [answeredHere(postbacks.appId)];
   if (filter.appIds) where.push(inArray(postbacks.appId, filter.appIds));
   if (filter.adNetworkIds) where.push(inArray(postbacks.adNetworkId, filter.adNetworkIds));
   if (filter.protocols) where.push(inArray(postbacks.protocol, filter.protocols));
@@ -88,12 +89,15 @@ export async function getPostback(db: Db, id: number, filter: PostbackFilter): P
   return row;
 }
 
-/** Stored (counted) postbacks received since `since`, after `afterId`, for a destination's backfill. */
+/**
+ * Stored (counted) postbacks received since `since`, after `afterId`, for a destination's backfill;
+ * not those a move is copying here or deleting from here (their other shard sends them).
+ */
 export function storedSince(db: Db, since: Date, afterId: number, limit: number): Promise<PostbackRow[]> {
   return db
     .select()
     .from(postbacks)
-    .where(and(gte(postbacks.receivedAt, since), gt(postbacks.id, afterId), eq(postbacks.outcome, 'stored')))
+    .where(and(gte(postbacks.receivedAt, since), gt(postbacks.id, afterId), eq(postbacks.outcome, 'stored'), answeredHere(postbacks.appId)))
     .orderBy(asc(postbacks.id))
     .limit(limit);
 }

@@ -6,6 +6,7 @@ import type { Db } from './db.js';
 import { columnValues } from './guarded.js';
 import { anyOf, compareValues, greatestOf, leastOf } from './rollup-query.js';
 import { campaigns, type ReportedFigureRow, reportedFigures } from './schema.js';
+import { answeredHere } from './shards.js';
 
 export type NewReportedFigure = Omit<ReportedFigureRow, 'id' | 'uploadedAt'>;
 
@@ -69,7 +70,7 @@ export const listReported = (db: Db, filter: ReportedFilter, afterId: number, li
   db
     .select()
     .from(reportedFigures)
-    .where(and(gt(reportedFigures.id, afterId), ...conditions(filter)))
+    .where(and(gt(reportedFigures.id, afterId), answeredHere(reportedFigures.appId), ...conditions(filter)))
     .orderBy(asc(reportedFigures.id))
     .limit(limit);
 
@@ -162,7 +163,7 @@ export async function reportedGroups(dbs: readonly Db[], q: ReportedQuery): Prom
 
 async function shardGroups(db: Db, q: ReportedQuery): Promise<{ groups: ReportedGroup[]; skipped: number }> {
   const base = (tz: SQL): SQL => {
-    const w = [tz, sql`r.metric = ${q.metric}`, sql`r.date >= ${q.from}`, sql`r.date <= ${q.to}`, ...inner];
+    const w = [tz, answeredHere(sql.raw('r.app_id')), sql`r.metric = ${q.metric}`, sql`r.date >= ${q.from}`, sql`r.date <= ${q.to}`, ...inner];
     if (q.event !== undefined) w.push(sql`r.event = ${q.event}`);
     else if (q.metric === 'revenue') w.push(sql`r.event = ''`);
     return sql.join(w, sql` and `);

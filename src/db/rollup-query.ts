@@ -4,6 +4,7 @@
 import { getTableColumns, type SQL, sql } from 'drizzle-orm';
 import type { Db } from './db.js';
 import { mmpRollups, rollupEvents } from './schema.js';
+import { answeredHere } from './shards.js';
 
 export type RollupTable = 'rollups' | 'rollup_events' | 'mmp_rollups';
 
@@ -157,17 +158,19 @@ export const greatestOf = (a: string | number | null, b: string | number | null)
 async function queryRollups(db: Db, q: RollupQuery): Promise<RollupRow[]> {
   const bucket = `${q.basis}_bucket`;
   const where: SQL[] = [sql.raw(`${bucket} >= ${q.lo} and ${bucket} < ${q.hi}`)];
+  let apps = sql.raw(distinctApps(q.table));
   for (const { column, values } of q.filters) {
-    where.push(
-      sql`${sql.raw(`"${column}"`)} in (${sql.join(
-        values.map((v) => sql`${stored(column, v)}`),
-        sql`, `,
-      )})`,
+    const listed = sql.join(
+      values.map((v) => sql`${stored(column, v)}`),
+      sql`, `,
     );
+    if (column === 'app_id') apps = sql`select value as id from json_each(json_array(${listed}))`;
+    else where.push(sql`${sql.raw(`"${column}"`)} in (${listed})`);
   }
   // The rollup tables are ordered by app, then time, and have no index on time alone (it would
-  // cost every write): a query over every app walks the apps present, one key range each.
-  if (!q.filters.some((f) => f.column === 'app_id')) where.push(sql.raw(`app_id in (${distinctApps(q.table)})`));
+  // cost every write): a query walks its apps (those asked for, else those present), one key range
+  // each, leaving out those a move makes this shard not answer for (once per app, not per row).
+  where.push(sql`app_id in (select a.id from (${apps}) a where ${answeredHere(sql.raw('a.id'))})`);
 
   const select = [
     ...q.groupBy.map((g) => (g === 'day' ? localDay(bucket, q.offsets) : columnSql(q.table, g))),

@@ -390,7 +390,8 @@ export const clicks = sqliteTable(
     sub4: text('sub4'),
     sub5: text('sub5'),
   },
-  (t) => [index('clicks_expires').on(t.expiresAt)],
+  // By app: moving an app between shards walks its clicks.
+  (t) => [index('clicks_expires').on(t.expiresAt), index('clicks_app').on(t.appId, t.id)],
 );
 export type ClickRow = typeof clicks.$inferSelect;
 
@@ -578,6 +579,89 @@ export const appShards = sqliteTable(
     appId: integer('app_id').primaryKey(),
     shard: integer('shard').notNull(),
     placedAt: integer('placed_at', { mode: 'timestamp_ms' }).notNull(),
+    /** A move's final copy is under way: the app's writes wait in `held_messages` until its switch. */
+    heldSince: integer('held_since', { mode: 'timestamp_ms' }),
   },
   (t) => [index('app_shards_shard').on(t.shard)],
+);
+
+export const MOVE_STATES = ['copying', 'holding', 'deleting', 'aborting', 'done', 'failed'] as const;
+export type MoveState = (typeof MOVE_STATES)[number];
+
+/** What a move has done so far, per table: rows copied, checked, deleted. Shown by `GET /v1/shards/moves/:id`. */
+export interface MoveProgress {
+  copied: Record<string, number>;
+  /** The counts compared at the switch: the app's rows on the source and on the target. */
+  verified?: Record<string, { source: number; target: number }>;
+  /** Aggregate buckets rewritten on the target because a late write changed them on the source. */
+  repairedBuckets?: number;
+  /** Writes that arrived while the app was held, written on the target after the switch. */
+  heldWrites?: number;
+  deleted: Record<string, number>;
+  /** Source rows still waiting for their pending deliveries before they can go. */
+  pendingDeliveries?: number;
+}
+
+/**
+ * Moving an app between shards (`POST /v1/shards/moves`), kept in `DB`: the cron copies the app's
+ * rows to the target (`copying`), holds its writes for the final copy and the check (`holding`),
+ * switches the map and deletes the source's rows (`deleting`). A failed check deletes what the target
+ * got (`aborting`) and ends `failed`, the app where it was.
+ */
+export const shardMoves = sqliteTable(
+  'shard_moves',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    appId: integer('app_id').notNull(),
+    fromShard: integer('from_shard').notNull(),
+    toShard: integer('to_shard').notNull(),
+    state: text('state', { enum: MOVE_STATES }).notNull(),
+    progress: text('progress', { mode: 'json' }).$type<MoveProgress>().notNull(),
+    error: text('error'),
+    createdAt: integer('created_at', { mode: 'timestamp_ms' }).notNull(),
+    updatedAt: integer('updated_at', { mode: 'timestamp_ms' }).notNull(),
+    heldAt: integer('held_at', { mode: 'timestamp_ms' }),
+    switchedAt: integer('switched_at', { mode: 'timestamp_ms' }),
+    doneAt: integer('done_at', { mode: 'timestamp_ms' }),
+    /** A cron run working on the move holds it until then: two overlapping runs never copy one slice twice. */
+    leasedUntil: integer('leased_until', { mode: 'timestamp_ms' }),
+  },
+  // One move at a time per app.
+  (t) => [uniqueIndex('shard_moves_active').on(t.appId).where(sql`${t.state} in ('copying', 'holding', 'deleting', 'aborting')`)],
+);
+export type ShardMoveRow = typeof shardMoves.$inferSelect;
+
+/**
+ * Writes for an app whose move holds it (an Apple or MMP postback, a click, as queue messages),
+ * kept in `DB` and written on the app's new shard right after the switch.
+ */
+export const heldMessages = sqliteTable(
+  'held_messages',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    appId: integer('app_id').notNull(),
+    body: text('body').notNull(),
+    heldAt: integer('held_at', { mode: 'timestamp_ms' }).notNull(),
+  },
+  (t) => [index('held_messages_app').on(t.appId, t.id)],
+);
+
+/**
+ * On a shard: apps whose rows here do not count (a move is copying them in, or deleting them after
+ * the switch). Every read leaves them out, so a report never counts an app twice or half.
+ */
+export const hiddenApps = sqliteTable('hidden_apps', {
+  appId: integer('app_id').primaryKey(),
+  moveId: integer('move_id').notNull(),
+});
+
+/** On a move's target shard: how far each table's copy has got, written with the rows it covers. */
+export const moveCursors = sqliteTable(
+  'move_cursors',
+  {
+    moveId: integer('move_id').notNull(),
+    tableName: text('table_name').notNull(),
+    cursor: integer('cursor').notNull(),
+  },
+  (t) => [primaryKey({ name: 'move_cursors_key', columns: [t.moveId, t.tableName] })],
 );

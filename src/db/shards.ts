@@ -2,10 +2,10 @@
 // settings in `DB` and each app's postbacks, clicks, figures, aggregates and outbox on one of the D1
 // databases `SHARD_0` … `SHARD_{N-1}` (or on `DB` itself when none is bound), as the shard map in
 // `DB` says. Ids shown outside carry their shard, so one integer still names one row.
-import { count, eq, inArray, sql } from 'drizzle-orm';
+import { count, eq, inArray, type SQL, type SQLWrapper, sql } from 'drizzle-orm';
 import type { BatchItem } from 'drizzle-orm/batch';
 import { type Db, StorageUnavailableError } from './db.js';
-import { appShards } from './schema.js';
+import { appShards, hiddenApps } from './schema.js';
 import type { Writer } from './store.js';
 
 /** Local ids stay below this; shard k's rows are shown as k·2⁴⁰ + their id (shard 0's as they are). */
@@ -15,6 +15,22 @@ export const globalId = (shard: number, local: number): number => shard * SHARD_
 
 /** The shard and local id an outside id names. */
 export const splitId = (id: number): { shard: number; local: number } => ({ shard: Math.floor(id / SHARD_ID_SPAN), local: id % SHARD_ID_SPAN });
+
+/**
+ * The app's writes are held while a move makes its final copy (`app_shards.held_since`): the caller
+ * keeps the write in `held_messages` (answering `queued`), and the move writes it after the switch.
+ */
+export class AppHeldError extends StorageUnavailableError {
+  constructor(readonly appId: number) {
+    super(`app_moving: app ${appId} is being moved between shards; its writes are held until the switch`);
+  }
+}
+
+/**
+ * The row's app counts on this database: no move is copying it in or deleting it here. Every read
+ * of per-app rows adds it, so a report never counts an app on two shards, or half of one.
+ */
+export const answeredHere = (appId: SQLWrapper): SQL => sql`not exists (select 1 from ${hiddenApps} where ${hiddenApps.appId} = ${appId})`;
 
 export interface Shard {
   readonly index: number;
@@ -26,9 +42,16 @@ export interface Shard {
 export interface Shards {
   /** Every shard, in index order. */
   readonly all: readonly Shard[];
-  /** The shard holding `appId` (null: postbacks that name no app), placing the app the first time. */
+  /**
+   * The shard holding `appId` (null: postbacks that name no app), placing the app the first time.
+   * Throws `AppHeldError` while a move holds the app's writes.
+   */
   place(appId: number | null | undefined): Promise<Shard>;
-  /** The shards holding any of `appIds` (null: every shard), in index order; apps never seen have none. */
+  /**
+   * The shards holding any of `appIds` (null: every shard), in index order; apps never seen have none.
+   * Read from the map itself, not what the isolate remembers: a report right after a move's switch
+   * goes to the app's new shard.
+   */
   holding(appIds: readonly number[] | null): Promise<Shard[]>;
   /** The shard an outside id names, if it is bound. */
   ofId(id: number): Shard | undefined;
@@ -51,8 +74,8 @@ export function singleShard(db: Db, writer: Writer): Shards {
   };
 }
 
-/** How long an isolate trusts what it read of the map: a move's switch waits longer than this. */
-const SHARD_MAP_TTL_MS = 30_000;
+/** How long an isolate trusts what it read of the map: a move's final copy waits longer than this. */
+export const SHARD_MAP_TTL_MS = 30_000;
 
 /** What an isolate remembers of the map: app → shard, with when it was read. */
 export type ShardMapCache = Map<number, { shard: number; readAt: number }>;
@@ -90,21 +113,23 @@ export function mappedShards(settingsDb: Db, bound: number, open: (index: number
     if (cache.size >= 100_000) cache.clear();
     cache.set(appId, { shard, readAt: now() });
   };
-  const lookup = async (appIds: readonly number[]): Promise<Map<number, number>> => {
+  /** App → shard; `held` gathers the apps whose writes a move holds (never remembered: the hold is short). */
+  const lookup = async (appIds: readonly number[], fresh: boolean, held?: Set<number>): Promise<Map<number, number>> => {
     const found = new Map<number, number>();
     const missing: number[] = [];
     for (const appId of appIds) {
-      const shard = cached(appId);
+      const shard = fresh ? undefined : cached(appId);
       if (shard === undefined) missing.push(appId);
       else found.set(appId, shard);
     }
     for (let i = 0; i < missing.length; i += 90) {
       const rows = await settingsDb
-        .select({ appId: appShards.appId, shard: appShards.shard })
+        .select({ appId: appShards.appId, shard: appShards.shard, heldSince: appShards.heldSince })
         .from(appShards)
         .where(inArray(appShards.appId, missing.slice(i, i + 90)));
       for (const row of rows) {
-        remember(row.appId, row.shard);
+        if (row.heldSince) held?.add(row.appId);
+        else remember(row.appId, row.shard);
         found.set(row.appId, row.shard);
       }
     }
@@ -118,7 +143,9 @@ export function mappedShards(settingsDb: Db, bound: number, open: (index: number
     ofId: (id) => handle(splitId(id).shard),
     async place(appId) {
       const key = appId ?? NO_APP;
-      const known = (await lookup([key])).get(key);
+      const held = new Set<number>();
+      const known = (await lookup([key], false, held)).get(key);
+      if (held.has(key)) throw new AppHeldError(key);
       if (known !== undefined) return shardAt(known, key);
       // One round trip: the least-full shard chosen, the row put in unless a racing placement won,
       // and whichever went in read back.
@@ -128,7 +155,7 @@ export function mappedShards(settingsDb: Db, bound: number, open: (index: number
       );
       const least = sql`(select i from (${indexes}) order by (select count(*) from ${appShards} where ${appShards.shard} = i), i limit 1)`;
       const [, placed] = (await (settingsDb as BatchDb).batch([
-        settingsDb.insert(appShards).select(sql`select ${key}, ${least}, ${now()} where true`).onConflictDoNothing(),
+        settingsDb.insert(appShards).select(sql`select ${key}, ${least}, ${now()}, null where true`).onConflictDoNothing(),
         settingsDb.select({ shard: appShards.shard }).from(appShards).where(eq(appShards.appId, key)),
       ])) as [unknown, Array<{ shard: number }>];
       remember(key, placed[0]!.shard);
@@ -139,11 +166,11 @@ export function mappedShards(settingsDb: Db, bound: number, open: (index: number
       const indexes = [...new Set([...Array.from({ length: bound }, (_, index) => index), ...counts.map((c) => c.shard)])].sort((a, b) => a - b);
       return indexes.map((shard) => ({ shard, apps: counts.find((c) => c.shard === shard)?.apps ?? 0, bound: shard < bound }));
     },
-    placements: (appIds) => lookup(appIds),
+    placements: (appIds) => lookup(appIds, true),
     async holding(appIds) {
       if (appIds === null) return all();
       const holders = new Map<number, Shard>();
-      for (const [appId, index] of await lookup(appIds)) holders.set(index, shardAt(index, appId));
+      for (const [appId, index] of await lookup(appIds, true)) holders.set(index, shardAt(index, appId));
       return [...holders.values()].sort((a, b) => a.index - b.index);
     },
   };

@@ -6,11 +6,14 @@ import { HTTPException } from 'hono/http-exception';
 import type { z } from 'zod';
 import { EmptyScopeError } from '../db/api-keys.js';
 import { StorageUnavailableError } from '../db/db.js';
+import { MoveRefused } from '../maintenance/moves.js';
 import { FieldError, InUseError } from '../model/field-error.js';
 import { paramError, ReportParamError } from '../report/query.js';
 import { ReportTooLargeError } from '../report/run.js';
 import type { AppEnv } from './deps.js';
 import { problem } from './problem.js';
+
+const STATUS_TITLES = { 404: 'Not Found', 409: 'Conflict', 422: 'Unprocessable Content' } as const;
 
 /** A scoped key asked for an app or network outside its scope. */
 export class ScopeError extends Error {}
@@ -72,6 +75,7 @@ export function answerError(error: Error, c: Context<AppEnv>): Response {
   if (error instanceof NotFoundError) return problem(c, 404, 'not_found', 'Not Found', { detail: error.message });
   if (error instanceof FieldError) return invalidBody(c, [{ field: error.field, reason: error.message }], error.message);
   if (error instanceof InUseError) return problem(c, 409, 'in_use', 'Conflict', { detail: error.message });
+  if (error instanceof MoveRefused) return problem(c, error.status, error.code, STATUS_TITLES[error.status], { detail: error.message });
   if (error instanceof EmptyScopeError) return invalidBody(c, [{ field: error.field, reason: error.message }], error.message);
   const deps = c.get('deps');
   if (error instanceof StorageUnavailableError) {

@@ -26,7 +26,9 @@ const ERROR_DESCRIPTIONS = {
   403: 'Role or scope does not allow this',
   404: 'Not found',
   405: 'Method not allowed',
+  409: 'Conflicts with the current state',
   413: 'Body too large',
+  422: 'Understood, but cannot be done',
   503: 'Not stored; retry after Retry-After seconds',
 } as const;
 

@@ -32,6 +32,12 @@ export const PROBLEM_REASONS = [
   'expired_click',
   'app_mismatch',
   'click_after_install',
+  'single_database',
+  'shard_not_bound',
+  'unknown_app',
+  'already_there',
+  'move_in_progress',
+  'target_not_empty',
 ] as const;
 export type ProblemReason = (typeof PROBLEM_REASONS)[number];
 

@@ -8,7 +8,7 @@ import type { InstallModel } from '../conversion/install-date.js';
 import type { Db } from '../db/db.js';
 import { getPartner } from '../db/mmp.js';
 import type { MmpPartnerRow } from '../db/schema.js';
-import { groupByShard, type Shard, type Shards } from '../db/shards.js';
+import { AppHeldError, type Shard, type Shards } from '../db/shards.js';
 import { writeClicks } from '../mmp/click-log.js';
 import type { MmpSaveResult, ReadMmpPostback } from '../mmp/intake.js';
 import { fromMessage, type Queued } from './queue.js';
@@ -20,6 +20,8 @@ export interface ConsumeDeps {
   shards: Shards;
   installModel: InstallModel;
   clickSecrets: () => Promise<readonly string[]>;
+  /** Keeps a message whose app a move holds, for the move to write after its switch. */
+  park?: (queued: Queued, appId: number) => Promise<void>;
   /** Stores an MMP postback on its app's shard. */
   saveMmp: (mmp: { partner: MmpPartnerRow; read: ReadMmpPostback; receivedAt: Date; secrets: readonly string[] }) => Promise<MmpSaveResult>;
   now: () => Date;
@@ -39,9 +41,11 @@ export async function consumeBatch(bodies: readonly unknown[], deps: ConsumeDeps
   const apple: Array<{ at: number; row: Extract<Queued, { kind: 'postback' }>['row'] }> = [];
   const clicks: Array<{ at: number; click: Extract<Queued, { kind: 'click' }>['click'] }> = [];
   const mmp: Array<{ at: number; queued: Extract<Queued, { kind: 'mmp' }> }> = [];
+  const parsed = new Map<number, Queued>();
   for (const [at, body] of bodies.entries()) {
     try {
       const queued = fromMessage(body);
+      parsed.set(at, queued);
       if (queued.kind === 'postback') apple.push({ at, row: queued.row });
       else if (queued.kind === 'click') clicks.push({ at, click: queued.click });
       else mmp.push({ at, queued });
@@ -51,8 +55,21 @@ export async function consumeBatch(bodies: readonly unknown[], deps: ConsumeDeps
     }
   }
   const storedOn = new Set<Shard>();
-  const fail = (ats: readonly number[], error: unknown) => {
-    for (const at of ats) settled[at] = error;
+  // A message whose app a move holds is kept for the move (written after its switch), not retried:
+  // the hold may outlast the queue's retries.
+  const fail = async (ats: readonly number[], error: unknown) => {
+    for (const at of ats) {
+      if (error instanceof AppHeldError && deps.park) {
+        try {
+          await deps.park(parsed.get(at)!, error.appId);
+          continue;
+        } catch (parking) {
+          settled[at] = parking;
+          continue;
+        }
+      }
+      settled[at] = error;
+    }
   };
 
   // Each shard's postbacks in one write, the shards in parallel: one failing retries only its own.
@@ -101,26 +118,43 @@ export async function consumeBatch(bodies: readonly unknown[], deps: ConsumeDeps
       if (!partner) throw new Error(`MMP partner ${queued.partnerId} no longer exists`);
       await deps.saveMmp({ partner, read: queued.read, receivedAt: queued.receivedAt, secrets: await deps.clickSecrets() });
     } catch (error) {
-      settled[at] = error;
+      await fail([at], error);
     }
   }
   return { settled, storedOn };
 }
 
-/** `items` by shard; when the shard map cannot be read, none is written and all are retried. */
+/**
+ * `items` by shard, in index order. Those of an app a move holds are failed with its `AppHeldError`
+ * (and so kept for the move); when the shard map cannot be read, none is written and all are retried.
+ */
 async function inShards<T extends { at: number }>(
   shards: Shards,
   items: readonly T[],
   appOf: (item: T) => number | null | undefined,
-  fail: (ats: number[], error: unknown) => void,
-) {
+  fail: (ats: number[], error: unknown) => Promise<void>,
+): Promise<Array<[Shard, T[]]>> {
+  const groups = new Map<Shard, T[]>();
+  const held = new Map<number, number[]>();
   try {
-    return await groupByShard(shards, items, appOf);
+    for (const item of items) {
+      try {
+        const shard = await shards.place(appOf(item));
+        const group = groups.get(shard);
+        if (group) group.push(item);
+        else groups.set(shard, [item]);
+      } catch (error) {
+        if (!(error instanceof AppHeldError)) throw error;
+        held.set(error.appId, [...(held.get(error.appId) ?? []), item.at]);
+      }
+    }
   } catch (error) {
-    fail(
+    await fail(
       items.map((i) => i.at),
       error,
     );
     return [];
   }
+  for (const [appId, ats] of held) await fail(ats, new AppHeldError(appId));
+  return [...groups].sort(([a], [b]) => a.index - b.index);
 }

@@ -3,6 +3,7 @@
 
 import type { InstallModel } from '../conversion/install-date.js';
 import type { NewPostbackRow } from '../db/schema.js';
+import { AppHeldError } from '../db/shards.js';
 import type { Writer } from '../db/store.js';
 import { inspectPostback, type Verification } from '../postback/inspect.js';
 import { readPostback } from '../postback/read.js';
@@ -21,6 +22,11 @@ export interface IngestDeps {
    * resolves once the queue has it. The answer then says `queued`, with no id yet.
    */
   enqueue?: (queued: Queued) => Promise<void>;
+  /**
+   * Sharded Workers: keeps a write whose app a move holds (`AppHeldError`) until the move's switch
+   * writes it. The answer then says `queued`, as in queue mode.
+   */
+  park?: (queued: Queued, appId: number) => Promise<void>;
   now: () => Date;
   installModel: InstallModel;
 }
@@ -69,9 +75,16 @@ export async function ingestPostback(bytes: Uint8Array, deps: IngestDeps, relay?
   if (relay?.adNetworkId && prepared.row.adNetworkId?.toLowerCase() !== relay.adNetworkId.toLowerCase()) {
     return { ok: false, relayMismatch: prepared.row.adNetworkId ?? null };
   }
+  const queued = { ok: true, receipt: { id: null, outcome: 'queued', signature: prepared.inspection.signature, reasons: prepared.inspection.reasons } } as const;
   if (deps.enqueue) {
     await deps.enqueue({ kind: 'postback', row: prepared.row });
-    return { ok: true, receipt: { id: null, outcome: 'queued', signature: prepared.inspection.signature, reasons: prepared.inspection.reasons } };
+    return queued;
   }
-  return { ok: true, receipt: await storePrepared(prepared, deps) };
+  try {
+    return { ok: true, receipt: await storePrepared(prepared, deps) };
+  } catch (error) {
+    if (!(error instanceof AppHeldError && deps.park)) throw error;
+    await deps.park({ kind: 'postback', row: prepared.row }, error.appId);
+    return queued;
+  }
 }

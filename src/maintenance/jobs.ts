@@ -39,10 +39,20 @@ export async function runJobChunk(writer: Writer, job: Job, installModel: Instal
 /**
  * Drains pending jobs, oldest first, for at most `maxChunks` chunks (a Worker invocation may run
  * only so many queries; the next one resumes from the cursor). Returns how many chunks ran.
+ * Re-derives of the apps in `waiting` (a move is copying them) that have not begun wait.
  */
-export async function runPendingJobs(db: Db, writer: Writer, installModel: InstallModel, now: () => Date, size?: number, maxChunks = Infinity): Promise<number> {
+export async function runPendingJobs(
+  db: Db,
+  writer: Writer,
+  installModel: InstallModel,
+  now: () => Date,
+  size?: number,
+  maxChunks = Infinity,
+  waiting: ReadonlySet<number> = new Set(),
+): Promise<number> {
   let chunks = 0;
   for (const job of await pendingJobs(db)) {
+    if (job.kind === 'rederive' && job.cursor === 0 && job.appId !== null && waiting.has(job.appId)) continue;
     let more = true;
     while (more && chunks < maxChunks) {
       more = await runJobChunk(writer, job, installModel, now(), size);
@@ -58,11 +68,12 @@ export async function runPendingJobs(db: Db, writer: Writer, installModel: Insta
  * this hands each to the shard holding its app (a copy that names it, so handing it twice copies it
  * once) and then marks it done in `DB`. The shards' runners take it from there.
  */
-export async function dispatchJobs(settingsDb: Db, shards: Shards, now: Date): Promise<number> {
+export async function dispatchJobs(settingsDb: Db, shards: Shards, now: Date, waiting: ReadonlySet<number> = new Set()): Promise<number> {
   let dispatched = 0;
   for (const job of await pendingJobs(settingsDb)) {
-    // Copies (when SHARD_0 is DB itself) and rebuilds (each database queues its own) stay put.
-    if (job.kind !== 'rederive' || job.originJobId !== null || job.appId === null) continue;
+    // Copies (when SHARD_0 is DB itself) and rebuilds (each database queues its own) stay put; a
+    // move copying the app keeps its re-derive here until the app's shard is settled.
+    if (job.kind !== 'rederive' || job.originJobId !== null || job.appId === null || waiting.has(job.appId)) continue;
     for (const shard of await shards.holding([job.appId])) {
       await shard.writer.run((tx) =>
         tx.batch([tx.db.insert(maintenanceJobs).values({ kind: job.kind, appId: job.appId, createdAt: job.createdAt, originJobId: job.id }).onConflictDoNothing()]),

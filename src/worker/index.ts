@@ -10,6 +10,7 @@ import { createApp } from '../http/app.js';
 import type { AppDeps } from '../http/deps.js';
 import { consumeBatch } from '../ingest/consume.js';
 import { dispatchJobs, runPendingJobs } from '../maintenance/jobs.js';
+import { advanceMoves, copyingMoves } from '../maintenance/moves.js';
 import { errorMessage } from '../observability/logger.js';
 import { createWorkerRuntime, type WorkerEnv, type WorkerRuntime } from './runtime.js';
 
@@ -36,6 +37,8 @@ export const CRON_BUDGET = {
   wallMs: 20_000,
   /** Shards one run serves (the rest in the next runs): each takes a share of the budgets above. */
   shardsPerRun: 4,
+  /** Slices of moves between shards (each a read on one shard and a batch on another). */
+  moveSlices: 40,
 };
 
 /** Sends a shard's due deliveries, a few rounds at most; resolves with how many were attempted. */
@@ -137,8 +140,13 @@ export default {
     const runtime = await createWorkerRuntime(env);
     const { db, shards, config, deps } = runtime;
     const log = (task: string) => (error: unknown) => deps.logger.error(`${task} failed`, { error: errorMessage(error) });
+    const sharded = shards.all.some((s) => s.db !== db);
+    // Moves copying an app hold back its re-derives and their shards' retention until their switch.
+    const copying = sharded ? await copyingMoves(db).catch((error: unknown) => log('moves')(error)) : undefined;
+    if (sharded && !copying) return;
+    const waiting = copying?.apps ?? new Set<number>();
     // Settings changes queue their re-derives in DB; with shards bound, each goes to its app's shard.
-    const dispatched = shards.all.some((s) => s.db !== db) ? await dispatchJobs(db, shards, deps.now()).catch(log('dispatch')) : 0;
+    const dispatched = sharded ? await dispatchJobs(db, shards, deps.now(), waiting).catch(log('dispatch')) : 0;
     const served = cronShards(shards.all, controller.scheduledTime);
     const share = (budget: number) => Math.max(1, Math.floor(budget / served.length));
     const totals = { sent: 0, chunks: 0, pruned: 0 };
@@ -148,10 +156,11 @@ export default {
         totals[key] += n ?? 0;
       };
       await drainOutbox(runtime, shard, started, share(CRON_BUDGET.sendRounds)).then(add('sent'), log(`forwarding (shard ${shard.index})`));
-      await runPendingJobs(shard.db, shard.writer, config.installModel, deps.now, CRON_BUDGET.jobChunkSize, share(CRON_BUDGET.jobChunks)).then(
+      await runPendingJobs(shard.db, shard.writer, config.installModel, deps.now, CRON_BUDGET.jobChunkSize, share(CRON_BUDGET.jobChunks), waiting).then(
         add('chunks'),
         log(`maintenance (shard ${shard.index})`),
       );
+      if (copying?.shards.has(shard.index)) continue;
       await pruneExpired(
         shard.writer,
         { unverifiedDays: config.retentionDays, verifiedDays: config.retentionVerifiedDays },
@@ -160,6 +169,12 @@ export default {
         share(CRON_BUDGET.pruneChunks),
       ).then(add('pruned'), log(`retention (shard ${shard.index})`));
     }
-    deps.logger.info('cron', { ...totals, dispatched, shards: served.map((s) => s.index), ms: Date.now() - started });
+    const moveSlices = sharded
+      ? await advanceMoves(
+          { settingsDb: db, shards, now: deps.now, writeHeld: async (bodies) => (await consumeBatch(bodies, deps)).settled },
+          { slices: CRON_BUDGET.moveSlices, until: started + CRON_BUDGET.wallMs },
+        ).catch(log('moves'))
+      : 0;
+    deps.logger.info('cron', { ...totals, dispatched, moveSlices, shards: served.map((s) => s.index), ms: Date.now() - started });
   },
 } satisfies ExportedHandler<WorkerEnv>;

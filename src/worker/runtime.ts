@@ -10,7 +10,8 @@ import type { Db } from '../db/db.js';
 import { StorageUnavailableError } from '../db/db.js';
 import { findClick } from '../db/mmp.js';
 import * as schema from '../db/schema.js';
-import { globalId, mappedShards, type Shard, type ShardMapCache, type Shards } from '../db/shards.js';
+import { heldMessages } from '../db/schema.js';
+import { AppHeldError, globalId, mappedShards, type Shard, type ShardMapCache, type Shards } from '../db/shards.js';
 import type { Writer } from '../db/store.js';
 import { parseAllowlist, RateLimiter } from '../http/client-guard.js';
 import type { AppDeps } from '../http/deps.js';
@@ -182,6 +183,10 @@ export async function createWorkerRuntime(env: WorkerEnv, now: () => Date = () =
   const limiter = rateLimiter(config);
   const enqueue = config.ingestMode === 'queue' ? queuedIngest(env) : undefined;
   const clickSecrets = clickSecretSource(config.clickSecrets, writer, now, storedClickSecret);
+  // A write whose app a move holds waits in DB; the move writes it on the app's new shard.
+  const park = async (queued: Queued, appId: number) => {
+    await db.insert(heldMessages).values({ appId, body: JSON.stringify(toMessage(queued)), heldAt: now() });
+  };
   const deps: WorkerRuntime['deps'] = {
     db,
     writer,
@@ -236,11 +241,18 @@ export async function createWorkerRuntime(env: WorkerEnv, now: () => Date = () =
     },
     // One write per click, after its redirect: D1 takes it in one batch (the click, its counts); in
     // queue mode the click is queued instead, and the consumer writes a batch's clicks together.
+    park,
     recordClick: (row) =>
       defer(
-        retried(async () => (enqueue ? enqueue({ kind: 'click', click: row }) : writeClicks((await shards.place(row.appId)).writer, [row], now()))).catch((error: unknown) =>
-          logger.error('click not written', { error: errorMessage(error), link_id: row.linkId }),
-        ),
+        retried(async () => {
+          if (enqueue) return enqueue({ kind: 'click', click: row });
+          try {
+            await writeClicks((await shards.place(row.appId)).writer, [row], now());
+          } catch (error) {
+            if (!(error instanceof AppHeldError)) throw error;
+            await park({ kind: 'click', click: row }, error.appId);
+          }
+        }).catch((error: unknown) => logger.error('click not written', { error: errorMessage(error), link_id: row.linkId })),
       ),
   };
   return { config, db, writer, unit, shards, touched, deps };

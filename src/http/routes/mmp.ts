@@ -7,7 +7,7 @@ import type { Context } from 'hono';
 import { StorageUnavailableError } from '../../db/db.js';
 import { getMmpPostback, getPartner, listMmpPostbacks, listPartners, type MmpPostbackFilter } from '../../db/mmp.js';
 import type { MmpPartnerRow, MmpPostbackRow } from '../../db/schema.js';
-import { outside, pageAcross, splitId } from '../../db/shards.js';
+import { AppHeldError, outside, pageAcross, splitId } from '../../db/shards.js';
 import { CLICK_REJECTIONS, readMmpPostback, saveMmpPostback } from '../../mmp/intake.js';
 import { changePartner, createPartner, PartnerInput, partnerRanges, publicPartner, removePartner, rotateToken, tokenMatches } from '../../mmp/partners.js';
 import { inRanges, parseCidrList, type Range } from '../../model/cidr.js';
@@ -236,7 +236,7 @@ export function mmpRoutes(app: OpenAPIHono<AppEnv>): void {
       path: '/v1/mmp-partners/{id}',
       summary: 'Remove a partner no link names (409 in_use otherwise); its postbacks stay',
       request: { params: IdParams },
-      responses: { 204: noContent('Removed'), 409: { description: 'Links still name it' }, ...errorResponses(401, 403, 404) },
+      responses: { 204: noContent('Removed'), ...errorResponses(401, 403, 404), 409: { description: 'Links still name it' } },
     }),
     async (c) => {
       const { id } = c.req.valid('param');
@@ -286,6 +286,12 @@ export function mmpRoutes(app: OpenAPIHono<AppEnv>): void {
         ? await deps.saveMmp({ partner, read: read.postback, receivedAt, secrets })
         : await deps.writer.run((tx) => saveMmpPostback(tx, partner, read.postback, receivedAt, secrets));
     } catch (error) {
+      // A move holds the app's writes: kept, and written (click checks and all) after its switch.
+      if (error instanceof AppHeldError && deps.park) {
+        await deps.park({ kind: 'mmp', partnerId: partner.id, read: read.postback, receivedAt }, error.appId);
+        deps.metrics.mmpPostbacks.inc({ outcome: 'queued' });
+        return c.json({ id: null, outcome: 'queued' as const, reasons: [] }, 200);
+      }
       if (error instanceof StorageUnavailableError) refused(c, 'storage_unavailable');
       throw error;
     }
