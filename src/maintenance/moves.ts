@@ -242,6 +242,7 @@ export interface MoveBudget {
 /** Advances every move under way, oldest first, within the budget; resolves with the slices taken. */
 export async function advanceMoves(deps: MoveDeps, budget: MoveBudget): Promise<number> {
   let slices = 0;
+  const failures: unknown[] = [];
   const spend = () => slices < budget.slices && Date.now() < budget.until;
   slices += await writeHeldMessages(deps, 100);
   const moves = await deps.settingsDb
@@ -259,13 +260,20 @@ export async function advanceMoves(deps: MoveDeps, budget: MoveBudget): Promise<
       .where(and(eq(shardMoves.id, move.id), or(isNull(shardMoves.leasedUntil), lte(shardMoves.leasedUntil, now))))
       .returning({ id: shardMoves.id });
     if (!leased.length) continue;
-    const mover = new Mover(deps, move);
+    // One move failing (a shard unbound under it, D1 unavailable) leaves the others to go on.
     try {
-      slices += await mover.advance(() => slices + mover.slices < budget.slices && Date.now() < budget.until);
-    } finally {
-      await mover.save();
+      const mover = new Mover(deps, move);
+      try {
+        slices += await mover.advance(() => slices + mover.slices < budget.slices && Date.now() < budget.until);
+      } finally {
+        await mover.save();
+      }
+    } catch (error) {
+      failures.push(error);
+      await deps.settingsDb.update(shardMoves).set({ leasedUntil: null }).where(eq(shardMoves.id, move.id));
     }
   }
+  if (failures.length) throw new AggregateError(failures, `${failures.length} move(s) could not advance: ${failures.map(String).join('; ')}`);
   return slices;
 }
 

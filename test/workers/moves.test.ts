@@ -302,6 +302,24 @@ describe('moving an app between shards', () => {
     expect((await startMove(sharded, 303, to)).state).toBe('copying');
   });
 
+  it('goes on with the other moves when one cannot advance, and leaves the failed one to the next run', async () => {
+    clock.at = new Date('2026-11-20T05:00:00Z');
+    // 101 on shard 0, 202 on shard 1.
+    for (const app of [101, 202]) await json(sharded.app.request(SKAN, { method: 'POST', body: JSON.stringify(await skan4Postback(signing.key, { 'app-id': app })) }));
+    const blocked = await startMove(sharded, 101, 2);
+    const free = await startMove(sharded, 202, 0);
+    // A deployment that lost its SHARD_2 binding: the first move cannot run, the second does.
+    const short = await side({ ...shardedEnv(), SHARD_2: undefined } as WorkerEnv);
+    await expect(runMoves(short)).rejects.toThrow(`move ${blocked.id}: SHARD_2 is not bound`);
+    expect((await moveOf(sharded, free.id)).state).toBe('holding');
+    const [lease] = await sharded.runtime.db.values<[number | null]>(sql`select leased_until from shard_moves where id = ${blocked.id}`);
+    expect(lease).toEqual([null]);
+    expect((await moveOf(sharded, blocked.id)).state).toBe('copying');
+    // With the binding back, it runs.
+    await runMoves(sharded);
+    expect((await moveOf(sharded, blocked.id)).state).toBe('holding');
+  });
+
   it('refuses what cannot be moved with a reason, and lists moves', async () => {
     await json(sharded.app.request(SKAN, { method: 'POST', body: JSON.stringify(await skan4Postback(signing.key, { 'app-id': 101 })) }));
     await json(single.app.request(SKAN, { method: 'POST', body: JSON.stringify(await skan4Postback(signing.key, { 'app-id': 101 })) }));
