@@ -3,8 +3,9 @@
 // 4.0 postbacks of 20 apps per round, sent 100 per request as queue messages, written either as
 // the consumer writes a batch (one db.batch() per shard) or one postback per db.batch(); rounds
 // A B A B on emptied databases, and the median of each. With --shards 3 the Worker binds three
-// shards, as [env.scale] does. Local D1 is SQLite in the same process: the figures show what
-// batching saves in statements and round trips here, not D1's network latency.
+// shards, as [env.scale] does. With --move, each round's postbacks are one app's, and the app is then
+// moved to another shard as the cron moves it (the write rate the baseline). Local D1 is SQLite in
+// the same process: the figures show statements and round trips saved here, not D1's network latency.
 import 'reflect-metadata'; // before @peculiar/x509 loads (it needs the polyfill)
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -22,11 +23,15 @@ const { values } = parseArgs({
     postbacks: { type: 'string', default: '5000' },
     rounds: { type: 'string', default: '3' },
     shards: { type: 'string', default: '0' },
+    move: { type: 'boolean', default: false },
   },
 });
 const N = Number(values.postbacks);
 const ROUNDS = Number(values.rounds);
-const SHARDS = Number(values.shards);
+const MOVE = values.move;
+// Moving needs two shards, and one app to move: all the postbacks are its.
+const SHARDS = MOVE ? Math.max(2, Number(values.shards)) : Number(values.shards);
+const APPS = MOVE ? 1 : 20;
 const BATCH = 100;
 const root = new URL('..', import.meta.url).pathname;
 
@@ -38,7 +43,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 async function messages(round: number): Promise<unknown[]> {
   const out: unknown[] = [];
   for (let i = 0; i < N; i++) {
-    const body = signSkan(skanBody('4.0', { 'app-id': 1_000_000 + (i % 20), 'source-identifier': String(1000 + (i % 300)), 'conversion-value': i % 64 }), key, '4.0');
+    const body = signSkan(skanBody('4.0', { 'app-id': 1_000_000 + (i % APPS), 'source-identifier': String(1000 + (i % 300)), 'conversion-value': i % 64 }), key, '4.0');
     const prepared = await preparePostback(new TextEncoder().encode(JSON.stringify(body)), verification, new Date(Date.UTC(2026, 10, 20) + round * 3_600_000 + i * 1000));
     if (!prepared.ok) throw new Error('the bench built a postback it cannot read');
     out.push(toMessage({ kind: 'postback', row: prepared.row }));
@@ -75,6 +80,7 @@ const tables = (
 
 async function round(mode: 'batch' | 'single', r: number): Promise<number> {
   for (const db of databases) for (const table of tables) await db.prepare(`delete from "${table}"`).run();
+  await mf.dispatchFetch('http://bench/forget', { method: 'POST' });
   const sent = await messages(r);
   const started = performance.now();
   for (let i = 0; i < sent.length; i += BATCH) {
@@ -89,7 +95,7 @@ async function round(mode: 'batch' | 'single', r: number): Promise<number> {
   return N / seconds;
 }
 
-try {
+async function consumerRounds(): Promise<void> {
   await round('batch', 0); // warm-up, not counted
   const rates: Record<'batch' | 'single', number[]> = { batch: [], single: [] };
   for (let r = 1; r <= ROUNDS; r++) {
@@ -102,6 +108,45 @@ try {
   console.log(
     JSON.stringify({ postbacks: N, rounds: ROUNDS, shards: SHARDS, batch_per_s: Math.round(batch), single_per_s: Math.round(single), ratio: Number((batch / single).toFixed(2)) }),
   );
+}
+
+/**
+ * --move: each round writes N postbacks of one app (as the consumer writes batches, timed: the
+ * baseline), then moves the app to shard 1 as the cron would, a run of the cron's budget per minute.
+ */
+async function moveRounds(): Promise<void> {
+  const rows: Array<{ ingest_per_s: number; move_per_s: number; runs: number; slices: number }> = [];
+  for (let r = 0; r <= ROUNDS; r++) {
+    const ingest = await round('batch', r);
+    const response = await mf.dispatchFetch(`http://bench/move?app=1000000&to=1`, { method: 'POST' });
+    if (!response.ok) throw new Error(`round ${r}: the move failed: ${await response.text()}`);
+    const moved = (await response.json()) as { state: string; runs: number; slices: number; ms: number };
+    if (moved.state !== 'done') throw new Error(`round ${r}: the move ended ${moved.state}`);
+    const left = (await databases[1]!.prepare('select count(*) as n from postbacks').first<{ n: number }>())!.n;
+    const onTarget = (await databases[2]!.prepare('select count(*) as n from postbacks').first<{ n: number }>())!.n;
+    if (left !== 0 || onTarget !== N) throw new Error(`round ${r}: ${left} postbacks left on the source, ${onTarget} on the target`);
+    const row = { ingest_per_s: ingest, move_per_s: N / (moved.ms / 1000), runs: moved.runs, slices: moved.slices };
+    console.log(`round ${r}${r === 0 ? ' (warm-up)' : ''}: ingest ${ingest.toFixed(0)}/s, move ${row.move_per_s.toFixed(0)}/s in ${moved.runs} cron runs, ${moved.slices} slices`);
+    if (r > 0) rows.push(row);
+  }
+  const ingest = median(rows.map((x) => x.ingest_per_s));
+  const moved = median(rows.map((x) => x.move_per_s));
+  console.log(
+    JSON.stringify({
+      postbacks: N,
+      rounds: ROUNDS,
+      ingest_per_s: Math.round(ingest),
+      move_per_s: Math.round(moved),
+      ratio: Number((moved / ingest).toFixed(2)),
+      cron_runs: median(rows.map((x) => x.runs)),
+      slices: median(rows.map((x) => x.slices)),
+    }),
+  );
+}
+
+try {
+  if (MOVE) await moveRounds();
+  else await consumerRounds();
 } finally {
   await mf.dispose();
   rmSync(out, { recursive: true, force: true });
