@@ -1,16 +1,24 @@
-// `npm run bench:reports [-- --postbacks N --mmp M --runs R]`: load N postbacks' aggregates over 365 days
-// (5 networks, 20 apps, 100 campaigns each, all windows, each campaign mapped to a network campaign
-// id), M MMP postbacks' (default N / 5) and a network's uploaded daily installs per campaign, then
+// `npm run bench:reports [-- --postbacks N --mmp M --runs R --dataset worst|realistic]`: load N postbacks'
+// aggregates over 365 days (5 networks, 20 apps, 100 campaigns each, all windows, each campaign mapped
+// to a network campaign id), M MMP postbacks' (default N / 5) and a network's uploaded daily installs
+// per campaign, then
 // time the real report path (HTTP route → reader threads → query → JSON / CSV, as the server runs it)
 // for one app, 90 days, group_by=date,campaign,window, in America/Los_Angeles; and the discrepancy
 // report of the same app and days by date and network campaign (SKAN, MMP and the uploads joined). `--keep` keeps the database and
 // `--db PATH` times one kept before, without loading again. The loader writes the rollups exactly as ingest would (the same
 // contributionOf), without raw bodies or signature checks: the report never reads those.
+// `--dataset worst` (the default) draws every dimension uniformly, so nearly every postback is a
+// rollup row of its own; `realistic` draws campaign sizes from a Zipf law, arrivals from a daily
+// curve, conversion values skewed toward low ones, a few source identifiers per campaign and
+// countries and publisher apps skewed as real traffic is. Both also keep the report's app's postbacks
+// as raw rows (`postbacks`, bodies of a real postback's size) and time the same report computed from
+// them at query time, as peers without aggregates do (prosper202 and its kind), for the ratio.
 import 'reflect-metadata'; // before @peculiar/x509 loads (it needs the polyfill)
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { tzOffset } from '@date-fns/tz';
 import { campaignOf } from '../src/conversion/campaign.js';
 import { DEFAULT_INSTALL_MODEL, estimateInstall } from '../src/conversion/install-date.js';
 import { MMP_ROLLUP_KEY, MMP_ROLLUP_MEASURES, mmpRollups, ROLLUP_KEY, ROLLUP_MEASURES, rollups } from '../src/db/schema.js';
@@ -31,8 +39,11 @@ const { values } = parseArgs({
     runs: { type: 'string', default: '30' },
     keep: { type: 'boolean', default: false },
     db: { type: 'string' },
+    dataset: { type: 'string', default: 'worst' },
   },
 });
+if (values.dataset !== 'worst' && values.dataset !== 'realistic') throw new Error('--dataset: worst or realistic');
+const REALISTIC = values.dataset === 'realistic';
 const N = Number(values.postbacks);
 const M = values.mmp === undefined ? Math.round(N / 5) : Number(values.mmp);
 const RUNS = Number(values.runs);
@@ -53,14 +64,69 @@ const rand = () => {
 };
 const pick = <T>(xs: readonly T[]) => xs[Math.floor(rand() * xs.length)]!;
 
+/** A draw from `xs` weighted by `weights` (cumulative, searched by halves). */
+function weighted<T>(xs: readonly T[], weights: readonly number[]): () => T {
+  const cumulative: number[] = [];
+  let total = 0;
+  for (const w of weights) {
+    total += w;
+    cumulative.push(total);
+  }
+  return () => {
+    const x = rand() * total;
+    let lo = 0;
+    let hi = cumulative.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (cumulative[mid]! > x) hi = mid;
+      else lo = mid + 1;
+    }
+    return xs[lo]!;
+  };
+}
+const zipf = (n: number, s: number) => Array.from({ length: n }, (_, rank) => 1 / (rank + 1) ** s);
+const CAMPAIGNS = Array.from({ length: 100 }, (_, c) => String(c).padStart(2, '0'));
+const realistic = {
+  campaign: weighted(CAMPAIGNS, zipf(100, 1.1)),
+  network: weighted(NETWORKS, zipf(NETWORKS.length, 1)),
+  country: weighted(COUNTRIES, [40, 10, 8, 6, 8, 6, 6, 5, 4, 3]),
+  // Fine values fall off geometrically: most installs never reach a later milestone.
+  fine: weighted(
+    Array.from({ length: 64 }, (_, v) => v),
+    Array.from({ length: 64 }, (_, v) => 0.85 ** v),
+  ),
+  coarse: weighted(['low', 'medium', 'high'] as const, [70, 20, 10]),
+  publisher: weighted(
+    Array.from({ length: 500 }, (_, i) => 500_000_000 + i),
+    zipf(500, 1.2),
+  ),
+  // Installs by hour of day (UTC): a trough at night, a peak in the evening.
+  hour: weighted(
+    Array.from({ length: 24 }, (_, h) => h),
+    Array.from({ length: 24 }, (_, h) => 1 + 0.8 * Math.sin(((h - 9) / 24) * 2 * Math.PI)),
+  ),
+};
+
+/** When in `day` a postback arrives: uniform (worst case), or along the daily curve. */
+const arrival = (dayStart: number) => (REALISTIC ? dayStart + realistic.hour() * 3_600_000 + Math.floor(rand() * 3_600_000) : dayStart + Math.floor(rand() * DAY));
+
 function postbackAt(receivedAt: Date): Contributor {
   const window = rand() < 0.6 ? 0 : rand() < 0.6 ? 1 : 2;
-  const campaign = String(Math.floor(rand() * 100)).padStart(2, '0');
+  const campaign = REALISTIC ? realistic.campaign() : pick(CAMPAIGNS);
   const tier = rand();
-  const sourceIdentifier = window > 0 || tier < 0.3 ? campaign : tier < 0.6 ? `${Math.floor(rand() * 10)}${campaign}` : `${Math.floor(rand() * 90) + 10}${campaign}`;
+  // Realistic: a campaign's ads carry one of three 4-digit source identifiers (its placements).
+  const sourceIdentifier = REALISTIC
+    ? window > 0 || tier < 0.3
+      ? campaign
+      : `${1 + Math.floor(rand() * 3)}0${campaign}`
+    : window > 0 || tier < 0.3
+      ? campaign
+      : tier < 0.6
+        ? `${Math.floor(rand() * 10)}${campaign}`
+        : `${Math.floor(rand() * 90) + 10}${campaign}`;
   const didWin = window > 0 || rand() < 0.9;
-  const fine = window === 0 && didWin && rand() < 0.8 ? Math.floor(rand() * 64) : null;
-  const coarse = fine === null && didWin && rand() < 0.7 ? pick(['low', 'medium', 'high'] as const) : null;
+  const fine = window === 0 && didWin && rand() < 0.8 ? (REALISTIC ? realistic.fine() : Math.floor(rand() * 64)) : null;
+  const coarse = fine === null && didWin && rand() < 0.7 ? (REALISTIC ? realistic.coarse() : pick(['low', 'medium', 'high'] as const)) : null;
   return {
     protocol: 'skan',
     environment: 'production',
@@ -68,7 +134,7 @@ function postbackAt(receivedAt: Date): Contributor {
     outcome: 'stored',
     receivedAt,
     installedAt: estimateInstall(receivedAt, { protocol: 'skan', version: '4.0', window }, DEFAULT_INSTALL_MODEL),
-    adNetworkId: pick(NETWORKS),
+    adNetworkId: REALISTIC ? realistic.network() : pick(NETWORKS),
     appId: pick(APPS),
     campaign: campaignOf({ sourceIdentifier, campaignId: null }),
     campaignName: `Campaign ${campaign}`,
@@ -81,18 +147,102 @@ function postbackAt(receivedAt: Date): Contributor {
     version: '4.0',
     conversionType: null,
     adInteractionType: null,
-    countryCode: pick(COUNTRIES),
+    countryCode: REALISTIC ? realistic.country() : pick(COUNTRIES),
     conversionValue: fine,
     coarseConversionValue: coarse,
-    sourceAppId: tier > 0.8 && window === 0 ? 500_000_000 + Math.floor(rand() * 500) : null,
+    sourceAppId: tier > 0.8 && window === 0 ? (REALISTIC ? realistic.publisher() : 500_000_000 + Math.floor(rand() * 500)) : null,
     sourceDomain: null,
     decode: null,
   };
 }
 
-function load(path: string): { seconds: number; rollupRows: number } {
+/** The app every timed report asks for: its postbacks are kept raw too, for the query-time peer. */
+const REPORT_APP = APPS[3]!;
+const RAW_COLUMNS = [
+  'received_at',
+  'protocol',
+  'environment',
+  'version',
+  'signature',
+  'reasons',
+  'outcome',
+  'dedupe_key',
+  'body_sha256',
+  'body',
+  'ad_network_id',
+  'transaction_id',
+  'postback_sequence_index',
+  'source_identifier',
+  'app_id',
+  'source_app_id',
+  'redownload',
+  'fidelity_type',
+  'did_win',
+  'conversion_value',
+  'coarse_conversion_value',
+  'country_code',
+  'campaign',
+  'installed_at',
+  'campaign_name',
+  'network_campaign_id',
+];
+// Not from `rand`: the aggregates stay those of earlier runs, draw for draw.
+const hex = (n: number) => Array.from({ length: n }, () => Math.floor(Math.random() * 16).toString(16)).join('');
+
+/** A raw row as ingest keeps it, with a body of a signed SKAN 4.0 postback's size (~650 bytes). */
+function rawRow(p: Contributor, i: number): unknown[] {
+  const transactionId = `${hex(8)}-${hex(4)}-4${hex(3)}-a${hex(3)}-${String(i).padStart(12, '0')}`;
+  const body = JSON.stringify({
+    version: '4.0',
+    'ad-network-id': p.adNetworkId,
+    'source-identifier': p.sourceIdentifier,
+    'app-id': p.appId,
+    'transaction-id': transactionId,
+    redownload: p.redownload,
+    'source-app-id': p.sourceAppId ?? undefined,
+    'fidelity-type': p.fidelityType,
+    'did-win': p.didWin,
+    'postback-sequence-index': p.postbackSequenceIndex,
+    'conversion-value': p.conversionValue ?? undefined,
+    'coarse-conversion-value': p.coarseConversionValue ?? undefined,
+    'attribution-signature': Buffer.from(hex(144), 'hex').toString('base64'),
+  });
+  const dedupeKey = `skan|production|${p.adNetworkId}|${transactionId}|${p.postbackSequenceIndex}`;
+  return [
+    p.receivedAt.getTime(),
+    p.protocol,
+    p.environment,
+    p.version,
+    p.signature,
+    '[]',
+    p.outcome,
+    dedupeKey,
+    hex(64),
+    body,
+    p.adNetworkId,
+    transactionId,
+    p.postbackSequenceIndex,
+    p.sourceIdentifier,
+    p.appId,
+    p.sourceAppId,
+    p.redownload ? 1 : 0,
+    p.fidelityType,
+    p.didWin ? 1 : 0,
+    p.conversionValue,
+    p.coarseConversionValue,
+    p.countryCode,
+    p.campaign,
+    p.installedAt?.getTime() ?? null,
+    p.campaignName,
+    p.networkCampaignId,
+  ];
+}
+
+function load(path: string): { seconds: number; rollupRows: number; rawRows: number } {
   const started = performance.now();
   const { sqlite } = openDatabase(path, { synchronous: 'normal' });
+  const raw = sqlite.prepare(`insert into postbacks (${RAW_COLUMNS.join(', ')}) values (${RAW_COLUMNS.map(() => '?').join(', ')})`);
+  let rawRows = 0;
   const measures = ROLLUP_MEASURES.map((m) => rollups[m].name);
   const columns = [...ROLLUP_KEY.map((k) => rollups[k].name), ...measures];
   const insert = sqlite.prepare(
@@ -104,9 +254,12 @@ function load(path: string): { seconds: number; rollupRows: number } {
   for (let day = 0; day < 365; day++) {
     // Keys from different arrival days never meet, so one day at a time keeps memory flat.
     const groups = new Map<string, unknown[]>();
+    const kept: unknown[][] = [];
     const target = Math.round(perDay * (day + 1));
     for (; made < target; made++) {
-      const contribution = contributionOf(postbackAt(new Date(END - (365 - day) * DAY + Math.floor(rand() * DAY))))!;
+      const postback = postbackAt(new Date(arrival(END - (365 - day) * DAY)));
+      if (postback.appId === REPORT_APP) kept.push(rawRow(postback, made));
+      const contribution = contributionOf(postback)!;
       const key = ROLLUP_KEY.map((k) => contribution.key[k]);
       const id = key.join('\u0000');
       const sums = ROLLUP_MEASURES.map((m) => contribution.measures[m]);
@@ -117,13 +270,15 @@ function load(path: string): { seconds: number; rollupRows: number } {
     }
     sqlite.transaction(() => {
       for (const row of groups.values()) insert.run(...row);
+      for (const row of kept) raw.run(...row);
     })();
+    rawRows += kept.length;
     if (day % 73 === 72) process.stderr.write(`  loaded ${made.toLocaleString()} postbacks\n`);
   }
   sqlite.pragma('optimize');
   const rollupRows = (sqlite.prepare('select count(*) as n from rollups').get() as { n: number }).n;
   sqlite.close();
-  return { seconds: (performance.now() - started) / 1000, rollupRows };
+  return { seconds: (performance.now() - started) / 1000, rollupRows, rawRows };
 }
 
 /**
@@ -146,11 +301,11 @@ function loadMmp(path: string): { seconds: number; rollupRows: number } {
     const groups = new Map<string, number[] & unknown[]>();
     const target = Math.round((M / 365) * (day + 1));
     for (; made < target; made++) {
-      const eventTime = new Date(END - (365 - day) * DAY + Math.floor(rand() * DAY));
+      const eventTime = new Date(arrival(END - (365 - day) * DAY));
       const roll = rand();
       const outcome = roll < 0.9 ? 'accepted' : roll < 0.95 ? 'fraud_rejected' : 'unattributed';
       const install = rand() < 0.6;
-      const campaign = String(Math.floor(rand() * 100)).padStart(2, '0');
+      const campaign = REALISTIC ? realistic.campaign() : pick(CAMPAIGNS);
       const clicked = outcome === 'accepted';
       const ctitSeconds = Math.floor(rand() * 86_400);
       const counts = mmpCountsOf({
@@ -161,12 +316,12 @@ function loadMmp(path: string): { seconds: number; rollupRows: number } {
         eventTime,
         clickTime: clicked ? new Date(eventTime.getTime() - ctitSeconds * 1000) : null,
         appId: pick(APPS),
-        adNetworkId: clicked ? pick(NETWORKS) : null,
+        adNetworkId: clicked ? (REALISTIC ? realistic.network() : pick(NETWORKS)) : null,
         linkId: clicked ? Number(campaign) + 1 : null,
         networkCampaignId: clicked ? `nc-${campaign}` : null,
         campaign: clicked ? campaign : null,
         touchType: clicked ? 'click' : null,
-        countryCode: pick(COUNTRIES),
+        countryCode: REALISTIC ? realistic.country() : pick(COUNTRIES),
         sub1: null,
         currency: install ? null : 'USD',
         revenue: install ? null : Math.round(rand() * 2000) / 100,
@@ -211,7 +366,9 @@ async function main() {
   console.log(`bench:reports — ${values.db ? `the database at ${values.db}` : `${N.toLocaleString()} postbacks`}, ${RUNS} timed runs per format (node ${process.version})`);
   if (!values.db) {
     const loaded = load(path);
-    console.log(`loaded in ${loaded.seconds.toFixed(1)} s: ${loaded.rollupRows.toLocaleString()} rollup rows`);
+    console.log(
+      `loaded the ${values.dataset} dataset in ${loaded.seconds.toFixed(1)} s: ${loaded.rollupRows.toLocaleString()} rollup rows (${(loaded.rollupRows / N).toFixed(2)} per postback), ${loaded.rawRows.toLocaleString()} raw postbacks of app ${REPORT_APP}`,
+    );
     const mmp = loadMmp(path);
     console.log(`loaded ${M.toLocaleString()} MMP postbacks in ${mmp.seconds.toFixed(1)} s: ${mmp.rollupRows.toLocaleString()} MMP rollup rows, and the network's daily installs`);
   }
@@ -235,7 +392,7 @@ async function main() {
     logger: { info() {}, warn() {}, error() {} },
     health: async () => true,
   });
-  const range = `from=2026-07-01&to=2026-09-28&tz=America/Los_Angeles&app_id=${APPS[3]}`;
+  const range = `from=2026-07-01&to=2026-09-28&tz=America/Los_Angeles&app_id=${REPORT_APP}`;
   const reports = [
     ['campaigns', (format: string) => `/v1/reports/campaigns?${range}&group_by=date,campaign,window&format=${format}`],
     // The same app and days: SKAN by install date, MMP by event date, the uploads, side by side.
@@ -263,6 +420,55 @@ async function main() {
     }
   }
   console.log(`discrepancies / campaigns, p50 JSON: ${(p50['discrepancies json']! / p50['campaigns json']!).toFixed(2)}`);
+
+  // The peer: the same report (a row per local day, campaign and window, the campaign report's
+  // counts) computed from the raw rows when asked, rendered as JSON.
+  const lo = Date.UTC(2026, 6, 1, 7);
+  const hi = Date.UTC(2026, 8, 29, 7);
+  const offset = tzOffset('America/Los_Angeles', new Date(lo));
+  if (offset !== tzOffset('America/Los_Angeles', new Date(hi))) throw new Error('the range crosses a change of offset: the peer query assumes one');
+  const peer = reader.sqlite.prepare(`select (received_at + ${offset * 60_000}) / ${DAY} as day, campaign, postback_sequence_index as "window",
+      count(*) as postbacks, total(signature = 'verified') as verified,
+      total(signature = 'verified' and did_win and postback_sequence_index = 0 and not redownload) as installs,
+      total(signature = 'verified' and redownload) as redownloads, total(signature = 'verified' and not did_win) as non_winning,
+      total(postback_sequence_index = 0) as window_0, total(postback_sequence_index = 1) as window_1, total(postback_sequence_index = 2) as window_2,
+      total(conversion_value is null and coarse_conversion_value is null) as null_values,
+      total(coarse_conversion_value = 'low') as coarse_low, total(coarse_conversion_value = 'medium') as coarse_medium, total(coarse_conversion_value = 'high') as coarse_high,
+      total(outcome = 'conflict') as conflicts, total(signature = 'invalid') as invalid, total(signature = 'unverifiable') as unverifiable,
+      min(campaign_name) as campaign_name
+    from postbacks where app_id = ? and received_at >= ? and received_at < ? group by 1, 2, 3 order by 1, 2, 3`);
+  // And skanpost's side the same way, in process, without HTTP and reader threads: the rollup query
+  // the report runs (its sums, currencies and names), rendered as JSON. SQL against SQL.
+  const bucket = 900_000;
+  const own = reader.sqlite.prepare(`select (arrival_bucket + ${(offset * 60_000) / bucket}) / 96 as day, nullif(campaign, '') as campaign, "window",
+      ${ROLLUP_MEASURES.map((m) => `total(${rollups[m].name})`).join(', ')},
+      min(case when verified != 0 then nullif(currency, '') end), max(case when verified != 0 then nullif(currency, '') end), min(campaign_name), max(campaign_name)
+    from rollups where app_id = ? and arrival_bucket >= ? and arrival_bucket < ? group by 1, 2, 3 order by 1, 2, 3`);
+  const timed = (run: () => unknown[]) => {
+    const times: number[] = [];
+    let rows = 0;
+    for (let i = 0; i < RUNS + 3; i++) {
+      const t = performance.now();
+      const result = run();
+      if (!JSON.stringify({ rows: result })) throw new Error('no answer');
+      if (i >= 3) times.push(performance.now() - t);
+      rows = result.length;
+    }
+    return { p50: quantile(times, 0.5), p95: quantile(times, 0.95), rows };
+  };
+  const ownRun = timed(() => own.all(REPORT_APP, lo / bucket, hi / bucket));
+  console.log(`skanpost's rollup query, in process:                 p50 ${ownRun.p50.toFixed(1)} ms  p95 ${ownRun.p95.toFixed(1)} ms  (${ownRun.rows.toLocaleString()} rows)`);
+  if (!reader.sqlite.prepare('select 1 from postbacks where app_id = ? limit 1').get(REPORT_APP)) {
+    console.log('no raw postbacks in this database (loaded by an earlier version of the bench): the query-time peer is not timed');
+  } else {
+    const peerRun = timed(() => peer.all(REPORT_APP, lo, hi));
+    console.log(
+      `query-time peer (the app's raw postbacks), in process: p50 ${peerRun.p50.toFixed(1)} ms  p95 ${peerRun.p95.toFixed(1)} ms  (${peerRun.rows.toLocaleString()} rows)`,
+    );
+    console.log(
+      `peer / skanpost, p50: ${(peerRun.p50 / ownRun.p50).toFixed(2)} in process; ${(peerRun.p50 / p50['campaigns json']!).toFixed(2)} against the report over HTTP (JSON)`,
+    );
+  }
   await threads.close();
   reader.sqlite.close();
   writerDb.sqlite.close();
