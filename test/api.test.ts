@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createApiKey } from '../src/db/api-keys.js';
+import { listPostbacks } from '../src/db/postbacks.js';
 import { createTestApp, type TestApp } from './support/app.js';
 import { generateKey, signSkan, skanBody } from './support/signing.js';
 
@@ -132,6 +133,16 @@ describe('scopes', () => {
       expect(await r.json()).toMatchObject({ reason: 'out_of_scope' });
       expect((await call(method, path, keys.admin, body)).status).not.toBe(403);
     }
+  });
+
+  it("lists a network's postbacks from their index in id order, and no app a move hides", async () => {
+    const listing = listPostbacks(app.database.db, { adNetworkIds: ['net.a'] }, 0, 100) as unknown as { toSQL(): { sql: string; params: unknown[] } };
+    const query = listing.toSQL();
+    const plan = app.database.sqlite.prepare(`explain query plan ${query.sql}`).all(...query.params) as Array<{ detail: string }>;
+    const steps = plan.map((p) => p.detail).join('\n');
+    expect(steps).toMatch(/SEARCH postbacks USING INDEX postbacks_network \(ad_network_id=\? AND id>\?\)/);
+    expect(steps).not.toMatch(/TEMP B-TREE/);
+    expect(query.sql).toContain('hidden_apps');
   });
 
   it('lists one shard on Node: the database, with no map to count apps in', async () => {

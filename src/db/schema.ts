@@ -63,7 +63,9 @@ export const postbacks = sqliteTable(
     index('postbacks_app').on(t.appId, t.id),
     // `reverify` walks only the rows that may change.
     index('postbacks_unsettled').on(t.id).where(sql`${t.signature} in ('invalid', 'unverifiable')`),
-    index('postbacks_transaction').on(t.adNetworkId, t.transactionId),
+    // Listings filtered or scoped by network, in id order. (It was (network, transaction id): no
+    // query looks a transaction up by its id, and the 36-character key cost every insert.)
+    index('postbacks_network').on(t.adNetworkId, t.id),
     // Copy reconciliation finds a transaction's conflicting copies; only those rows are indexed.
     index('postbacks_first').on(t.firstId).where(sql`${t.firstId} is not null`),
   ],
