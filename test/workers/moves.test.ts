@@ -12,7 +12,7 @@ import { advanceMoves, MOVE_SETTLE_MS, type MoveView } from '../../src/maintenan
 import worker from '../../src/worker/index.js';
 import { forgetShardPlacements, type WorkerEnv } from '../../src/worker/runtime.js';
 import { skan4Postback } from '../support/web-signing.js';
-import { body, clock, fill, json, makeSigningKey, ORIGIN, REPORT_QUERIES, resetSides, type Side, SKAN, shardedEnv, side, signing, singleEnv } from './sharded-fixture.js';
+import { body, clock, count, fill, json, makeSigningKey, ORIGIN, REPORT_QUERIES, resetSides, type Side, SKAN, shardedEnv, side, signing, singleEnv } from './sharded-fixture.js';
 
 beforeAll(makeSigningKey);
 beforeEach(resetSides);
@@ -51,7 +51,6 @@ async function reportsAt(s: Side, at: Date) {
     clock.at = now;
   }
 }
-const tables = async (s: Side, shard: number, table: string) => (await s.runtime.shards.all[shard]!.db.values<[number]>(sql.raw(`select count(*) from ${table}`)))[0]![0];
 
 describe('moving an app between shards', () => {
   let sharded: Side;
@@ -103,7 +102,7 @@ describe('moving an app between shards', () => {
     expect(held.progress.copied).toMatchObject({ postbacks: ofApp.postbacks, clicks: 3, mmp_postbacks: ofApp.mmp_postbacks, rollups: ofApp.rollups });
     const pendingInDb = await sharded.runtime.db.values<[number]>(sql`select count(*) from maintenance_jobs where app_id = 303 and done_at is null`);
     expect(pendingInDb[0]![0]).toBe(1);
-    expect(await tables(sharded, 2, 'maintenance_jobs')).toBe(0);
+    expect(await count(sharded, 2, 'maintenance_jobs')).toBe(0);
     await cron(singleEnv());
     // A new isolate: what the last one remembered of the map would have expired by the final copy.
     forgetShardPlacements();
@@ -143,8 +142,8 @@ describe('moving an app between shards', () => {
     expect(switched.progress.heldWrites).toBe(3);
     for (const [table, { source, target }] of Object.entries(switched.progress.verified!)) expect(target, table).toBe(source);
     expect(await sharded.runtime.db.values(sql`select shard, held_since from app_shards where app_id = 303`)).toEqual([[0, null]]);
-    expect(await tables(sharded, 0, 'hidden_apps')).toBe(0);
-    expect(await tables(sharded, 2, 'hidden_apps')).toBe(1);
+    expect(await count(sharded, 0, 'hidden_apps')).toBe(0);
+    expect(await count(sharded, 2, 'hidden_apps')).toBe(1);
     // The held writes are on the target, counted once; the MMP install found its click there.
     expect(await sharded.runtime.db.values(sql`select count(*) from held_messages`)).toEqual([[0]]);
     const installed = await json<{ mmp_postbacks: Array<{ outcome: string; event_id: string }> }>(sharded.call('/v1/mmp-postbacks?app_id=303&limit=1000'));
@@ -152,7 +151,7 @@ describe('moving an app between shards', () => {
     // The re-derive goes where the app now is, and runs there.
     await cron(shardedEnv());
     expect(await sharded.runtime.shards.all[0]!.db.values(sql`select count(*) from maintenance_jobs where app_id = 303 and done_at is not null`)).toEqual([[1]]);
-    expect(await tables(sharded, 2, 'maintenance_jobs')).toBe(0);
+    expect(await count(sharded, 2, 'maintenance_jobs')).toBe(0);
     const after = await reportsAt(sharded, filledAt);
     expect(after).toEqual(await reportsAt(single, filledAt));
     expect(after).not.toEqual(before);
@@ -165,7 +164,7 @@ describe('moving an app between shards', () => {
     expect(done.progress.deleted).toMatchObject({ postbacks: ofApp.postbacks, clicks: 3 });
     expect(await rowsOf(sharded, 2, 303)).toEqual(none);
     expect((await rowsOf(sharded, 0, 303)).postbacks).toBe(ofApp.postbacks + 1);
-    for (const shard of [0, 2]) for (const table of ['hidden_apps', 'move_cursors']) expect(await tables(sharded, shard, table), `${table} on ${shard}`).toBe(0);
+    for (const shard of [0, 2]) for (const table of ['hidden_apps', 'move_cursors']) expect(await count(sharded, shard, table), `${table} on ${shard}`).toBe(0);
     expect(await reports(sharded)).toEqual(await reports(single));
     expect(await json(sharded.call('/v1/shards?app_id=303'))).toMatchObject({
       shards: [
@@ -215,7 +214,7 @@ describe('moving an app between shards', () => {
     const replayed = await skan4Postback(signing.key, { 'app-id': 303, 'transaction-id': '00000000-0000-4000-9000-00000000beef', 'conversion-value': 1 });
     const [late] = await both((s) => s.app.request(SKAN, { method: 'POST', body: JSON.stringify(replayed) }));
     expect(await late.json()).toMatchObject({ outcome: 'stored' });
-    expect(await tables(sharded, 0, 'postbacks')).toBe(5);
+    expect(await count(sharded, 0, 'postbacks')).toBe(5);
 
     clock.at = new Date(new Date('2026-11-25T00:00:00Z').getTime() + MOVE_SETTLE_MS + 1);
     await runMoves(sharded);
@@ -232,8 +231,8 @@ describe('moving an app between shards', () => {
     const waiting = await moveOf(sharded, move.id);
     expect(waiting.state).toBe('deleting');
     expect(waiting.progress.pendingDeliveries).toBe(6);
-    expect(await tables(sharded, 0, 'postbacks')).toBe(5);
-    expect(await tables(sharded, 0, 'rollups')).toBe(0);
+    expect(await count(sharded, 0, 'postbacks')).toBe(5);
+    expect(await count(sharded, 0, 'rollups')).toBe(0);
     expect(await reports(sharded)).toEqual(await reports(single));
 
     await json(sharded.call('/v1/destinations/2/resume', { method: 'POST' }));
@@ -243,7 +242,7 @@ describe('moving an app between shards', () => {
     await runMoves(sharded);
     expect((await moveOf(sharded, move.id)).state).toBe('done');
     expect(await rowsOf(sharded, 0, 303)).toEqual(none);
-    expect(await tables(sharded, 0, 'deliveries')).toBe(0);
+    expect(await count(sharded, 0, 'deliveries')).toBe(0);
     // Each delivery's history is on the target, pointing at the row it sent.
     const history = await sharded.runtime.shards.all[1]!.db.values(
       sql`select d.destination_id, d.state, p.transaction_id from deliveries d join postbacks p on p.id = d.postback_id order by p.transaction_id, d.destination_id`,
@@ -291,7 +290,7 @@ describe('moving an app between shards', () => {
     expect(failed.state).toBe('failed');
     expect(failed.error).toContain('clicks 0 on the source, 1 on the target');
     expect(await rowsOf(sharded, to, 303)).toEqual(none);
-    expect(await tables(sharded, to, 'hidden_apps')).toBe(0);
+    expect(await count(sharded, to, 'hidden_apps')).toBe(0);
     expect(await sharded.runtime.db.values(sql`select shard, held_since from app_shards where app_id = 303`)).toEqual([[where, null]]);
     // The held writes went where the app still is; the app takes writes again.
     expect(await sharded.runtime.db.values(sql`select count(*) from held_messages`)).toEqual([[0]]);
