@@ -31,7 +31,7 @@ const TOOL_ENV = { CLOUDFLARE_CF_FETCH_ENABLED: 'false', WRANGLER_SEND_METRICS: 
  * bootstrap admin key (a deployment sets it with `wrangler secret put`); `use` gets its origin once
  * /healthz answers. Stopped and its state removed afterwards.
  */
-async function withDevWorker(script: string, use: (base: string, state: string) => Promise<void>): Promise<void> {
+async function withDevWorker(script: string, use: (base: string, state: string) => Promise<void>, startSeconds = 60): Promise<void> {
   const state = mkdtempSync(join(tmpdir(), 'skanpost-dev-state-'));
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
@@ -46,9 +46,10 @@ async function withDevWorker(script: string, use: (base: string, state: string) 
   child.stderr!.on('data', (c: Buffer) => (logs += c.toString()));
   const exited = new Promise((resolve) => child.on('exit', resolve));
   try {
-    // Bounded: wrangler starts workerd in a few seconds here.
+    // Bounded: wrangler starts workerd in a few seconds here (the scale environment first applies
+    // every migration to each of its four databases, one wrangler run each).
     let healthy = false;
-    for (let i = 0; i < 120 && !healthy; i++) {
+    for (let i = 0; i < startSeconds * 2 && !healthy; i++) {
       await new Promise((r) => setTimeout(r, 500));
       healthy = await fetch(`${base}/healthz`).then(
         (r) => r.ok,
@@ -129,35 +130,39 @@ it('serves the Worker on 127.0.0.1, ingests an Apple postback, and shows it in t
 }, 90_000);
 
 it('serves [env.scale] with `npm run dev:worker:scale`: queued at the edge, written by the consumer on a shard, DB holding the map', async () => {
-  await withDevWorker('dev:worker:scale', async (base, state) => {
-    const admin = { authorization: `Bearer ${DEV_ADMIN}` };
-    const sample = (await loadAppleSamples()).find((s) => s.expect === 'verified')!;
-    const posted = await fetch(`${base}/.well-known/skadnetwork/report-attribution/`, { method: 'POST', body: JSON.stringify(sample.body) });
-    expect(posted.status).toBe(200);
-    expect(await posted.json()).toEqual({ id: null, outcome: 'queued', signature: 'verified', reasons: [] });
-    // The local queue hands it to the consumer within its batch timeout (bounded wait).
-    let listed: Array<{ id: number; app_id: number }> = [];
-    for (let i = 0; i < 60 && listed.length === 0; i++) {
-      await new Promise((r) => setTimeout(r, 500));
-      listed = ((await (await fetch(`${base}/v1/postbacks`, { headers: admin })).json()) as { postbacks: typeof listed }).postbacks;
-    }
-    expect(listed.map((p) => p.app_id)).toEqual([(sample.body as { 'app-id': number })['app-id']]);
-    expect(((await (await fetch(`${base}/v1/queue/dead-letters`, { headers: admin })).json()) as { dead_letters: unknown[] }).dead_letters).toEqual([]);
-    // The first app goes to SHARD_0; DB keeps the map and no postback.
-    const count = (binding: string, query: string) =>
-      JSON.parse(
-        execFileSync('npx', ['wrangler', 'd1', 'execute', binding, '--env', 'scale', '--local', '--persist-to', state, '--json', '--command', query], {
-          cwd: root,
-          env: { ...process.env, ...TOOL_ENV },
-          encoding: 'utf8',
-          timeout: 60_000,
-        }),
-      )[0].results[0].n;
-    expect(count('SHARD_0', 'select count(*) as n from postbacks')).toBe(1);
-    expect(count('DB', 'select count(*) as n from postbacks')).toBe(0);
-    expect(count('DB', 'select count(*) as n from app_shards where shard = 0')).toBe(1);
-  });
-}, 120_000);
+  await withDevWorker(
+    'dev:worker:scale',
+    async (base, state) => {
+      const admin = { authorization: `Bearer ${DEV_ADMIN}` };
+      const sample = (await loadAppleSamples()).find((s) => s.expect === 'verified')!;
+      const posted = await fetch(`${base}/.well-known/skadnetwork/report-attribution/`, { method: 'POST', body: JSON.stringify(sample.body) });
+      expect(posted.status).toBe(200);
+      expect(await posted.json()).toEqual({ id: null, outcome: 'queued', signature: 'verified', reasons: [] });
+      // The local queue hands it to the consumer within its batch timeout (bounded wait).
+      let listed: Array<{ id: number; app_id: number }> = [];
+      for (let i = 0; i < 60 && listed.length === 0; i++) {
+        await new Promise((r) => setTimeout(r, 500));
+        listed = ((await (await fetch(`${base}/v1/postbacks`, { headers: admin })).json()) as { postbacks: typeof listed }).postbacks;
+      }
+      expect(listed.map((p) => p.app_id)).toEqual([(sample.body as { 'app-id': number })['app-id']]);
+      expect(((await (await fetch(`${base}/v1/queue/dead-letters`, { headers: admin })).json()) as { dead_letters: unknown[] }).dead_letters).toEqual([]);
+      // The first app goes to SHARD_0; DB keeps the map and no postback.
+      const count = (binding: string, query: string) =>
+        JSON.parse(
+          execFileSync('npx', ['wrangler', 'd1', 'execute', binding, '--env', 'scale', '--local', '--persist-to', state, '--json', '--command', query], {
+            cwd: root,
+            env: { ...process.env, ...TOOL_ENV },
+            encoding: 'utf8',
+            timeout: 60_000,
+          }),
+        )[0].results[0].n;
+      expect(count('SHARD_0', 'select count(*) as n from postbacks')).toBe(1);
+      expect(count('DB', 'select count(*) as n from postbacks')).toBe(0);
+      expect(count('DB', 'select count(*) as n from app_shards where shard = 0')).toBe(1);
+    },
+    180,
+  );
+}, 240_000);
 
 it('bundles the Worker with wrangler, without Node-only modules or sqlite code', () => {
   const out = mkdtempSync(join(tmpdir(), 'skanpost-bundle-'));
