@@ -75,16 +75,17 @@ export async function ingestPostback(bytes: Uint8Array, deps: IngestDeps, relay?
   if (relay?.adNetworkId && prepared.row.adNetworkId?.toLowerCase() !== relay.adNetworkId.toLowerCase()) {
     return { ok: false, relayMismatch: prepared.row.adNetworkId ?? null };
   }
-  const queued = { ok: true, receipt: { id: null, outcome: 'queued', signature: prepared.inspection.signature, reasons: prepared.inspection.reasons } } as const;
+  // Built only when queued or held: not on the path of every stored postback.
+  const queued = () => ({ ok: true, receipt: { id: null, outcome: 'queued', signature: prepared.inspection.signature, reasons: prepared.inspection.reasons } }) as const;
   if (deps.enqueue) {
     await deps.enqueue({ kind: 'postback', row: prepared.row });
-    return queued;
+    return queued();
   }
   try {
     return { ok: true, receipt: await storePrepared(prepared, deps) };
   } catch (error) {
     if (!(error instanceof AppHeldError && deps.park)) throw error;
     await deps.park({ kind: 'postback', row: prepared.row }, error.appId);
-    return queued;
+    return queued();
   }
 }

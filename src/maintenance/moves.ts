@@ -244,7 +244,7 @@ export async function advanceMoves(deps: MoveDeps, budget: MoveBudget): Promise<
   let slices = 0;
   const failures: unknown[] = [];
   const spend = () => slices < budget.slices && Date.now() < budget.until;
-  slices += await writeHeldMessages(deps, 100);
+  if (await writeHeldMessages(deps, 100)) slices++;
   const moves = await deps.settingsDb
     .select()
     .from(shardMoves)
@@ -278,21 +278,26 @@ export async function advanceMoves(deps: MoveDeps, budget: MoveBudget): Promise<
 }
 
 /**
- * Writes kept while their app was held, for apps no longer held (the move switched, or aborted):
- * oldest first, those written leave the table. Resolves with how many rounds ran.
+ * Writes kept while their app was held, for apps no longer held (the move switched, or aborted), or
+ * for `appId` alone: oldest first, those written leave the table. Resolves with how many were written.
  */
-async function writeHeldMessages(deps: Pick<MoveDeps, 'settingsDb' | 'writeHeld'>, limit: number): Promise<number> {
+async function writeHeldMessages(deps: Pick<MoveDeps, 'settingsDb' | 'writeHeld'>, limit: number, appId?: number): Promise<number> {
   const held = await deps.settingsDb
     .select({ id: heldMessages.id, body: heldMessages.body })
     .from(heldMessages)
-    .where(sql`not exists (select 1 from ${appShards} where ${appShards.appId} = ${heldMessages.appId} and ${appShards.heldSince} is not null)`)
+    .where(
+      and(
+        appId === undefined ? undefined : eq(heldMessages.appId, appId),
+        sql`not exists (select 1 from ${appShards} where ${appShards.appId} = ${heldMessages.appId} and ${appShards.heldSince} is not null)`,
+      ),
+    )
     .orderBy(asc(heldMessages.id))
     .limit(limit);
   if (!held.length) return 0;
   const settled = await deps.writeHeld(held.map((h) => JSON.parse(h.body) as unknown));
   const written = held.filter((_, i) => settled[i] === undefined).map((h) => h.id);
   if (written.length) await deps.settingsDb.delete(heldMessages).where(inArray(heldMessages.id, written));
-  return 1;
+  return written.length;
 }
 
 class Mover {
@@ -428,24 +433,38 @@ class Mover {
     return false;
   }
 
+  /**
+   * The copy's cursors, read from the target once per run: only this run (it holds the lease) moves
+   * them, each in the batch that holds the rows it covers (`advanceOnTarget`).
+   */
+  private cursors: Map<string, number> | undefined;
+
   private async cursor(table: string): Promise<number | undefined> {
-    const [row] = await this.target.db
-      .select({ cursor: moveCursors.cursor })
-      .from(moveCursors)
-      .where(and(eq(moveCursors.moveId, this.move.id), eq(moveCursors.tableName, table)));
-    return row?.cursor;
+    this.cursors ??= new Map(
+      (await this.target.db.select({ table: moveCursors.tableName, cursor: moveCursors.cursor }).from(moveCursors).where(eq(moveCursors.moveId, this.move.id))).map((r) => [
+        r.table,
+        r.cursor,
+      ]),
+    );
+    return this.cursors.get(table);
   }
 
-  /** Statements that keep the cursor with the rows it covers, and the app out of the target's reads. */
-  private progressOnTarget(table: string, cursor: number): Stmt[] {
-    return [
-      (db) =>
-        db
-          .insert(moveCursors)
-          .values({ moveId: this.move.id, tableName: table, cursor })
-          .onConflictDoUpdate({ target: [moveCursors.moveId, moveCursors.tableName], set: { cursor } }),
+  /** `statements` on the target with the cursors they advance, and the app out of the target's reads, in one batch. */
+  private async advanceOnTarget(statements: Stmt[], cursors: Record<string, number>): Promise<void> {
+    const moveId = this.move.id;
+    await this.onTarget([
+      ...statements,
+      ...Object.entries(cursors).map(
+        ([tableName, cursor]): Stmt =>
+          (db) =>
+            db
+              .insert(moveCursors)
+              .values({ moveId, tableName, cursor })
+              .onConflictDoUpdate({ target: [moveCursors.moveId, moveCursors.tableName], set: { cursor } }),
+      ),
       this.hide,
-    ];
+    ]);
+    for (const [table, cursor] of Object.entries(cursors)) this.cursors?.set(table, cursor);
   }
 
   /** The app left out of a shard's reads. */
@@ -488,8 +507,8 @@ class Mover {
     if (!rows.length) return true;
     const last = rows.at(-1)![0] as number;
     const statements = insertRows(spec.table, ['#id', ...spec.columns], rows);
-    const extras = isPostbacks ? await this.postbackExtras(rows, after, last) : { statements: [], copies: 0 };
-    await this.onTarget([...statements, ...extras.statements, ...this.progressOnTarget(spec.name, last)]);
+    const extras = isPostbacks ? await this.postbackExtras(rows, after, last) : { statements: [], copies: 0, cursors: {} };
+    await this.advanceOnTarget([...statements, ...extras.statements], { [spec.name]: last, ...extras.cursors });
     this.count('copied', spec.name, rows.length);
     this.count('copied', 'postback_copies', extras.copies);
     return rows.length < spec.limit;
@@ -499,7 +518,7 @@ class Mover {
    * For a slice of postbacks: their conflicting copies' `first_id` (ids differ on the target, the
    * first row's body hash does not), and their later copies as they stood when the copy began.
    */
-  private async postbackExtras(rows: readonly Row[], after: number, last: number): Promise<{ statements: Stmt[]; copies: number }> {
+  private async postbackExtras(rows: readonly Row[], after: number, last: number): Promise<{ statements: Stmt[]; copies: number; cursors: Record<string, number> }> {
     const sha = 1 + RAW[0]!.columns.indexOf('body_sha256');
     const firsts = rows.filter((r) => r.at(-1) !== null).map((r) => [r[sha], r.at(-1)!]);
     const statements: Stmt[] = [];
@@ -516,19 +535,19 @@ class Mover {
       );
     }
     let since = await this.cursor(LATE_COPIES);
+    const cursors: Record<string, number> = {};
     if (since === undefined) {
       // Copies after this one arrive while the copy runs: the late-copies pass takes them in id order.
       const [[newest] = [0]] = await this.source.db.values<[number | null]>(sql`select coalesce(max(id), 0) from postback_copies`);
       since = newest ?? 0;
-      const from = since;
-      statements.push((db) => db.insert(moveCursors).values({ moveId: this.move.id, tableName: LATE_COPIES, cursor: from }).onConflictDoNothing());
+      cursors[LATE_COPIES] = since;
     }
     const copies = await this.source.db.values<Row>(
       sql`select p.body_sha256, c.channel, c.received_at from postbacks p join postback_copies c on c.postback_id = p.id
         where p.app_id = ${this.app} and p.id > ${after} and p.id <= ${last} and c.id <= ${since} order by c.id`,
     );
     statements.push(...insertCopies(copies));
-    return { statements, copies: copies.length };
+    return { statements, copies: copies.length, cursors };
   }
 
   /** Copies that arrived after the copy began, in id order, each once its postback is on the target; true when none is left. */
@@ -546,7 +565,7 @@ class Mover {
       ready.push(row);
     }
     if (!ready.length) return rows.length === 0;
-    await this.onTarget([...insertCopies(ready.map((r) => r.slice(2))), ...this.progressOnTarget(LATE_COPIES, ready.at(-1)![0] as number)]);
+    await this.advanceOnTarget(insertCopies(ready.map((r) => r.slice(2))), { [LATE_COPIES]: ready.at(-1)![0] as number });
     this.count('copied', 'postback_copies', ready.length);
     return ready.length === rows.length && rows.length < ROWS_PER_SLICE;
   }
@@ -570,7 +589,7 @@ class Mover {
         : await this.source.db.values<Row>(sql`select ${columns} from ${sql.raw(spec.name)} where app_id = ${this.app} and arrival_bucket = ${lastBucket}`);
     }
     const next = (rows.at(-1)![bucketAt] as number) + 1;
-    await this.onTarget([...insertRows(spec.table, spec.columns, rows), ...this.progressOnTarget(spec.name, next)]);
+    await this.advanceOnTarget(insertRows(spec.table, spec.columns, rows), { [spec.name]: next });
     this.count('copied', spec.name, rows.length);
     return !full;
   }
@@ -649,16 +668,12 @@ class Mover {
   private async writeHeld(): Promise<void> {
     let written = 0;
     for (let round = 0; round < 10; round++) {
-      const before = await this.heldCount();
-      if (!before || !(await writeHeldMessages(this.deps, 100))) break;
-      written += before - (await this.heldCount());
+      const n = await writeHeldMessages(this.deps, 100, this.app);
+      written += n;
+      // Fewer than asked: none left, or the rest cannot be written yet (the next cron tries again).
+      if (n < 100) break;
     }
     this.note({ heldWrites: written });
-  }
-
-  private async heldCount(): Promise<number> {
-    const [row] = await this.deps.settingsDb.select({ n: sql<number>`count(*)` }).from(heldMessages).where(eq(heldMessages.appId, this.app));
-    return row?.n ?? 0;
   }
 
   private async abort(reason: string): Promise<void> {
