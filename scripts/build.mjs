@@ -14,12 +14,15 @@ import { build } from 'esbuild';
 const root = fileURLToPath(new URL('..', import.meta.url));
 const entry = (name) => join(root, 'src', 'node', `${name}.ts`);
 
-async function buildInto(folder, options) {
+/** Builds each of `builds` (esbuild options) into `dist/<folder>`, replacing what was there. */
+async function buildInto(folder, ...builds) {
   const out = join(root, 'dist', folder);
   mkdirSync(out, { recursive: true });
   const staging = mkdtempSync(join(root, 'dist', '.build-'));
   try {
-    await build({ bundle: true, platform: 'node', format: 'esm', outdir: staging, outExtension: { '.js': '.mjs' }, logLevel: 'warning', ...options });
+    for (const options of builds) {
+      await build({ bundle: true, platform: 'node', format: 'esm', outdir: staging, outExtension: { '.js': '.mjs' }, logLevel: 'warning', ...options });
+    }
     const fresh = new Set(readdirSync(staging));
     for (const file of fresh) renameSync(join(staging, file), join(out, file));
     // Chunks of an earlier build (their names carry a hash) are no longer imported by anything.
@@ -31,14 +34,26 @@ async function buildInto(folder, options) {
 
 export async function buildNode() {
   await buildInto('node', { entryPoints: ['main', 'ingest-thread', 'report-threads'].map(entry), packages: 'external', sourcemap: true });
-  await buildInto('cli', {
-    entryPoints: [entry('bin')],
+  const cli = {
     external: ['better-sqlite3'],
-    splitting: true,
     minify: true,
     // Bundled CommonJS packages call require(); an ES module has none of its own.
     banner: { js: "import { createRequire as __skanpostRequire } from 'node:module'; const require = __skanpostRequire(import.meta.url);" },
-  });
+  };
+  // `verify` is bundled on its own: split with the other commands, it would share one chunk of zod's
+  // core with them, all 400 KB of it (esbuild assigns a shared file whole), where zod/mini's
+  // validators alone are 20 KB. The rest imports it as the external file it becomes.
+  const verifyAlone = {
+    name: 'verify-alone',
+    setup(build) {
+      build.onResolve({ filter: /\/commands\/verify\.js$/ }, () => ({ path: './verify.mjs', external: true }));
+    },
+  };
+  await buildInto(
+    'cli',
+    { ...cli, entryPoints: [entry('bin')], splitting: true, plugins: [verifyAlone] },
+    { ...cli, entryPoints: { verify: join(root, 'src', 'node', 'commands', 'verify.ts') } },
+  );
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) await buildNode();
