@@ -139,18 +139,32 @@ async function start(kind: Kind, dir: string, extraEnv: Record<string, string> =
 const peakRssMb = (pid: number) => Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
 
 /** CPU time used so far (user + system, in clock ticks of 10 ms) by the main thread and by all others. */
-function cpuTicks(pid: number): { main: number; others: number } {
-  const ticks = { main: 0, others: 0 };
+function cpuTicks(pid: number): { main: number; others: number; byThread: Map<string, number> } {
+  const ticks = { main: 0, others: 0, byThread: new Map<string, number>() };
   for (const tid of readdirSync(`/proc/${pid}/task`)) {
     try {
       const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      ticks[tid === String(pid) ? 'main' : 'others'] += Number(fields[11]) + Number(fields[12]);
+      const used = Number(fields[11]) + Number(fields[12]);
+      ticks[tid === String(pid) ? 'main' : 'others'] += used;
+      // Each thread (Node names them all "node"): the busiest are the ingest thread, libuv's pool, V8's helpers.
+      ticks.byThread.set(tid, used);
     } catch {
       // a thread that ended between the listing and the read
     }
   }
   return ticks;
+}
+
+/** µs per request of each thread other than main that used any, busiest first ("370 40 12"). */
+function threadShares(pid: number, before: ReturnType<typeof cpuTicks>, after: ReturnType<typeof cpuTicks>, perRequest: (ticks: number) => number): string {
+  return [...after.byThread]
+    .filter(([tid]) => tid !== String(pid))
+    .map(([tid, ticks]) => perRequest(ticks - (before.byThread.get(tid) ?? 0)))
+    .filter((us) => us >= 1)
+    .sort((a, b) => b - a)
+    .map((us) => us.toFixed(0))
+    .join(' ');
 }
 
 async function load(url: string, bodies: string[], pid: number, rate?: number) {
@@ -166,7 +180,7 @@ async function load(url: string, bodies: string[], pid: number, rate?: number) {
   const after = cpuTicks(pid);
   // Server CPU per answered request, in µs: where the time goes when the machine is saturated.
   const perRequest = (ticks: number) => (ticks * 10_000) / Math.max(1, result.requests.total);
-  const cpu = { main: perRequest(after.main - before.main), others: perRequest(after.others - before.others) };
+  const cpu = { main: perRequest(after.main - before.main), others: perRequest(after.others - before.others), threads: threadShares(pid, before, after, perRequest) };
   return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, errors: result.errors + result.non2xx + result.timeouts, sent: next, cpu };
 }
 
@@ -297,8 +311,8 @@ const median = (xs: number[]) => {
   const mid = Math.floor(sorted.length / 2);
   return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 };
-const fmt = (r: { rps: number; p50: number; p99: number; errors: number; cpu: { main: number; others: number } }, rss: number) =>
-  `${r.rps.toFixed(0).padStart(6)} req/s  p50 ${String(r.p50).padStart(3)} ms  p99 ${String(r.p99).padStart(4)} ms  errors ${r.errors}  peak RSS ${rss.toFixed(0)} MB  CPU/request: main ${r.cpu.main.toFixed(0)} µs, other threads ${r.cpu.others.toFixed(0)} µs`;
+const fmt = (r: { rps: number; p50: number; p99: number; errors: number; cpu: { main: number; others: number; threads?: string } }, rss: number) =>
+  `${r.rps.toFixed(0).padStart(6)} req/s  p50 ${String(r.p50).padStart(3)} ms  p99 ${String(r.p99).padStart(4)} ms  errors ${r.errors}  peak RSS ${rss.toFixed(0)} MB  CPU/request: main ${r.cpu.main.toFixed(0)} µs, other threads ${r.cpu.others.toFixed(0)} µs${r.cpu.threads ? ` (each: ${r.cpu.threads})` : ''}`;
 
 async function main() {
   const dir = mkdtempSync(join(tmpdir(), 'skanpost-bench-ingest-'));

@@ -1,5 +1,5 @@
-// node:crypto verification for the Node runtime: the callback form runs on libuv's thread pool
-// (both cores) without WebCrypto's per-call argument checking, and it knows P-192.
+// node:crypto verification for the Node runtime: without WebCrypto's per-call argument checking,
+// and it knows P-192.
 import { createPublicKey, type KeyObject, verify } from 'node:crypto';
 import type { Logger } from '../observability/logger.js';
 import { createEcdsaVerifier, type EcdsaVerifier, type VerifyFn } from '../postback/ecdsa.js';
@@ -17,14 +17,16 @@ function keyObject(key: EcPublicKey): KeyObject {
   return object;
 }
 
-const nodeVerify: VerifyFn = (key, message, signature, encoding) =>
-  new Promise((resolve) => {
-    try {
-      verify('sha256', message, { key: keyObject(key), dsaEncoding: encoding === 'der' ? 'der' : 'ieee-p1363' }, signature, (error, valid) => resolve(!error && valid));
-    } catch {
-      resolve(false); // malformed DER is refused synchronously
-    }
-  });
+// Synchronous: one P-256 verification is ~50 µs of the main thread's CPU, where the callback form
+// costs ~80 µs spread over libuv's pool (a job queued, a thread woken, the answer sent back) and
+// gave fewer postbacks a second on two cores (BENCHMARKS.md).
+const nodeVerify: VerifyFn = async (key, message, signature, encoding) => {
+  try {
+    return verify('sha256', message, { key: keyObject(key), dsaEncoding: encoding === 'der' ? 'der' : 'ieee-p1363' }, signature);
+  } catch {
+    return false; // malformed DER
+  }
+};
 
 export function createNodeVerifier(): EcdsaVerifier {
   return createEcdsaVerifier({ p192: nodeVerify, p256: nodeVerify });
