@@ -4,7 +4,7 @@
 import * as z from 'zod/mini';
 import { JsonNumber, type JsonValue } from './json.js';
 
-// The strict parser yields a JS number only for a plain, safe JSON integer, so `z.number().int()`
+// The strict parser yields a JS number only for a plain, safe JSON integer, so `z.int()`
 // already refuses `1.0`, `1e2` and out-of-range integers (they arrive as JsonNumber).
 const integer = z.int();
 const nonEmpty = () => z.string().check(z.minLength(1));
