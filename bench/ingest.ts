@@ -5,7 +5,7 @@
 // thread and the others, from /proc), the ratios, p99 at 60 % of the baseline's saturated rate, and the same
 // with duplicates, invalid signatures and forwarding. Then the MMP side: `/c` redirects against
 // the baseline's bare redirect (A B A B), and MMP postbacks answered durably. `--only ingest|mmp`
-// runs one half.
+// runs one half; `--warmup S` (default 3) seconds of load precede every measured window, uncounted.
 import 'reflect-metadata'; // before @peculiar/x509 loads (it needs the polyfill)
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { generateKeyPairSync, sign } from 'node:crypto';
@@ -19,10 +19,16 @@ import autocannon from 'autocannon';
 import { mintClickId } from '../src/mmp/click-id.js';
 import { SIGNED } from '../test/support/skan-recipes.js';
 
-const { values } = parseArgs({ options: { duration: { type: 'string', default: '8' }, rounds: { type: 'string', default: '3' }, only: { type: 'string', default: 'all' } } });
+const { values } = parseArgs({
+  options: { duration: { type: 'string', default: '8' }, warmup: { type: 'string', default: '3' }, rounds: { type: 'string', default: '3' }, only: { type: 'string', default: 'all' } },
+});
 if (!['all', 'ingest', 'mmp'].includes(values.only)) throw new Error('--only must be ingest or mmp');
 const DURATION = Number(values.duration);
 const ROUNDS = Number(values.rounds);
+// Seconds of the same load before each measured window, not counted: a long-running server's cost
+// is its steady state, and a fresh process spends its first seconds compiling its hot code (for
+// skanpost ~2 s of TurboFan over the first 10 s, measured with --trace-opt).
+const WARMUP = Number(values.warmup);
 const PATH = '/.well-known/skadnetwork/report-attribution/';
 const ADMIN = 'bench-admin-key-0123456789';
 const CLICK_SECRET = 'bench-click-secret-0123456789-0123456789';
@@ -169,14 +175,17 @@ function threadShares(pid: number, before: ReturnType<typeof cpuTicks>, after: R
 
 async function load(url: string, bodies: string[], pid: number, rate?: number) {
   let next = 0;
+  const run = (duration: number) =>
+    autocannon({
+      url: `${url}${PATH}`,
+      connections: 64,
+      duration,
+      ...(rate ? { overallRate: rate } : {}),
+      requests: [{ method: 'POST', setupRequest: (req) => ({ ...req, body: bodies[next++ % bodies.length] }) }],
+    });
+  if (WARMUP > 0) await run(WARMUP);
   const before = cpuTicks(pid);
-  const result = await autocannon({
-    url: `${url}${PATH}`,
-    connections: 64,
-    duration: DURATION,
-    ...(rate ? { overallRate: rate } : {}),
-    requests: [{ method: 'POST', setupRequest: (req) => ({ ...req, body: bodies[next++ % bodies.length] }) }],
-  });
+  const result = await run(DURATION);
   const after = cpuTicks(pid);
   // Server CPU per answered request, in µs: where the time goes when the machine is saturated.
   const perRequest = (ticks: number) => (ticks * 10_000) / Math.max(1, result.requests.total);
@@ -187,13 +196,11 @@ async function load(url: string, bodies: string[], pid: number, rate?: number) {
 /** GET requests over `paths` in turn; counts 3xx as answered (a click is a 302). */
 async function loadGet(url: string, paths: string[], pid: number) {
   let next = 0;
+  const run = (duration: number) =>
+    autocannon({ url, connections: 64, duration, requests: [{ method: 'GET', setupRequest: (req) => ({ ...req, path: paths[next++ % paths.length]! }) }] });
+  if (WARMUP > 0) await run(WARMUP);
   const before = cpuTicks(pid);
-  const result = await autocannon({
-    url,
-    connections: 64,
-    duration: DURATION,
-    requests: [{ method: 'GET', setupRequest: (req) => ({ ...req, path: paths[next++ % paths.length]! }) }],
-  });
+  const result = await run(DURATION);
   const after = cpuTicks(pid);
   const perRequest = (ticks: number) => (ticks * 10_000) / Math.max(1, result.requests.total);
   const answered: Record<string, number> = {};
@@ -321,8 +328,8 @@ async function main() {
     rmSync(dir, { recursive: true, force: true });
     return;
   }
-  console.log(`bench:ingest — ${DURATION} s per run, 64 connections, ${ROUNDS} rounds A B C (node ${process.version})`);
-  const perRun = 12_000 * DURATION;
+  console.log(`bench:ingest — ${DURATION} s per run after ${WARMUP} s of warm-up, 64 connections, ${ROUNDS} rounds A B C (node ${process.version})`);
+  const perRun = 12_000 * (DURATION + WARMUP);
   const kinds = ['baseline', 'skanpost', 'naive'] as const;
   const saturated: Record<Kind, number[]> = { baseline: [], skanpost: [], naive: [] };
   // Server CPU (user + system, every thread) per answered request, µs.
