@@ -20,7 +20,12 @@ import { mintClickId } from '../src/mmp/click-id.js';
 import { SIGNED } from '../test/support/skan-recipes.js';
 
 const { values } = parseArgs({
-  options: { duration: { type: 'string', default: '8' }, warmup: { type: 'string', default: '3' }, rounds: { type: 'string', default: '3' }, only: { type: 'string', default: 'all' } },
+  options: {
+    duration: { type: 'string', default: '8' },
+    warmup: { type: 'string', default: '3' },
+    rounds: { type: 'string', default: '3' },
+    only: { type: 'string', default: 'all' },
+  },
 });
 if (!['all', 'ingest', 'mmp'].includes(values.only)) throw new Error('--only must be ingest or mmp');
 const DURATION = Number(values.duration);
