@@ -68,6 +68,9 @@ export interface Relay {
 
 export type IngestResult = { ok: true; receipt: Receipt } | { ok: false; problems: Problem[] } | { ok: false; relayMismatch: string | null };
 
+/** The answer for a postback kept to be written later (queued at the edge, or held while its app moves). */
+const queued = (inspection: Inspection) => ({ ok: true, receipt: { id: null, outcome: 'queued', signature: inspection.signature, reasons: inspection.reasons } }) as const;
+
 export async function ingestPostback(bytes: Uint8Array, deps: IngestDeps, relay?: Relay): Promise<IngestResult> {
   const prepared = await preparePostback(bytes, deps.verification, deps.now(), relay ? `relay:${relay.name}` : undefined);
   if (!prepared.ok) return prepared;
@@ -75,17 +78,15 @@ export async function ingestPostback(bytes: Uint8Array, deps: IngestDeps, relay?
   if (relay?.adNetworkId && prepared.row.adNetworkId?.toLowerCase() !== relay.adNetworkId.toLowerCase()) {
     return { ok: false, relayMismatch: prepared.row.adNetworkId ?? null };
   }
-  // Built only when queued or held: not on the path of every stored postback.
-  const queued = () => ({ ok: true, receipt: { id: null, outcome: 'queued', signature: prepared.inspection.signature, reasons: prepared.inspection.reasons } }) as const;
   if (deps.enqueue) {
     await deps.enqueue({ kind: 'postback', row: prepared.row });
-    return queued();
+    return queued(prepared.inspection);
   }
   try {
     return { ok: true, receipt: await storePrepared(prepared, deps) };
   } catch (error) {
     if (!(error instanceof AppHeldError && deps.park)) throw error;
     await deps.park({ kind: 'postback', row: prepared.row }, error.appId);
-    return queued();
+    return queued(prepared.inspection);
   }
 }

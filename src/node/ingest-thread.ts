@@ -54,6 +54,8 @@ export class IngestThread {
   private readonly worker: Worker;
   private readonly pending = new Map<number, { resolve: (value: never) => void; reject: (error: unknown) => void }>();
   private nextId = 0;
+  /** Requests of this turn, sent together at its end. */
+  private outbox: Request[] = [];
   private closing: Promise<void> | undefined;
   private failure: Error | undefined;
 
@@ -120,8 +122,6 @@ export class IngestThread {
       this.send({ id, ...request } as Request);
     });
   }
-
-  private outbox: Request[] = [];
 
   /** Queues a request; the turn's requests leave together once this turn's I/O is handled. */
   private send(request: Request): void {
