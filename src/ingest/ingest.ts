@@ -57,7 +57,7 @@ export async function preparePostback(bytes: Uint8Array, verification: Verificat
 export function storePrepared(prepared: Extract<Prepared, { ok: true }>, deps: IngestDeps): Promise<Receipt> {
   const { row, inspection } = prepared;
   const saving = deps.save ? deps.save(row) : deps.writer.run((tx) => savePostback(tx, row, deps.installModel));
-  return saving.then((saved) => ({ ...saved, signature: inspection.signature, reasons: inspection.reasons }));
+  return saving.then((saved) => ({ id: saved.id, outcome: saved.outcome, signature: inspection.signature, reasons: inspection.reasons }));
 }
 
 /** A network relaying an advertiser's copies: its key's name, and the one network it may relay for. */
