@@ -56,6 +56,8 @@ export class IngestThread {
   private nextId = 0;
   /** Requests of this turn, sent together at its end. */
   private outbox: Request[] = [];
+  /** Requests sent to the thread and not answered yet. */
+  private unanswered = 0;
   private closing: Promise<void> | undefined;
   private failure: Error | undefined;
 
@@ -69,6 +71,8 @@ export class IngestThread {
     this.worker = startThread(import.meta.url, 'ingest-thread.mjs', settings);
     this.worker.on('message', (replies: Batch<Reply>) => {
       for (const reply of replies.batch) this.settle(reply);
+      // The thread has just committed: what this side held meanwhile goes now, as one message.
+      this.flush();
     });
     const fail = (error: Error) => {
       this.failure ??= error;
@@ -123,16 +127,23 @@ export class IngestThread {
     });
   }
 
-  /** Queues a request; the turn's requests leave together once this turn's I/O is handled. */
+  /**
+   * Queues a request. With nothing awaiting an answer, the turn's requests leave together once this
+   * turn's I/O is handled; otherwise they wait for the thread's next answers (its next commit),
+   * which it could not have started sooner, and leave with everything else queued by then.
+   */
   private send(request: Request): void {
     this.outbox.push(request);
-    if (this.outbox.length === 1) setImmediate(() => this.flush());
+    if (this.outbox.length === 1) setImmediate(() => this.unanswered === 0 && this.flush());
   }
 
   private flush(): void {
     const batch = this.outbox;
+    if (batch.length === 0) return;
     this.outbox = [];
-    if (batch.length > 0 && !this.failure) this.worker.postMessage({ batch } satisfies Batch<Request>);
+    if (this.failure) return;
+    for (const request of batch) if ('id' in request) this.unanswered++;
+    this.worker.postMessage({ batch } satisfies Batch<Request>);
   }
 
   private settle(reply: Reply): void {
@@ -140,6 +151,7 @@ export class IngestThread {
       this.logger?.[reply.log.level](reply.log.message, reply.log.fields);
       return;
     }
+    this.unanswered--;
     const waiter = this.pending.get(reply.id);
     if (!waiter) return;
     this.pending.delete(reply.id);
