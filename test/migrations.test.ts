@@ -1,4 +1,4 @@
-// Data migrations, each applied to a database file as the release before it left it.
+// Data migrations, each applied to a database file as the release before it left it; and the settings a file opens with.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -107,6 +107,15 @@ it('a fresh database gets no rebuild job from its migrations', async () => {
   const app = await createTestApp();
   expect(app.database.sqlite.prepare('SELECT count(*) AS n FROM maintenance_jobs').get()).toEqual({ n: 0 });
   await app.close();
+});
+
+it('a database file opens durable: WAL, FULL sync, a checkpoint every 10,000 pages, the WAL cut back to 64 MiB', () => {
+  const { sqlite } = openDatabase(tempPath());
+  expect(sqlite.pragma('journal_mode', { simple: true })).toBe('wal');
+  expect(sqlite.pragma('synchronous', { simple: true })).toBe(2); // FULL
+  expect(sqlite.pragma('wal_autocheckpoint', { simple: true })).toBe(10_000);
+  expect(sqlite.pragma('journal_size_limit', { simple: true })).toBe(64 * 1024 * 1024);
+  sqlite.close();
 });
 
 it('0009 disables destinations whose URL carries credentials, says why, and never shows the password', async () => {
