@@ -1,7 +1,8 @@
 // SKAN postbacks signed in the test with generated P-256 and P-192 keys: every version, every
 // optional-field combination, and tampering with signed versus unsigned fields.
 import { describe, expect, it } from 'vitest';
-import { createNodeVerifier } from '../src/node/crypto.js';
+import { sha256Hex } from '../src/hash.js';
+import { createNodeVerifier, createVerification } from '../src/node/crypto.js';
 import { createEcdsaVerifier } from '../src/postback/ecdsa.js';
 import { inspectPostback } from '../src/postback/inspect.js';
 import { buildKeyRing } from '../src/postback/keys.js';
@@ -194,4 +195,11 @@ describe('key order', () => {
     expect(await check(p256)).toEqual({ signature: 'verified', calls: 3 });
     expect(await check(p256)).toEqual({ signature: 'verified', calls: 1 });
   });
+});
+
+it("Node's body hash (OpenSSL) gives the digest hash.ts gives on every runtime, for any text", async () => {
+  const { sha256Hex: nodeHash } = await createVerification('');
+  expect(nodeHash).toBeTypeOf('function');
+  for (const text of ['', '{"version":"4.0"}', 'caf\u00e9 \u{1F600} \u2063', 'x'.repeat(17_000)]) expect(nodeHash!(text)).toBe(sha256Hex(text));
+  expect(nodeHash!('abc')).toBe('ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad');
 });

@@ -46,7 +46,7 @@ export async function preparePostback(bytes: Uint8Array, verification: Verificat
   const read = readPostback(bytes);
   if (!read.ok) return read;
   const inspection = await inspectPostback(read.postback, verification);
-  return { ok: true, row: buildPostbackRow(read.postback, inspection, receivedAt, channel), inspection };
+  return { ok: true, row: buildPostbackRow(read.postback, inspection, receivedAt, channel, verification.sha256Hex), inspection };
 }
 
 /**

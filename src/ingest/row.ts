@@ -4,39 +4,35 @@ import type { NewPostbackRow } from '../db/schema.js';
 import { sha256Hex } from '../hash.js';
 import { dedupeKey } from '../postback/dedupe.js';
 import type { ReadPostback } from '../postback/read.js';
-import type { Inspection } from '../postback/types.js';
+import type { Inspection, PostbackFields } from '../postback/types.js';
 
 /** The columns a verdict sets: kept together, since `reverify` rewrites them as one. */
 export function verdictColumns(inspection: Inspection) {
-  // Object.assign rather than spreads: see buildPostbackRow.
-  return Object.assign(
-    {
-      environment: inspection.environment,
-      version: inspection.version,
-      signature: inspection.signature,
-      reasons: inspection.reasons,
-      keyId: inspection.key,
-    },
-    inspection.fields,
-  );
+  // Built on a copy of the fields (Object.assign onto an empty object copies their shape whole)
+  // with the rest set by name. Node 20's V8 turns an object that gains more than a dozen properties
+  // by a spread, a computed key or a later Object.assign source into a slow dictionary, and a
+  // spread copy that gains properties costs 30-100x more to build (BENCHMARKS.md): this row is
+  // built, cloned to the writer thread and bound on every postback.
+  const columns = Object.assign({} as PostbackFields & Pick<NewPostbackRow, 'environment' | 'version' | 'signature' | 'reasons' | 'keyId'>, inspection.fields);
+  columns.environment = inspection.environment;
+  columns.version = inspection.version;
+  columns.signature = inspection.signature;
+  columns.reasons = inspection.reasons;
+  columns.keyId = inspection.key;
+  return columns;
 }
 
 /** A copy that came from Apple's device itself; a relayed one is `relay:<relay key name>`. */
 export const DIRECT = 'direct';
 
-export function buildPostbackRow(postback: ReadPostback, inspection: Inspection, receivedAt: Date, channel = DIRECT): NewPostbackRow {
-  // Node 20's V8 builds `{ a, ...b }` fast but `{ ...a, b }` 30-100x slower than Object.assign,
-  // which builds both as fast: a few µs per postback on the server's busiest thread (BENCHMARKS.md).
-  return Object.assign(
-    {
-      receivedAt,
-      channel,
-      protocol: inspection.protocol,
-      outcome: 'stored' as const,
-      dedupeKey: dedupeKey(inspection),
-      bodySha256: sha256Hex(postback.text),
-      body: postback.text,
-    },
-    verdictColumns(inspection),
-  );
+export function buildPostbackRow(postback: ReadPostback, inspection: Inspection, receivedAt: Date, channel = DIRECT, hash = sha256Hex): NewPostbackRow {
+  return Object.assign(verdictColumns(inspection), {
+    receivedAt,
+    channel,
+    protocol: inspection.protocol,
+    outcome: 'stored' as const,
+    dedupeKey: dedupeKey(inspection),
+    bodySha256: hash(postback.text),
+    body: postback.text,
+  });
 }

@@ -9,6 +9,8 @@ import type { Inspection } from './types.js';
 export interface Verification {
   keys: KeyRing;
   verifier: EcdsaVerifier;
+  /** The runtime's own SHA-256 for the body's hash, where it has a faster one than hash.ts's. */
+  sha256Hex?: (text: string) => string;
 }
 
 export async function inspectPostback(postback: ReadPostback, { keys, verifier }: Verification): Promise<Inspection> {
