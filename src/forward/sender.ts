@@ -1,5 +1,6 @@
 // The delivery loop: claim due outbox rows, send each copy with a timeout, record what happened,
-// schedule a retry or dead-letter it. Uses fetch only, so it runs on Node and on Workers.
+// schedule a retry or dead-letter it. Sends with fetch, so it runs on Node and on Workers; a runtime
+// with a cheaper client passes its own `send` (Node: node:http, BENCHMARKS.md).
 import type { Db } from '../db/db.js';
 import { getDestination } from '../db/destinations.js';
 import { clickByRowId, findLinkForClick, mmpPostbackById } from '../db/mmp.js';
@@ -21,9 +22,38 @@ export interface SenderDeps {
   /** `DB`, where destinations and links are (the same database but on sharded Workers). */
   settingsDb?: Db;
   fetch: typeof fetch;
+  /** Sends a request instead of `fetch`, where the runtime has a cheaper client; `fetch` stays the fallback. */
+  send?: Send;
   now: () => Date;
   random?: () => number;
 }
+
+/** What a partner answered: all a delivery records of it. */
+export interface PartnerAnswer {
+  status: number;
+  retryAfter: string | null;
+}
+
+/**
+ * Sends one request, with no redirects followed (a partner's URL is configured, not discovered: a
+ * redirect is a mistake to surface). Rejects with an error named `TimeoutError` after `timeoutMs`,
+ * and with the network's error (or one carrying it as `cause`) when there is no answer.
+ */
+export type Send = (request: OutgoingRequest, timeoutMs: number) => Promise<PartnerAnswer>;
+
+const sendWithFetch =
+  (fetchFn: typeof fetch): Send =>
+  async (request, timeoutMs) => {
+    const response = await fetchFn(request.url, {
+      method: request.method,
+      headers: request.headers,
+      body: request.body,
+      signal: AbortSignal.timeout(timeoutMs),
+      redirect: 'manual',
+    });
+    await response.body?.cancel().catch(() => undefined);
+    return { status: response.status, retryAfter: response.headers.get('retry-after') };
+  };
 
 // A claim outlives the longest destination timeout, so a slow send is never taken twice.
 const LEASE_MARGIN_MS = 5_000;
@@ -80,20 +110,12 @@ async function attempt(deps: SenderDeps, delivery: DeliveryRow, settings: Settin
 
   const { request, timeoutMs } = target;
   try {
-    const response = await deps.fetch(request.url, {
-      method: request.method,
-      headers: request.headers,
-      body: request.body,
-      signal: AbortSignal.timeout(timeoutMs),
-      // A partner's URL is configured, not discovered: a redirect is a mistake to surface.
-      redirect: 'manual',
-    });
-    await response.body?.cancel().catch(() => undefined);
-    if (response.status >= 200 && response.status < 300) {
-      return { state: 'delivered', status: response.status, error: null, latencyMs: deps.now().getTime() - started.getTime(), nextAttemptAt: deps.now() };
+    const answer = await (deps.send ?? sendWithFetch(deps.fetch))(request, timeoutMs);
+    if (answer.status >= 200 && answer.status < 300) {
+      return { state: 'delivered', status: answer.status, error: null, latencyMs: deps.now().getTime() - started.getTime(), nextAttemptAt: deps.now() };
     }
-    const retryAfter = parseRetryAfter(response.headers.get('retry-after'), deps.now().getTime());
-    return fail(response.status, `HTTP ${response.status}`, isRetryableStatus(response.status), retryAfter);
+    const retryAfter = parseRetryAfter(answer.retryAfter, deps.now().getTime());
+    return fail(answer.status, `HTTP ${answer.status}`, isRetryableStatus(answer.status), retryAfter);
   } catch (error) {
     return fail(null, describeFailure(error, timeoutMs), true);
   }

@@ -12,6 +12,7 @@ import { sendDue } from '../forward/sender.js';
 import { runPendingJobs } from '../maintenance/jobs.js';
 import type { Logger } from '../observability/logger.js';
 import { errorMessage } from '../observability/logger.js';
+import { nodeSend } from './send.js';
 
 export interface BackgroundDeps {
   db: Db;
@@ -61,7 +62,7 @@ export function startBackground(deps: BackgroundDeps): Background {
   const forwarding = loop(
     released,
     () =>
-      sendDue({ db, writer, fetch: globalThis.fetch, now }).catch((error: unknown) => {
+      sendDue({ db, writer, fetch: globalThis.fetch, send: nodeSend, now }).catch((error: unknown) => {
         logger.error('forwarding failed', { error: errorMessage(error) });
         return 0;
       }),
