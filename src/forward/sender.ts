@@ -29,7 +29,7 @@ export interface SenderDeps {
 }
 
 /** What a partner answered: all a delivery records of it. */
-export interface PartnerAnswer {
+interface PartnerAnswer {
   status: number;
   retryAfter: string | null;
 }
