@@ -7,6 +7,8 @@ import { sql } from 'drizzle-orm';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { StorageUnavailableError } from '../src/db/db.js';
 import { postbacks } from '../src/db/schema.js';
+import { addCampaign } from '../src/db/settings.js';
+import type { Settings } from '../src/db/settings-snapshot.js';
 import { createTestApp, type TestApp } from './support/app.js';
 import { generateKey, signSkan, skanBody } from './support/signing.js';
 
@@ -23,6 +25,7 @@ afterEach(async () => {
 });
 
 const body = () => signSkan(skanBody('4.0'), key, '4.0');
+const campaign = (name: string) => ({ ad_network_id: 'example.skadnetwork', app_id: 1, source_identifier: '42', name });
 
 describe('GroupCommitWriter', () => {
   it('commits the units of one event-loop turn together', async () => {
@@ -53,6 +56,31 @@ describe('GroupCommitWriter', () => {
     await Promise.all(Array.from({ length: 20 }, () => app.post(body())));
     expect(app.writer.stats.isolatedRetries).toBe(0);
     expect(await app.rows()).toHaveLength(20);
+  });
+
+  it('a unit sees a setting changed by a unit before it in the same commit', async () => {
+    const names = (settings: Settings) => [...settings.campaignsByNetworkApp.values()].flat().map((c) => c.name);
+    const before = app.writer.stats.commits;
+    const seen = await Promise.all([
+      app.writer.run((tx) => tx.settings().then(names)),
+      app.writer.run((tx) => addCampaign(tx, campaign('Spring'), new Date()).then(() => [])),
+      app.writer.run((tx) => tx.settings().then(names)),
+    ]);
+    expect(app.writer.stats.commits - before).toBe(1);
+    expect(seen).toEqual([[], [], ['Spring']]);
+  });
+
+  it('forgets settings read inside a unit that was rolled back, even when a later change reuses its revision', async () => {
+    const names = (settings: Settings) => [...settings.campaignsByNetworkApp.values()].flat().map((c) => c.name);
+    const failing = app.writer.run(async (tx) => {
+      await addCampaign(tx, campaign('Rolled back'), new Date());
+      expect(names(await tx.settings())).toEqual(['Rolled back']);
+      throw new Error('the unit fails after its change');
+    });
+    await expect(failing).rejects.toThrow('the unit fails after its change');
+    // The next change takes the revision the rolled-back one had: its content must be read anew.
+    await app.writer.run((tx) => addCampaign(tx, campaign('Kept'), new Date()));
+    expect(await app.writer.run((tx) => tx.settings().then(names))).toEqual(['Kept']);
   });
 
   it('answers 503 with Retry-After when the disk is full, and serves again once space returns', async () => {

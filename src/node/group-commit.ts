@@ -143,6 +143,7 @@ export class GroupCommitWriter implements Writer {
           if (isolate) this.statements.release.run();
           settled.push({ job, ok: true, value });
         } catch (error) {
+          this.unit.rolledBack();
           if (!isolate) {
             // SQLite may have rolled back already (a full disk can end the transaction).
             if (this.sqlite.inTransaction) this.statements.rollback.run();
@@ -156,6 +157,7 @@ export class GroupCommitWriter implements Writer {
       this.statements.commit.run();
       return settled;
     } catch (error) {
+      this.unit.rolledBack();
       if (this.sqlite.inTransaction) this.statements.rollback.run();
       throw error;
     }

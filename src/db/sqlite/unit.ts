@@ -66,8 +66,17 @@ export class SqliteUnit implements Unit {
 
   constructor(readonly db: Db) {}
 
+  /**
+   * The writer rolled back (a unit, or its transaction): settings read since may never have been
+   * committed, and the next change would reuse their revision number.
+   */
+  rolledBack(): void {
+    this.loaded = undefined;
+  }
+
   async settings(): Promise<Settings> {
     // One indexed read per unit: another connection (the admin API's) may have changed a setting.
+    // (Once per transaction instead, which holds the write lock, measured no faster: bench:writer.)
     const row = await prepared(this.db, 'settingsRevision', (d) => revisionQuery(d).prepare()).get();
     const revision = row?.revision ?? 0;
     if (this.loaded?.revision !== revision) {
