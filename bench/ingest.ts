@@ -8,7 +8,6 @@
 // runs one half; `--warmup S` (default 3) seconds of load precede every measured window, uncounted.
 import 'reflect-metadata'; // before @peculiar/x509 loads (it needs the polyfill)
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { generateKeyPairSync, sign } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -17,7 +16,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { mintClickId } from '../src/mmp/click-id.js';
-import { SIGNED } from '../test/support/skan-recipes.js';
+import { madeSoFar, SPKI, signedPostbacks } from './signed-postbacks.js';
 
 const { values } = parseArgs({
   options: {
@@ -38,42 +37,7 @@ const PATH = '/.well-known/skadnetwork/report-attribution/';
 const ADMIN = 'bench-admin-key-0123456789';
 const CLICK_SECRET = 'bench-click-secret-0123456789-0123456789';
 
-const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
-const SPKI = publicKey.export({ format: 'der', type: 'spki' }).toString('base64');
-let serial = 0;
 let servers = 0;
-
-/** Unique SKAN 4.0 postbacks signed with the bench key (optionally a share of duplicates and forgeries). */
-function postbacks(count: number, mix = { duplicates: 0, invalid: 0 }): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < count; i++) {
-    if (out.length > 0 && i % 100 < mix.duplicates * 100) {
-      out.push(out[Math.floor(Math.random() * out.length)]!);
-      continue;
-    }
-    const body: Record<string, unknown> = {
-      version: '4.0',
-      'ad-network-id': 'bench.skadnetwork',
-      'source-identifier': String(1000 + (i % 9000)),
-      'app-id': 1_000_000 + (i % 20),
-      'transaction-id': `00000000-0000-4000-8000-${(serial++).toString(16).padStart(12, '0')}`,
-      redownload: false,
-      'fidelity-type': 1,
-      'did-win': true,
-      'postback-sequence-index': 0,
-      // The publisher's app: a signed field of 4.0 when present, as in most real postbacks.
-      'source-app-id': 500_000 + (i % 50),
-      'conversion-value': i % 64,
-    };
-    const message = SIGNED['4.0']!.filter((f) => f in body)
-      .map((f) => String(body[f]))
-      .join('\u2063');
-    body['attribution-signature'] = sign('sha256', Buffer.from(message), { key: privateKey, dsaEncoding: 'der' }).toString('base64');
-    if (i % 100 >= 100 - mix.invalid * 100) body['app-id'] = (body['app-id'] as number) + 1; // signature no longer matches
-    out.push(JSON.stringify(body));
-  }
-  return out;
-}
 
 interface Server {
   url: string;
@@ -97,7 +61,7 @@ async function start(kind: Kind, dir: string, extraEnv: Record<string, string> =
       PORT: '0',
       BENCH_KEY: SPKI,
       SKANPOST_EXTRA_KEYS: SPKI,
-      SKANPOST_DB: join(dir, `${kind}-${serial}-${++servers}.db`),
+      SKANPOST_DB: join(dir, `${kind}-${madeSoFar()}-${++servers}.db`),
       SKANPOST_ADMIN_KEY: ADMIN,
       SKANPOST_CLICK_SECRET: CLICK_SECRET,
       ...extraEnv,
@@ -346,7 +310,7 @@ async function main() {
   for (let round = 0; round < ROUNDS; round++) {
     for (const kind of kinds) {
       const server = await start(kind, dir);
-      const result = await load(server.url, postbacks(perRun), server.child.pid!);
+      const result = await load(server.url, signedPostbacks(perRun), server.child.pid!);
       const rss = peakRssMb(server.child.pid!);
       await server.stop();
       saturated[kind].push(result.rps);
@@ -370,14 +334,14 @@ async function main() {
   const rate = Math.round(base * 0.6);
   for (const kind of ['baseline', 'skanpost'] as const) {
     const server = await start(kind, dir);
-    const result = await load(server.url, postbacks(perRun), server.child.pid!, rate);
+    const result = await load(server.url, signedPostbacks(perRun), server.child.pid!, rate);
     const rss = peakRssMb(server.child.pid!);
     await server.stop();
     console.log(`fixed ${rate} req/s ${kind.padEnd(8)} ${fmt(result, rss)}`);
   }
 
   const server = await start('skanpost', dir);
-  const mixed = await load(server.url, postbacks(perRun, { duplicates: 0.1, invalid: 0.05 }), server.child.pid!);
+  const mixed = await load(server.url, signedPostbacks(perRun, { duplicates: 0.1, invalid: 0.05 }), server.child.pid!);
   console.log(`skanpost, 10 % duplicates + 5 % invalid: ${fmt(mixed, peakRssMb(server.child.pid!))}`);
   await server.stop();
 
@@ -386,7 +350,7 @@ async function main() {
   for (const p of partners) {
     await fetch(`${forwarding.url}/v1/destinations`, { method: 'POST', headers: { Authorization: `Bearer ${ADMIN}` }, body: JSON.stringify({ name: p.url, url: p.url }) });
   }
-  const forwarded = await load(forwarding.url, postbacks(perRun), forwarding.child.pid!);
+  const forwarded = await load(forwarding.url, signedPostbacks(perRun), forwarding.child.pid!);
   console.log(`skanpost, aggregates + 2 forwarding destinations: ${fmt(forwarded, peakRssMb(forwarding.child.pid!))}`);
   await forwarding.stop();
   for (const p of partners) p.close();

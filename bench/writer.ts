@@ -7,7 +7,6 @@
 // bundle of another checkout (a worktree of an earlier commit), alternating A B per round.
 import 'reflect-metadata'; // before @peculiar/x509 loads (it needs the polyfill)
 import { execFileSync } from 'node:child_process';
-import { generateKeyPairSync, sign } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -19,7 +18,7 @@ import { preparePostback } from '../src/ingest/ingest.js';
 import type { SaveResult } from '../src/ingest/save.js';
 import { createVerification } from '../src/node/crypto.js';
 import type { IngestThreadOptions } from '../src/node/ingest-thread.js';
-import { SIGNED } from '../test/support/skan-recipes.js';
+import { SPKI, signedPostbacks } from './signed-postbacks.js';
 
 const { values } = parseArgs({
   options: {
@@ -38,32 +37,13 @@ interface Thread {
 }
 type ThreadClass = new (options: IngestThreadOptions, onFailure: (error: Error) => void) => Thread;
 
-const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
-const verification = await createVerification(publicKey.export({ format: 'der', type: 'spki' }).toString('base64'));
-let serial = 0;
+const verification = await createVerification(SPKI);
 
 /** Rows as the server's main thread hands them over: read, verified and built by the pipeline. */
 async function rows(count: number): Promise<NewPostbackRow[]> {
   const out: NewPostbackRow[] = [];
-  for (let i = 0; i < count; i++) {
-    const body: Record<string, unknown> = {
-      version: '4.0',
-      'ad-network-id': 'bench.skadnetwork',
-      'source-identifier': String(1000 + (i % 9000)),
-      'app-id': 1_000_000 + (i % 20),
-      'transaction-id': `00000000-0000-4000-8000-${(serial++).toString(16).padStart(12, '0')}`,
-      redownload: false,
-      'fidelity-type': 1,
-      'did-win': true,
-      'postback-sequence-index': 0,
-      'source-app-id': 500_000 + (i % 50),
-      'conversion-value': i % 64,
-    };
-    const message = SIGNED['4.0']!.filter((f) => f in body)
-      .map((f) => String(body[f]))
-      .join('\u2063');
-    body['attribution-signature'] = sign('sha256', Buffer.from(message), { key: privateKey, dsaEncoding: 'der' }).toString('base64');
-    const prepared = await preparePostback(new TextEncoder().encode(JSON.stringify(body)), verification, new Date());
+  for (const body of signedPostbacks(count)) {
+    const prepared = await preparePostback(new TextEncoder().encode(body), verification, new Date());
     if (!prepared.ok || prepared.row.signature !== 'verified') throw new Error('the bench postback does not verify');
     out.push(prepared.row);
   }
