@@ -96,7 +96,7 @@ it('refuses a certificate no authority it trusts has signed: no copy goes out', 
   expect(received).toEqual([]);
 });
 
-it('keeps a Retry-After as given, follows no redirect, and reads no body it does not need', async () => {
+it('keeps a Retry-After as given (after a long body it drains) and follows no redirect', async () => {
   const url = await listen(
     createHttpServer(
       handle((request, _, response) => {

@@ -93,7 +93,7 @@ async function targetOf(deps: SenderDeps, delivery: DeliveryRow, settings: Setti
   return { request: await buildRequest(destination, subject, now), retry: destination.retry, timeoutMs: destination.timeoutMs };
 }
 
-async function attempt(deps: SenderDeps, delivery: DeliveryRow, settings: Settings): Promise<AttemptResult> {
+async function attempt(deps: SenderDeps, send: Send, delivery: DeliveryRow, settings: Settings): Promise<AttemptResult> {
   const started = deps.now();
   const target = await targetOf(deps, delivery, settings, started);
   const fail = (status: number | null, error: string, retryable: boolean, retryAfterMs?: number): AttemptResult => {
@@ -110,7 +110,7 @@ async function attempt(deps: SenderDeps, delivery: DeliveryRow, settings: Settin
 
   const { request, timeoutMs } = target;
   try {
-    const answer = await (deps.send ?? sendWithFetch(deps.fetch))(request, timeoutMs);
+    const answer = await send(request, timeoutMs);
     if (answer.status >= 200 && answer.status < 300) {
       return { state: 'delivered', status: answer.status, error: null, latencyMs: deps.now().getTime() - started.getTime(), nextAttemptAt: deps.now() };
     }
@@ -140,9 +140,10 @@ export async function sendDue(deps: SenderDeps, limit = 32): Promise<number> {
     const leaseMs = Math.max(IMPRESSION_TIMEOUT_MS, ...settings.destinations.map((d) => d.timeoutMs)) + LEASE_MARGIN_MS;
     return { claimed: await claimDue(tx.db, now, leaseMs, limit, running), settings };
   });
+  const send = deps.send ?? sendWithFetch(deps.fetch);
   await Promise.all(
     claimed.map(async (delivery) => {
-      const result = await attempt(deps, delivery, settings);
+      const result = await attempt(deps, send, delivery, settings);
       await deps.writer.run((tx) => settleAttempt(tx.db, delivery, result, deps.now()));
     }),
   );

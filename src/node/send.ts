@@ -22,8 +22,7 @@ export function createNodeSend(options: { ca?: string } = {}): Send {
       // As fetch refuses them (a database from before the API's checks may hold one): never sent.
       if (url.username || url.password) return reject(new TypeError(`Request cannot be constructed from a URL that includes credentials: ${outgoing.url}`));
       const body = outgoing.body === null ? undefined : Buffer.from(outgoing.body);
-      const headers: Record<string, string | number> = { ...outgoing.headers };
-      if (body) headers['content-length'] = body.byteLength;
+      const headers = body ? Object.assign({}, outgoing.headers, { 'content-length': body.byteLength }) : outgoing.headers;
       const sending = { method: outgoing.method, headers, agent: secure ? agents.https : agents.http };
       const answered = (response: IncomingMessage) => {
         clearTimeout(timer);
