@@ -208,8 +208,9 @@ it('lists destinations and dead letters, replays one, and pauses a destination (
     expect((await cells('destinations'))[0]!.slice(0, 6)).toEqual(['partner', 'sending', '1', '0', '0', '0']);
     expect(await cells('dead')).toEqual([]);
 
-    await page.getByRole('button', { name: 'Pause' }).click();
-    await page.waitForLoadState('load');
+    // The button posts, then reloads the page: wait for that reload's load, not the current page's
+    // (already loaded, so waitForLoadState returned before the reload and the next read raced it).
+    await Promise.all([page.waitForEvent('load'), page.getByRole('button', { name: 'Pause' }).click()]);
     await ready(page);
     expect((await cells('destinations'))[0]![1]).toBe('paused');
     expect(((await (await api('/v1/destinations')).json()) as { destinations: Array<{ paused: boolean }> }).destinations[0]!.paused).toBe(true);
