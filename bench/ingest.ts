@@ -142,6 +142,17 @@ function threadShares(pid: number, before: ReturnType<typeof cpuTicks>, after: R
     .join(' ');
 }
 
+/** The writer's units and commits so far (skanpost's /metrics), or nothing from a peer. */
+async function commits(url: string): Promise<{ units: number; commits: number } | undefined> {
+  const r = await fetch(`${url}/metrics`, { headers: { Authorization: `Bearer ${ADMIN}` } }).catch(() => undefined);
+  if (!r?.ok) return undefined;
+  const text = await r.text();
+  const read = (name: string) => Number(new RegExp(`^skanpost_group_commit_units_${name} (\\S+)$`, 'm').exec(text)?.[1]);
+  const units = read('sum');
+  const count = read('count');
+  return Number.isFinite(units) && Number.isFinite(count) ? { units, commits: count } : undefined;
+}
+
 async function load(url: string, bodies: string[], pid: number, rate?: number) {
   let next = 0;
   const run = (duration: number) =>
@@ -153,13 +164,17 @@ async function load(url: string, bodies: string[], pid: number, rate?: number) {
       requests: [{ method: 'POST', setupRequest: (req) => ({ ...req, body: bodies[next++ % bodies.length] }) }],
     });
   if (WARMUP > 0) await run(WARMUP);
+  const committed = await commits(url);
   const before = cpuTicks(pid);
   const result = await run(DURATION);
   const after = cpuTicks(pid);
   // Server CPU per answered request, in µs: where the time goes when the machine is saturated.
   const perRequest = (ticks: number) => (ticks * 10_000) / Math.max(1, result.requests.total);
   const cpu = { main: perRequest(after.main - before.main), others: perRequest(after.others - before.others), threads: threadShares(pid, before, after, perRequest) };
-  return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, errors: result.errors + result.non2xx + result.timeouts, sent: next, cpu };
+  // Units per commit over the window: a commit's WAL writes and fsync are shared by its units.
+  const later = committed && (await commits(url));
+  const perCommit = committed && later ? (later.units - committed.units) / Math.max(1, later.commits - committed.commits) : undefined;
+  return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, errors: result.errors + result.non2xx + result.timeouts, sent: next, cpu, perCommit };
 }
 
 /** GET requests over `paths` in turn; counts 3xx as answered (a click is a 302). */
@@ -290,8 +305,8 @@ const median = (xs: number[]) => {
   const mid = Math.floor(sorted.length / 2);
   return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 };
-const fmt = (r: { rps: number; p50: number; p99: number; errors: number; cpu: { main: number; others: number; threads?: string } }, rss: number) =>
-  `${r.rps.toFixed(0).padStart(6)} req/s  p50 ${String(r.p50).padStart(3)} ms  p99 ${String(r.p99).padStart(4)} ms  errors ${r.errors}  peak RSS ${rss.toFixed(0)} MB  CPU/request: main ${r.cpu.main.toFixed(0)} µs, other threads ${r.cpu.others.toFixed(0)} µs${r.cpu.threads ? ` (each: ${r.cpu.threads})` : ''}`;
+const fmt = (r: { rps: number; p50: number; p99: number; errors: number; cpu: { main: number; others: number; threads?: string }; perCommit?: number }, rss: number) =>
+  `${r.rps.toFixed(0).padStart(6)} req/s  p50 ${String(r.p50).padStart(3)} ms  p99 ${String(r.p99).padStart(4)} ms  errors ${r.errors}  peak RSS ${rss.toFixed(0)} MB  CPU/request: main ${r.cpu.main.toFixed(0)} µs, other threads ${r.cpu.others.toFixed(0)} µs${r.cpu.threads ? ` (each: ${r.cpu.threads})` : ''}${r.perCommit !== undefined ? `  units/commit ${r.perCommit.toFixed(1)}` : ''}`;
 
 async function main() {
   const dir = mkdtempSync(join(tmpdir(), 'skanpost-bench-ingest-'));
