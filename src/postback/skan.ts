@@ -112,13 +112,20 @@ function decodeSignature(text: string): Uint8Array<ArrayBuffer> | undefined {
 }
 
 // Nearly every postback a deployment receives is signed with one key (Apple's, or in a load test
-// the operator's): trying the key that verified last first saves a failed verification each.
-const lastVerified = new WeakMap<KeyRing, Partial<Record<Curve, SkanKey>>>();
+// the operator's): trying the key that verified last first saves a failed verification each. The
+// order is kept per ring and curve and changes only when another key verifies, so a postback
+// allocates nothing here.
+const keyOrder = new WeakMap<KeyRing, Partial<Record<Curve, readonly SkanKey[]>>>();
 
-function candidates(keys: KeyRing, curve: Curve): SkanKey[] {
-  const last = lastVerified.get(keys)?.[curve];
-  const ofCurve = keys.skan.filter((k) => k.curve === curve);
-  return last ? [last, ...ofCurve.filter((k) => k !== last)] : ofCurve;
+function candidates(keys: KeyRing, curve: Curve): readonly SkanKey[] {
+  let byCurve = keyOrder.get(keys);
+  if (!byCurve) keyOrder.set(keys, (byCurve = {}));
+  return (byCurve[curve] ??= keys.skan.filter((k) => k.curve === curve));
+}
+
+function verifiedWith(keys: KeyRing, key: SkanKey): void {
+  const order = candidates(keys, key.curve);
+  if (order[0] !== key) keyOrder.get(keys)![key.curve] = [key, ...order.filter((k) => k !== key)];
 }
 
 export async function inspectSkan(body: JsonObject, keys: KeyRing, verifier: EcdsaVerifier): Promise<Inspection> {
@@ -160,7 +167,7 @@ export async function inspectSkan(body: JsonObject, keys: KeyRing, verifier: Ecd
   const bytes = encoder.encode(message) as Uint8Array<ArrayBuffer>; // workers-types widen the buffer type
   for (const key of candidates(keys, recipe.curve)) {
     if (await verifier.verify(key, bytes, signature, 'der')) {
-      lastVerified.set(keys, { ...lastVerified.get(keys), [key.curve]: key });
+      verifiedWith(keys, key);
       return result('verified', key.id, message);
     }
   }
