@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { mintClickId } from '../src/mmp/click-id.js';
+import { commitCounts } from './commits.js';
 import { madeSoFar, SPKI, signedPostbacks } from './signed-postbacks.js';
 
 const { values } = parseArgs({
@@ -145,12 +146,7 @@ function threadShares(pid: number, before: ReturnType<typeof cpuTicks>, after: R
 /** The writer's units and commits so far (skanpost's /metrics), or nothing from a peer. */
 async function commits(url: string): Promise<{ units: number; commits: number } | undefined> {
   const r = await fetch(`${url}/metrics`, { headers: { Authorization: `Bearer ${ADMIN}` } }).catch(() => undefined);
-  if (!r?.ok) return undefined;
-  const text = await r.text();
-  const read = (name: string) => Number(new RegExp(`^skanpost_group_commit_units_${name} (\\S+)$`, 'm').exec(text)?.[1]);
-  const units = read('sum');
-  const count = read('count');
-  return Number.isFinite(units) && Number.isFinite(count) ? { units, commits: count } : undefined;
+  return r?.ok ? commitCounts(await r.text()) : undefined;
 }
 
 async function load(url: string, bodies: string[], pid: number, rate?: number) {

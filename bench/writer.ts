@@ -26,6 +26,7 @@ import type { SaveResult } from '../src/ingest/save.js';
 import { createVerification } from '../src/node/crypto.js';
 import { openDatabase } from '../src/node/database.js';
 import type { IngestThreadOptions } from '../src/node/ingest-thread.js';
+import { commitCounts } from './commits.js';
 import { SPKI, signedPostbacks } from './signed-postbacks.js';
 
 const { values } = parseArgs({
@@ -143,8 +144,8 @@ for (const side of opened) {
 
 /** The thread's rows written again by bare statements: what its SQL costs without the thread. */
 function sqlFloor(stored: string, metrics: string): void {
-  const read = (name: string) => Number(new RegExp(`^skanpost_group_commit_units_${name} (\\S+)$`, 'm').exec(metrics)?.[1]);
-  const batch = values.batch ? Number(values.batch) : Math.max(1, Math.round(read('sum') / read('count')));
+  const counted = commitCounts(metrics);
+  const batch = values.batch ? Number(values.batch) : Math.max(1, Math.round(counted ? counted.units / counted.commits : IN_FLIGHT));
   const source = openDatabase(stored).sqlite;
   const tables = ['postbacks', 'rollups', 'rollup_events'] as const;
   const data = Object.fromEntries(
@@ -169,7 +170,7 @@ function sqlFloor(stored: string, metrics: string): void {
     const rows = data[table].rows;
     let seed = 7;
     for (let i = rows.length - 1; i > 0; i--) {
-      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
       const j = seed % (i + 1);
       [rows[i], rows[j]] = [rows[j]!, rows[i]!];
     }
