@@ -2,6 +2,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createApp } from '../src/http/app.js';
 import { jsonLogger } from '../src/observability/logger.js';
+import { IngestMetrics } from '../src/observability/metrics.js';
 import { createTestApp, type TestApp } from './support/app.js';
 import { generateKey, signSkan, skanBody } from './support/signing.js';
 
@@ -16,6 +17,25 @@ afterEach(async () => {
 });
 
 const metrics = async () => (await app.app.request('/metrics', { headers: { Authorization: `Bearer ${ADMIN}` } })).text();
+
+describe('counters', () => {
+  it('keep one sample per set of label values, whatever order the labels were written in', () => {
+    const metrics = new IngestMetrics();
+    metrics.ingested.inc({ outcome: 'stored', signature: 'verified' });
+    metrics.ingested.inc({ signature: 'verified', outcome: 'stored' }, 2);
+    metrics.ingested.inc({ outcome: 'stored', signature: 'invalid' });
+    metrics.ingested.inc({ outcome: 'verified', signature: 'stored' });
+    const lines = metrics
+      .text()
+      .split('\n')
+      .filter((l) => l.startsWith('skanpost_ingest_total{'));
+    expect(lines).toEqual([
+      'skanpost_ingest_total{outcome="stored",signature="verified"} 3',
+      'skanpost_ingest_total{outcome="stored",signature="invalid"} 1',
+      'skanpost_ingest_total{outcome="verified",signature="stored"} 1',
+    ]);
+  });
+});
 
 describe('GET /metrics', () => {
   it('needs the admin key', async () => {

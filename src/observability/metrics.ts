@@ -4,7 +4,6 @@
 
 type Labels = Record<string, string>;
 
-const key = (labels: Labels) => JSON.stringify(Object.entries(labels).sort());
 const escapeValue = (v: string) => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
 const render = (labels: Labels) => {
   const entries = Object.entries(labels);
@@ -16,12 +15,17 @@ class Counter<L extends Labels = Labels> {
   constructor(
     readonly name: string,
     readonly help: string,
+    /** The labels every sample has, in a fixed order: a sample's key is their values. */
+    private readonly labelNames: ReadonlyArray<keyof L & string>,
   ) {}
-  inc(labels: L = {} as L, by = 1): void {
-    const k = key(labels);
-    const entry = this.values.get(k) ?? { labels, value: 0 };
-    entry.value += by;
-    this.values.set(k, entry);
+  inc(labels: L, by = 1): void {
+    // Counted on every request: a key joined from the values, not a sorted and stringified copy
+    // of the labels (~1 µs per request). Label values are skanpost's own words, never NUL.
+    let k = '';
+    for (const name of this.labelNames) k += `${labels[name]}\u0000`;
+    const entry = this.values.get(k);
+    if (entry) entry.value += by;
+    else this.values.set(k, { labels, value: by });
   }
   text(): string {
     const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} counter`];
@@ -84,17 +88,20 @@ export const MMP_REFUSE_REASONS = ['invalid_token', 'not_allowed', 'invalid_post
 export type MmpRefuseReason = (typeof MMP_REFUSE_REASONS)[number];
 
 export class IngestMetrics {
-  readonly ingested = new Counter<{ outcome: string; signature: string }>('skanpost_ingest_total', 'Postbacks answered 200, by outcome and signature verdict');
-  readonly rejected = new Counter<{ reason: IngestRejectReason }>('skanpost_ingest_rejected_total', 'Ingest requests not answered 200, by reason');
+  readonly ingested = new Counter<{ outcome: string; signature: string }>('skanpost_ingest_total', 'Postbacks answered 200, by outcome and signature verdict', [
+    'outcome',
+    'signature',
+  ]);
+  readonly rejected = new Counter<{ reason: IngestRejectReason }>('skanpost_ingest_rejected_total', 'Ingest requests not answered 200, by reason', ['reason']);
   readonly duration = new Histogram(
     'skanpost_ingest_duration_seconds',
     'Time from request to answer for ingest',
     [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
   );
 
-  readonly mmpPostbacks = new Counter<{ outcome: string }>('skanpost_mmp_postbacks_total', 'MMP postbacks answered 200 or 422, by outcome (duplicate included)');
-  readonly mmpRefused = new Counter<{ reason: MmpRefuseReason }>('skanpost_mmp_refused_total', 'MMP postback requests refused without storing, by reason');
-  readonly clicks = new Counter<{ touch: string }>('skanpost_clicks_total', 'Clicks and impressions answered through /c and /i, by touch');
+  readonly mmpPostbacks = new Counter<{ outcome: string }>('skanpost_mmp_postbacks_total', 'MMP postbacks answered 200 or 422, by outcome (duplicate included)', ['outcome']);
+  readonly mmpRefused = new Counter<{ reason: MmpRefuseReason }>('skanpost_mmp_refused_total', 'MMP postback requests refused without storing, by reason', ['reason']);
+  readonly clicks = new Counter<{ touch: string }>('skanpost_clicks_total', 'Clicks and impressions answered through /c and /i, by touch', ['touch']);
 
   text(extra: Gauge[] = []): string {
     return `${[this.ingested.text(), this.rejected.text(), this.duration.text(), this.mmpPostbacks.text(), this.mmpRefused.text(), this.clicks.text(), ...extra.map(gaugeText)].join('\n\n')}\n`;
