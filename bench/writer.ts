@@ -180,7 +180,7 @@ function sqlFloor(stored: string, metrics: string): void {
   const insert = (table: (typeof tables)[number], n: number) => {
     const { columns, key } = data[table];
     const quoted = columns.map((c) => `"${c}"`);
-    const values = Array.from({ length: n }, () => `(${columns.map(() => '?').join(', ')})`).join(', ');
+    const tuples = Array.from({ length: n }, () => `(${columns.map(() => '?').join(', ')})`).join(', ');
     const conflict =
       table === 'postbacks'
         ? 'on conflict do nothing returning id'
@@ -188,7 +188,7 @@ function sqlFloor(stored: string, metrics: string): void {
             .filter((_, i) => !key.includes(columns[i]!))
             .map((c) => `${c} = ${c} + excluded.${c}`)
             .join(', ')}`;
-    return `insert into ${table} (${quoted.join(', ')}) values ${values} ${conflict}`;
+    return `insert into ${table} (${quoted.join(', ')}) values ${tuples} ${conflict}`;
   };
   const variants = [
     { name: 'the postback row, a statement per row', tables: ['postbacks'], multi: false, narrow: false },
