@@ -119,8 +119,16 @@ const keyOrder = new WeakMap<KeyRing, Partial<Record<Curve, readonly SkanKey[]>>
 
 function candidates(keys: KeyRing, curve: Curve): readonly SkanKey[] {
   let byCurve = keyOrder.get(keys);
-  if (!byCurve) keyOrder.set(keys, (byCurve = {}));
-  return (byCurve[curve] ??= keys.skan.filter((k) => k.curve === curve));
+  if (!byCurve) {
+    byCurve = {};
+    keyOrder.set(keys, byCurve);
+  }
+  let order = byCurve[curve];
+  if (!order) {
+    order = keys.skan.filter((k) => k.curve === curve);
+    byCurve[curve] = order;
+  }
+  return order;
 }
 
 function verifiedWith(keys: KeyRing, key: SkanKey): void {
