@@ -129,6 +129,42 @@ describe('GroupCommitWriter', () => {
   });
 });
 
+describe("the write path's statements (bound by position on better-sqlite3)", () => {
+  it('keep an absent value null and encode present ones through their columns', async () => {
+    const receivedAt = new Date('2026-11-25T12:00:00Z');
+    // Columns not named here are absent (undefined): stored as null.
+    const full = {
+      ...row('bound'),
+      receivedAt,
+      reasons: ['a reason'],
+      redownload: null,
+      didWin: true,
+      decode: null,
+      channel: 'direct',
+    } as never;
+    const [id] = await app.writer.run((tx) => tx.insertCounted([{ row: full, counts: undefined, destinationIds: [] }]));
+    expect(id).toBeTypeOf('number');
+    const stored = app.database.sqlite.prepare('select received_at, reasons, redownload, did_win, decode from postbacks where id = ?').get(id);
+    // A null boolean stays null (drizzle would bind 0), a null JSON value null (not the text 'null').
+    expect(stored).toEqual({ received_at: receivedAt.getTime(), reasons: '["a reason"]', redownload: null, did_win: 1, decode: null });
+    // The same body again: skipped on the conflict, no id.
+    expect(await app.writer.run((tx) => tx.insertCounted([{ row: full, counts: undefined, destinationIds: [] }]))).toEqual([undefined]);
+  });
+
+  it('add counts to the row their key names, and refuse a value missing for a placeholder rather than bind it as null', async () => {
+    const counts = (await import('../src/rollup/contribution.js')).countsOf(
+      { ...row('counted'), signature: 'verified', appId: 1, adNetworkId: 'example.skadnetwork', postbackSequenceIndex: 0, didWin: true } as never,
+      1,
+    )!;
+    await app.writer.run((tx) => tx.addCounts(counts));
+    await app.writer.run((tx) => tx.addCounts(counts));
+    const [summed] = app.database.sqlite.prepare('select postbacks from rollups').all() as Array<{ postbacks: number }>;
+    expect(summed).toEqual({ postbacks: 2 });
+    const { campaign: _, ...missing } = counts.rollup as unknown as Record<string, unknown>;
+    await expect(app.writer.run((tx) => tx.addCounts({ ...counts, rollup: missing as never }))).rejects.toThrow(/no value for the placeholder campaign/);
+  });
+});
+
 function row(sha: string): typeof postbacks.$inferInsert {
   return { receivedAt: new Date(), protocol: 'skan', environment: 'production', signature: 'invalid', reasons: [], outcome: 'stored', bodySha256: sha, body: '{}' };
 }

@@ -67,7 +67,7 @@ it('runs the background work on the thread: releases claims a killed run left, s
   const { main, thread } = await setup({ info: at('info'), warn: at('warn'), error: at('error') });
   const partner = await startPartner();
   cleanup.push(() => partner.close());
-  await createDestination(new SqliteUnit(main.db), DestinationInput.parse({ name: 'mmp', url: partner.url }), new Date());
+  await createDestination(new SqliteUnit(main.db, main.sqlite), DestinationInput.parse({ name: 'mmp', url: partner.url }), new Date());
   await thread.save(await postbackRow());
   await thread.save(await postbackRow({ signature: 'invalid', receivedAt: new Date(Date.now() - 100 * 86_400_000) }));
   // As a process killed mid-send leaves it: claimed for a long while, never settled.

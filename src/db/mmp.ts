@@ -335,5 +335,4 @@ export const upsertMmpRollup = (db: Db) =>
   db
     .insert(mmpRollups)
     .values(placeholders([...MMP_ROLLUP_KEY, ...MMP_ROLLUP_MEASURES]))
-    .onConflictDoUpdate(mmpRollupConflict as never)
-    .prepare();
+    .onConflictDoUpdate(mmpRollupConflict as never);

@@ -23,17 +23,15 @@ export const eventConflict = {
 
 const placeholders = (names: readonly string[]) => Object.fromEntries(names.map((n) => [n, sql.placeholder(n)])) as never;
 
-/** Prepared upserts, for a driver that keeps statements (better-sqlite3). */
+/** The upserts with a placeholder per column, for a driver that keeps statements (better-sqlite3). */
 export const upsertRollup = (db: Db) =>
   db
     .insert(rollups)
     .values(placeholders([...ROLLUP_KEY, ...ROLLUP_MEASURES]))
-    .onConflictDoUpdate(rollupConflict)
-    .prepare();
+    .onConflictDoUpdate(rollupConflict);
 
 export const upsertEvent = (db: Db) =>
   db
     .insert(rollupEvents)
     .values(placeholders([...ROLLUP_KEY, 'event', 'postbacks', 'countMin', 'countMax']))
-    .onConflictDoUpdate(eventConflict)
-    .prepare();
+    .onConflictDoUpdate(eventConflict);

@@ -56,7 +56,7 @@ export class GroupCommitWriter implements Writer {
     db: Db,
     private readonly maxBatch = 512,
   ) {
-    this.unit = new SqliteUnit(db);
+    this.unit = new SqliteUnit(db, sqlite);
     this.statements = {
       begin: sqlite.prepare('BEGIN IMMEDIATE'),
       commit: sqlite.prepare('COMMIT'),

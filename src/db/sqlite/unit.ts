@@ -1,7 +1,8 @@
 // The write unit on better-sqlite3. A unit runs inside a transaction the Node writer holds (group
 // commit), so it reads what it just wrote and acts on it; statements it runs thousands of times a
 // second are prepared once per connection, because building their SQL costs more than running it.
-import { type Column, eq, getTableColumns, sql } from 'drizzle-orm';
+import type Database from 'better-sqlite3';
+import { type Column, eq, getTableColumns, is, Param, Placeholder, sql } from 'drizzle-orm';
 import type { BatchItem } from 'drizzle-orm/batch';
 import type { Db } from '../db.js';
 import type { Job } from '../jobs.js';
@@ -12,41 +13,95 @@ import { deliveries, maintenanceJobs, mmpPostbacks, postbacks } from '../schema.
 import { revisionQuery, type Settings, settingsOf, settingsQueries } from '../settings-snapshot.js';
 import type { ChunkChange, CountedInsert, Counts, JobAdvance, MmpCounts, Unit, UnsavedMmpPostback } from '../store.js';
 
-// drizzle maps a placeholder's value through its column even when the value is null, and a null
-// boolean comes out as 0 (false), a null JSON value as the text 'null'. So the placeholders here
-// are raw and `values` maps the row itself, keeping null null.
-/** A prepared insert of a whole row but its id, skipped on a conflict, answering the new id. */
+/**
+ * A statement drizzle built, run on better-sqlite3 itself with its parameters bound by position.
+ * drizzle's prepared query checks every parameter's kind and looks its value up by name on each
+ * run, then copies the answer into an object: ~6 µs per postback on the ingest thread, where three
+ * such statements run per postback (BENCHMARKS.md). The SQL and the columns' encoders stay drizzle's.
+ */
+class Bound {
+  private readonly statement: Database.Statement;
+  /** Per parameter: the placeholder whose value it takes, or none for a value the SQL fixed. */
+  private readonly names: Array<string | undefined> = [];
+  private readonly fixed: unknown[] = [];
+  /** Per parameter: its column's encoder, and whether null passes as null (a row's column). */
+  private readonly encoders: Array<{ column: Column; keepNull: boolean } | undefined> = [];
+
+  /** `row`: the placeholders named after these columns take a row's values (absent: null). */
+  constructor(sqlite: Database.Database, query: { toSQL(): { sql: string; params: unknown[] } }, row?: Record<string, Column>) {
+    const { sql: text, params } = query.toSQL();
+    this.statement = sqlite.prepare(text);
+    for (const param of params) {
+      if (is(param, Placeholder)) {
+        this.names.push(param.name);
+        const column = row?.[param.name];
+        this.encoders.push(column ? { column, keepNull: true } : undefined);
+      } else if (is(param, Param) && is(param.value, Placeholder)) {
+        // In a column's place drizzle encodes even null (a null boolean becomes 0): as it does.
+        this.names.push(param.value.name);
+        this.encoders.push({ column: param.encoder as Column, keepNull: false });
+      } else if (is(param, Param)) {
+        throw new Error(`a bound statement's values are placeholders or already encoded: ${text}`);
+      } else {
+        // A value written into the query (drizzle encoded it when it built the SQL).
+        this.names.push(undefined);
+        this.encoders.push(undefined);
+      }
+      this.fixed.push(param);
+    }
+  }
+
+  private bind(values: object): unknown[] {
+    const given = values as Record<string, unknown>;
+    const out = new Array<unknown>(this.names.length);
+    for (let i = 0; i < out.length; i++) {
+      const name = this.names[i];
+      if (name === undefined) {
+        out[i] = this.fixed[i];
+        continue;
+      }
+      const value = given[name];
+      const encoder = this.encoders[i];
+      if (encoder?.keepNull) out[i] = value === null || value === undefined ? null : encoder.column.mapToDriverValue(value);
+      else if (value === undefined) throw new Error(`no value for the placeholder ${name}`);
+      else out[i] = encoder ? encoder.column.mapToDriverValue(value) : value;
+    }
+    return out;
+  }
+
+  run(values: object): void {
+    this.statement.run(this.bind(values));
+  }
+
+  get<T>(values: object): T | undefined {
+    return this.statement.get(this.bind(values)) as T | undefined;
+  }
+}
+
+// drizzle maps a value in a column's place through the column even when it is null, and a null
+// boolean comes out as 0 (false), a null JSON value as the text 'null'. So a row's placeholders
+// are raw, and Bound maps each value through its column itself, keeping null null.
+/** An insert of a whole row but its id, skipped on a conflict, answering the new id. */
 function rowInsert(table: typeof postbacks | typeof mmpPostbacks) {
   const columns = getTableColumns(table) as Record<string, Column>;
   const names = Object.keys(columns).filter((c) => c !== 'id');
-  const nulls = Object.fromEntries(names.map((c) => [c, null]));
-  return {
-    statement: (db: Db) =>
+  return (db: Db, sqlite: Database.Database) =>
+    new Bound(
+      sqlite,
       db
         .insert(table)
         .values(Object.fromEntries(names.map((c) => [c, sql`${sql.placeholder(c)}`])) as never)
         .onConflictDoNothing()
-        .returning({ id: table.id })
-        .prepare(),
-    // Filled in from a template of every column: an object built key by key, or by fromEntries,
-    // costs three times as much per postback.
-    values: (row: object) => {
-      const given = row as Record<string, unknown>;
-      const out: Record<string, unknown> = Object.assign({}, nulls);
-      for (const c of names) {
-        const value = given[c];
-        if (value !== null && value !== undefined) out[c] = columns[c]!.mapToDriverValue(value);
-      }
-      return out;
-    },
-  };
+        .returning({ id: table.id }),
+      columns,
+    );
 }
 const postbackInsert = rowInsert(postbacks);
 const mmpPostbackInsert = rowInsert(mmpPostbacks);
 
 // One prepared row per copy rather than a multi-row insert built per postback: on the write path,
 // building the statement cost more than running it.
-const enqueueFor = (column: 'postbackId' | 'mmpPostbackId') => (db: Db) =>
+const enqueueFor = (column: 'postbackId' | 'mmpPostbackId', db: Db) =>
   db
     .insert(deliveries)
     .values({
@@ -56,15 +111,27 @@ const enqueueFor = (column: 'postbackId' | 'mmpPostbackId') => (db: Db) =>
       nextAttemptAt: sql.placeholder('now'),
       createdAt: sql.placeholder('now'),
     })
-    .onConflictDoNothing()
-    .prepare();
-const enqueueOne = enqueueFor('postbackId');
-const enqueueMmp = enqueueFor('mmpPostbackId');
+    .onConflictDoNothing();
 
 export class SqliteUnit implements Unit {
   private loaded: Settings | undefined;
+  /** The write path's statements, bound by position on this connection. */
+  private readonly bound: Record<'postback' | 'mmpPostback' | 'rollup' | 'event' | 'mmpRollup' | 'enqueue' | 'enqueueMmp', Bound>;
 
-  constructor(readonly db: Db) {}
+  constructor(
+    readonly db: Db,
+    sqlite: Database.Database,
+  ) {
+    this.bound = {
+      postback: postbackInsert(db, sqlite),
+      mmpPostback: mmpPostbackInsert(db, sqlite),
+      rollup: new Bound(sqlite, upsertRollup(db)),
+      event: new Bound(sqlite, upsertEvent(db)),
+      mmpRollup: new Bound(sqlite, upsertMmpRollup(db)),
+      enqueue: new Bound(sqlite, enqueueFor('postbackId', db)),
+      enqueueMmp: new Bound(sqlite, enqueueFor('mmpPostbackId', db)),
+    };
+  }
 
   /**
    * The writer rolled back (a unit, or its transaction): settings read since may never have been
@@ -95,7 +162,7 @@ export class SqliteUnit implements Unit {
   async insertCounted(items: readonly CountedInsert[]): Promise<Array<number | undefined>> {
     const ids: Array<number | undefined> = [];
     for (const { row, counts, destinationIds } of items) {
-      const created = await prepared(this.db, 'insertPostback', postbackInsert.statement).get(postbackInsert.values(row));
+      const created = this.bound.postback.get<{ id: number }>(row);
       ids.push(created?.id);
       if (!created) continue;
       if (counts) await this.addCounts(counts);
@@ -105,20 +172,20 @@ export class SqliteUnit implements Unit {
   }
 
   async insertMmpCounted(row: UnsavedMmpPostback, counts: MmpCounts, destinationIds: readonly number[]): Promise<number | undefined> {
-    const created = await prepared(this.db, 'insertMmpPostback', mmpPostbackInsert.statement).get(mmpPostbackInsert.values(row));
+    const created = this.bound.mmpPostback.get<{ id: number }>(row);
     if (!created) return undefined;
-    await prepared(this.db, 'upsertMmpRollup', upsertMmpRollup).run(counts);
-    for (const destinationId of destinationIds) await prepared(this.db, 'enqueueMmp', enqueueMmp).run({ subjectId: created.id, destinationId, now: row.receivedAt });
+    this.bound.mmpRollup.run(counts);
+    for (const destinationId of destinationIds) this.bound.enqueueMmp.run({ subjectId: created.id, destinationId, now: row.receivedAt });
     return created.id;
   }
 
   async addCounts(counts: Counts): Promise<void> {
-    await prepared(this.db, 'upsertRollup', upsertRollup).run(counts.rollup);
-    for (const event of counts.events) await prepared(this.db, 'upsertEvent', upsertEvent).run(event);
+    this.bound.rollup.run(counts.rollup);
+    for (const event of counts.events) this.bound.event.run(event);
   }
 
   async enqueue(postbackId: number, destinationIds: readonly number[], now: Date): Promise<void> {
-    for (const destinationId of destinationIds) await prepared(this.db, 'enqueueDelivery', enqueueOne).run({ subjectId: postbackId, destinationId, now });
+    for (const destinationId of destinationIds) this.bound.enqueue.run({ subjectId: postbackId, destinationId, now });
   }
 
   // The job was read inside this same transaction, so it still stands where it says.
