@@ -9,6 +9,7 @@ import { StorageUnavailableError } from '../src/db/db.js';
 import { postbacks } from '../src/db/schema.js';
 import { addCampaign } from '../src/db/settings.js';
 import type { Settings } from '../src/db/settings-snapshot.js';
+import { countsOf } from '../src/rollup/contribution.js';
 import { createTestApp, type TestApp } from './support/app.js';
 import { generateKey, signSkan, skanBody } from './support/signing.js';
 
@@ -152,10 +153,7 @@ describe("the write path's statements (bound by position on better-sqlite3)", ()
   });
 
   it('add counts to the row their key names, and refuse a value missing for a placeholder rather than bind it as null', async () => {
-    const counts = (await import('../src/rollup/contribution.js')).countsOf(
-      { ...row('counted'), signature: 'verified', appId: 1, adNetworkId: 'example.skadnetwork', postbackSequenceIndex: 0, didWin: true } as never,
-      1,
-    )!;
+    const counts = countsOf({ ...row('counted'), signature: 'verified', appId: 1, adNetworkId: 'example.skadnetwork', postbackSequenceIndex: 0, didWin: true } as never, 1)!;
     await app.writer.run((tx) => tx.addCounts(counts));
     await app.writer.run((tx) => tx.addCounts(counts));
     const [summed] = app.database.sqlite.prepare('select postbacks from rollups').all() as Array<{ postbacks: number }>;
