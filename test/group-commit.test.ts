@@ -27,6 +27,8 @@ afterEach(async () => {
 
 const body = () => signSkan(skanBody('4.0'), key, '4.0');
 const campaign = (name: string) => ({ ad_network_id: 'example.skadnetwork', app_id: 1, source_identifier: '42', name });
+/** The campaign names the settings hold. */
+const names = (settings: Settings) => [...settings.campaignsByNetworkApp.values()].flat().map((c) => c.name);
 
 describe('GroupCommitWriter', () => {
   it('commits the units of one event-loop turn together', async () => {
@@ -60,7 +62,6 @@ describe('GroupCommitWriter', () => {
   });
 
   it('a unit sees a setting changed by a unit before it in the same commit', async () => {
-    const names = (settings: Settings) => [...settings.campaignsByNetworkApp.values()].flat().map((c) => c.name);
     const before = app.writer.stats.commits;
     const seen = await Promise.all([
       app.writer.run((tx) => tx.settings().then(names)),
@@ -72,7 +73,6 @@ describe('GroupCommitWriter', () => {
   });
 
   it('forgets settings read inside a unit that was rolled back, even when a later change reuses its revision', async () => {
-    const names = (settings: Settings) => [...settings.campaignsByNetworkApp.values()].flat().map((c) => c.name);
     const failing = app.writer.run(async (tx) => {
       await addCampaign(tx, campaign('Rolled back'), new Date());
       expect(names(await tx.settings())).toEqual(['Rolled back']);
