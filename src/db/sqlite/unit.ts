@@ -36,18 +36,20 @@ class Bound {
         this.names.push(param.name);
         const column = row?.[param.name];
         this.encoders.push(column ? { column, keepNull: true } : undefined);
+        this.fixed.push(undefined);
       } else if (is(param, Param) && is(param.value, Placeholder)) {
         // In a column's place drizzle encodes even null (a null boolean becomes 0): as it does.
         this.names.push(param.value.name);
         this.encoders.push({ column: param.encoder as Column, keepNull: false });
+        this.fixed.push(undefined);
       } else if (is(param, Param)) {
         throw new Error(`a bound statement's values are placeholders or already encoded: ${text}`);
       } else {
         // A value written into the query (drizzle encoded it when it built the SQL).
         this.names.push(undefined);
         this.encoders.push(undefined);
+        this.fixed.push(param);
       }
-      this.fixed.push(param);
     }
   }
 
