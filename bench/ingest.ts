@@ -1,6 +1,7 @@
 // `npm run bench`: skanpost's durable ingest against a naive baseline server (verify only, nothing
-// kept) and a naive durable peer (verify, then one synchronous=FULL transaction per request),
-// alternating A B C in one run on this machine, driven by autocannon with unique pre-signed SKAN
+// kept), a naive durable peer (verify, then one synchronous=FULL transaction per request) and the
+// group-commit floor (verify, then the row and its rollup by bare statements on a thread, committed
+// in groups: the least skanpost's guarantees cost), alternating A B C D in one run on this machine, driven by autocannon with unique pre-signed SKAN
 // 4.0 postbacks. Prints req/s at saturation, p50/p99, errors, peak RSS, server CPU per request (main
 // thread and the others, from /proc), the ratios, p99 at 60 % of the baseline's saturated rate, and the same
 // with duplicates, invalid signatures and forwarding. Then the MMP side: `/c` redirects against
@@ -51,8 +52,12 @@ const START = (JSON.parse(readFileSync('package.json', 'utf8')) as { scripts: Re
 const SKANPOST_ARGS = START.replace(/^exec node /, '').split(' ');
 execFileSync('npm', ['run', '--silent', 'build'], { stdio: 'inherit' });
 
-type Kind = 'baseline' | 'skanpost' | 'naive';
-const PEERS: Record<Exclude<Kind, 'skanpost'>, string> = { baseline: 'bench/baseline-server.ts', naive: 'bench/naive-durable-server.ts' };
+type Kind = 'baseline' | 'skanpost' | 'naive' | 'floor';
+const PEERS: Record<Exclude<Kind, 'skanpost'>, string> = {
+  baseline: 'bench/baseline-server.ts',
+  naive: 'bench/naive-durable-server.ts',
+  floor: 'bench/floor-durable-server.ts',
+};
 
 async function start(kind: Kind, dir: string, extraEnv: Record<string, string> = {}): Promise<Server> {
   const args = kind === 'skanpost' ? SKANPOST_ARGS : ['--import', 'tsx', PEERS[kind]];
@@ -311,13 +316,13 @@ async function main() {
     rmSync(dir, { recursive: true, force: true });
     return;
   }
-  console.log(`bench:ingest — ${DURATION} s per run after ${WARMUP} s of warm-up, 64 connections, ${ROUNDS} rounds A B C (node ${process.version})`);
+  console.log(`bench:ingest — ${DURATION} s per run after ${WARMUP} s of warm-up, 64 connections, ${ROUNDS} rounds A B C D (node ${process.version})`);
   const perRun = 12_000 * (DURATION + WARMUP);
-  const kinds = ['baseline', 'skanpost', 'naive'] as const;
-  const saturated: Record<Kind, number[]> = { baseline: [], skanpost: [], naive: [] };
+  const kinds = ['baseline', 'skanpost', 'naive', 'floor'] as const;
+  const saturated: Record<Kind, number[]> = { baseline: [], skanpost: [], naive: [], floor: [] };
   // Server CPU (user + system, every thread) per answered request, µs.
-  const cpu: Record<Kind, number[]> = { baseline: [], skanpost: [], naive: [] };
-  const rssPeak: Record<Kind, number[]> = { baseline: [], skanpost: [], naive: [] };
+  const cpu: Record<Kind, number[]> = { baseline: [], skanpost: [], naive: [], floor: [] };
+  const rssPeak: Record<Kind, number[]> = { baseline: [], skanpost: [], naive: [], floor: [] };
   for (let round = 0; round < ROUNDS; round++) {
     for (const kind of kinds) {
       const server = await start(kind, dir);
@@ -333,12 +338,18 @@ async function main() {
   const base = median(saturated.baseline);
   const ours = median(saturated.skanpost);
   const naive = median(saturated.naive);
-  console.log(`median saturated: baseline ${base.toFixed(0)} req/s, skanpost ${ours.toFixed(0)} req/s, naive durable ${naive.toFixed(0)} req/s`);
-  console.log(`throughput: skanpost / baseline ${(ours / base).toFixed(2)} (goal ≥ 0.5), skanpost / naive durable ${(ours / naive).toFixed(2)}`);
+  const floor = median(saturated.floor);
+  console.log(
+    `median saturated: baseline ${base.toFixed(0)} req/s, skanpost ${ours.toFixed(0)} req/s, naive durable ${naive.toFixed(0)} req/s, group-commit floor ${floor.toFixed(0)} req/s`,
+  );
+  console.log(
+    `throughput: skanpost / baseline ${(ours / base).toFixed(2)} (goal ≥ 0.5), skanpost / naive durable ${(ours / naive).toFixed(2)}, floor / baseline ${(floor / base).toFixed(2)}`,
+  );
   const cpuOf = (kind: Kind) => median(cpu[kind]);
   console.log(
     `CPU per request (median): baseline ${cpuOf('baseline').toFixed(0)} µs, skanpost ${cpuOf('skanpost').toFixed(0)} µs, naive durable ${cpuOf('naive').toFixed(0)} µs; ` +
       `skanpost / baseline ${(cpuOf('skanpost') / cpuOf('baseline')).toFixed(2)} (target ≤ 2.0), skanpost / naive durable ${(cpuOf('skanpost') / cpuOf('naive')).toFixed(2)}; ` +
+      `group-commit floor ${cpuOf('floor').toFixed(0)} µs, floor / baseline ${(cpuOf('floor') / cpuOf('baseline')).toFixed(2)}, skanpost / floor ${(cpuOf('skanpost') / cpuOf('floor')).toFixed(2)}; ` +
       `skanpost peak RSS ${Math.max(...rssPeak.skanpost).toFixed(0)} MB (target ≤ 200)`,
   );
 
