@@ -394,6 +394,65 @@ async function main() {
     logger: { info() {}, warn() {}, error() {} },
     health: async () => true,
   });
+  // The report's days, in a zone whose offset does not change within them (the in-process queries assume one).
+  const lo = Date.UTC(2026, 6, 1, 7);
+  const hi = Date.UTC(2026, 8, 29, 7);
+  const offset = tzOffset('America/Los_Angeles', new Date(lo));
+  if (offset !== tzOffset('America/Los_Angeles', new Date(hi))) throw new Error('the range crosses a change of offset: the peer query assumes one');
+  // And skanpost's side the same way, in process, without HTTP and reader threads: the rollup query
+  // the report runs (its sums, currencies and names), rendered as JSON. SQL against SQL.
+  const bucket = 900_000;
+  const own = reader.sqlite.prepare(`select (arrival_bucket + ${(offset * 60_000) / bucket}) / 96 as day, nullif(campaign, '') as campaign, "window",
+      ${ROLLUP_MEASURES.map((m) => `total(${rollups[m].name}) as ${rollups[m].name}`).join(', ')},
+      min(case when verified != 0 then nullif(currency, '') end) as currency_min, max(case when verified != 0 then nullif(currency, '') end) as currency_max,
+      min(campaign_name) as campaign_name_min, max(campaign_name) as campaign_name_max
+    from rollups where app_id = ? and arrival_bucket >= ? and arrival_bucket < ? group by 1, 2, 3 order by 1, 2, 3`);
+  // What a table kept at this answer's own grain (app, the zone's day, campaign, window) would give,
+  // measured before anything is built (and first, while this process holds little that garbage
+  // collection must walk): filled here once by the rollup query itself (a TEMP table on the writing
+  // connection, gone when it closes; skanpost keeps no such table), then read by range and
+  // serialized as the report serializes, on one thread.
+  {
+    const writing = writerDb.sqlite;
+    writing.exec('drop table if exists temp.answer_grain');
+    writing.exec(`create temp table answer_grain as select ${REPORT_APP} as app_id, * from (${own.source.replaceAll('?', 'NULL')}) limit 0`);
+    writing.prepare(`insert into temp.answer_grain select ${REPORT_APP}, * from (${own.source})`).run(REPORT_APP, lo / bucket, hi / bucket);
+    writing.exec('create index temp.answer_grain_key on answer_grain (app_id, day, campaign, "window")');
+    const read = writing.prepare('select * from temp.answer_grain where app_id = ? and day >= ? and day < ? order by day, campaign, "window"').raw();
+    const [first, last] = [(lo / bucket + (offset * 60_000) / bucket) / 96, (hi / bucket + (offset * 60_000) / bucket) / 96];
+    const columns = read.columns().map((c) => c.name);
+    const times: number[] = [];
+    let rows = 0;
+    for (let i = 0; i < RUNS + 3; i++) {
+      const t = performance.now();
+      const cells = read.all(REPORT_APP, first, last) as ReportValue[][];
+      new TextEncoder().encode(wholeReportBody({ columns, rows: cells, meta: {} }, 'json'));
+      if (i >= 3) times.push(performance.now() - t);
+      rows = cells.length;
+    }
+    console.log(
+      `a table at the answer's grain (measured, not kept), read and serialized as JSON, in process: p50 ${quantile(times, 0.5).toFixed(1)} ms  p95 ${quantile(times, 0.95).toFixed(1)} ms  (${rows.toLocaleString()} rows)`,
+    );
+    // The same rows rendered as JSON by SQLite itself (json_object per row), so that no value is
+    // turned into a JavaScript one first: what the fastest renderer in this process could do.
+    const rendered = writing
+      .prepare(
+        `select group_concat(json_object(${columns.map((c) => `'${c}', "${c}"`).join(', ')}), ',') from
+          (select * from temp.answer_grain where app_id = ? and day >= ? and day < ? order by day, campaign, "window")`,
+      )
+      .pluck();
+    const inSqlite: number[] = [];
+    for (let i = 0; i < RUNS + 3; i++) {
+      const t = performance.now();
+      new TextEncoder().encode(`{"rows":[${rendered.get(REPORT_APP, first, last) as string}]}`);
+      if (i >= 3) inSqlite.push(performance.now() - t);
+    }
+    console.log(
+      `the same rows rendered as JSON by SQLite (json_object), in process:                          p50 ${quantile(inSqlite, 0.5).toFixed(1)} ms  p95 ${quantile(inSqlite, 0.95).toFixed(1)} ms`,
+    );
+    writing.exec('drop table temp.answer_grain');
+  }
+
   const range = `from=2026-07-01&to=2026-09-28&tz=America/Los_Angeles&app_id=${REPORT_APP}`;
   const reports = [
     ['campaigns', (format: string) => `/v1/reports/campaigns?${range}&group_by=date,campaign,window&format=${format}`],
@@ -447,10 +506,6 @@ async function main() {
 
   // The peer: the same report (a row per local day, campaign and window, the campaign report's
   // counts) computed from the raw rows when asked, rendered as JSON.
-  const lo = Date.UTC(2026, 6, 1, 7);
-  const hi = Date.UTC(2026, 8, 29, 7);
-  const offset = tzOffset('America/Los_Angeles', new Date(lo));
-  if (offset !== tzOffset('America/Los_Angeles', new Date(hi))) throw new Error('the range crosses a change of offset: the peer query assumes one');
   const peer = reader.sqlite.prepare(`select (received_at + ${offset * 60_000}) / ${DAY} as day, campaign, postback_sequence_index as "window",
       count(*) as postbacks, total(signature = 'verified') as verified,
       total(signature = 'verified' and did_win and postback_sequence_index = 0 and not redownload) as installs,
@@ -461,13 +516,6 @@ async function main() {
       total(outcome = 'conflict') as conflicts, total(signature = 'invalid') as invalid, total(signature = 'unverifiable') as unverifiable,
       min(campaign_name) as campaign_name
     from postbacks where app_id = ? and received_at >= ? and received_at < ? group by 1, 2, 3 order by 1, 2, 3`);
-  // And skanpost's side the same way, in process, without HTTP and reader threads: the rollup query
-  // the report runs (its sums, currencies and names), rendered as JSON. SQL against SQL.
-  const bucket = 900_000;
-  const own = reader.sqlite.prepare(`select (arrival_bucket + ${(offset * 60_000) / bucket}) / 96 as day, nullif(campaign, '') as campaign, "window",
-      ${ROLLUP_MEASURES.map((m) => `total(${rollups[m].name})`).join(', ')},
-      min(case when verified != 0 then nullif(currency, '') end), max(case when verified != 0 then nullif(currency, '') end), min(campaign_name), max(campaign_name)
-    from rollups where app_id = ? and arrival_bucket >= ? and arrival_bucket < ? group by 1, 2, 3 order by 1, 2, 3`);
   const timed = (run: () => unknown[]) => {
     const times: number[] = [];
     let rows = 0;
@@ -482,6 +530,7 @@ async function main() {
   };
   const ownRun = timed(() => own.all(REPORT_APP, lo / bucket, hi / bucket));
   console.log(`skanpost's rollup query, in process:                 p50 ${ownRun.p50.toFixed(1)} ms  p95 ${ownRun.p95.toFixed(1)} ms  (${ownRun.rows.toLocaleString()} rows)`);
+
   if (!reader.sqlite.prepare('select 1 from postbacks where app_id = ? limit 1').get(REPORT_APP)) {
     console.log('no raw postbacks in this database (loaded by an earlier version of the bench): the query-time peer is not timed');
   } else {
