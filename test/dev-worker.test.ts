@@ -75,6 +75,12 @@ it('serves the Worker on 127.0.0.1, ingests an Apple postback, and shows it in t
     const post = () => fetch(`${base}/.well-known/skadnetwork/report-attribution/`, { method: 'POST', body: JSON.stringify(sample.body) });
     const first = await post();
     expect(first.status).toBe(200);
+    // Built with its security headers on the Worker too.
+    expect([first.headers.get('content-type'), first.headers.get('x-content-type-options'), first.headers.get('x-frame-options')]).toEqual([
+      'application/json',
+      'nosniff',
+      'SAMEORIGIN',
+    ]);
     // A state folder of its own: the database starts empty, so the first copy is stored.
     expect(await first.json()).toMatchObject({ signature: 'verified', outcome: 'stored' });
     expect(await (await post()).json()).toMatchObject({ outcome: 'duplicate' });

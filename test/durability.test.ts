@@ -211,13 +211,24 @@ it('refuses an over-limit body by its declared Content-Length, and reads no more
       setTimeout(() => reject(new Error('no answer after 5 s')), 5000).unref();
     });
   const big = JSON.stringify({ ...signSkan(skanBody('4.0'), key, '4.0'), padding: 'x'.repeat(20_000) });
-  expect(await exchange(`Content-Length: ${big.length}\r\n`, big)).toMatch(/^HTTP\/1\.1 413 /);
+  const refused = await exchange(`Content-Length: ${big.length}\r\n`, big);
+  expect(refused).toMatch(/^HTTP\/1\.1 413 /);
+  expect(refused).toMatch(/^x-content-type-options: nosniff\r$/im);
   // A client that declares fewer bytes than it sends: the body ends where the declaration says,
   // so a signed postback cut short is refused as malformed, and the rest is never read as a body.
   const signed = JSON.stringify(signSkan(skanBody('4.0'), key, '4.0'));
   expect(await exchange(`Content-Length: 10\r\n`, signed + 'x'.repeat(20_000))).toMatch(/^HTTP\/1\.1 400 /);
   expect(storedIds().size).toBe(0);
-  expect((await fetch(`${server.url}${PATH}`, { method: 'POST', body: signed })).status).toBe(200);
+  // Over node:http the 200, built with its headers, carries the same security headers as a problem.
+  const kept = await fetch(`${server.url}${PATH}`, { method: 'POST', body: signed });
+  expect(kept.status).toBe(200);
+  expect(['content-type', 'x-content-type-options', 'x-frame-options', 'strict-transport-security'].map((name) => kept.headers.get(name))).toEqual([
+    'application/json',
+    'nosniff',
+    'SAMEORIGIN',
+    'max-age=15552000; includeSubDomains',
+  ]);
+  expect(await kept.json()).toMatchObject({ outcome: 'stored', signature: 'verified' });
 });
 
 it('refuses an over-limit body sent without Content-Length (chunked) with 413', async () => {

@@ -1,4 +1,6 @@
 // The ingest endpoints: status codes, problem+json, and every row of the dedupe outcome table.
+import { Hono } from 'hono';
+import { secureHeaders } from 'hono/secure-headers';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AAK_PATH, createTestApp, SKAN_PATH, type TestApp } from './support/app.js';
 import { aakPayload, generateKey, signJws, signSkan, skanBody, uuid } from './support/signing.js';
@@ -85,6 +87,30 @@ describe('routes', () => {
     const api = await app.app.request('/v1/keys');
     expect(api.headers.get('x-frame-options')).toBe('SAMEORIGIN');
     expect(api.headers.get('cache-control')).toBe('no-store');
+  });
+
+  it("gives every answer Hono's secureHeaders() set: ingest's 200 (built with them), its problems and the API's", async () => {
+    // The reference: what Hono's own middleware writes on an answer.
+    const probe = new Hono().use(secureHeaders());
+    probe.get('/', (c) => c.body(null));
+    const expected: Array<[string, string]> = [];
+    (await probe.request('/')).headers.forEach((value, name) => {
+      expected.push([name, value]);
+    });
+    expect(expected.length).toBeGreaterThanOrEqual(10);
+    const body = verified40();
+    const stored = await app.post(body);
+    expect(stored.headers.get('content-type')).toBe('application/json');
+    expect(await receipt(stored)).toMatchObject({ outcome: 'stored' });
+    const duplicate = await app.post(body);
+    expect(await receipt(duplicate)).toMatchObject({ outcome: 'duplicate' });
+    const invalid = await app.postRaw('{"version": 4}');
+    expect(invalid.status).toBe(400);
+    const unknown = await app.app.request('/nope');
+    const api = await app.app.request('/v1/keys');
+    for (const answer of [stored, duplicate, invalid, unknown, api]) {
+      for (const [name, value] of expected) expect([answer.status, name, answer.headers.get(name)]).toEqual([answer.status, name, value]);
+    }
   });
 
   it('answers 503 with Retry-After past the in-flight cap, and serves again after', async () => {

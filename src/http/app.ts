@@ -3,7 +3,6 @@
 // once per isolate and hand it per-request bindings.
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { bodyLimit } from 'hono/body-limit';
-import { secureHeaders } from 'hono/secure-headers';
 import { dashboardRoutes } from './dashboard/routes.js';
 import type { AppDeps, AppEnv } from './deps.js';
 import { answerError, validationHook } from './errors.js';
@@ -24,6 +23,7 @@ import { reportRoutes } from './routes/reports.js';
 import { schemaRoutes } from './routes/schemas.js';
 import { shardRoutes } from './routes/shards.js';
 import { systemRoutes } from './routes/system.js';
+import { secure } from './security.js';
 
 /** Admin and analyst request bodies (schemas, mappings, keys) stay small. */
 const MAX_API_BODY_BYTES = 64 * 1024;
@@ -53,8 +53,7 @@ export function createApp<Bindings = unknown>(source: AppDeps | ((bindings: Bind
   });
   // Not on click and impression answers: a 302 or 204 without a body has nothing those headers
   // protect, and setting them after the handler halved the throughput of a bare redirect (BENCHMARKS.md).
-  const security = secureHeaders();
-  app.use('*', (c, next) => (/^\/[ci]\//.test(c.req.path) ? next() : security(c, next)));
+  app.use('*', (c, next) => (/^\/[ci]\//.test(c.req.path) ? next() : secure(c, next)));
   app.use('/v1/*', async (c, next) => {
     await next();
     c.header('Cache-Control', 'no-store'); // reports and keys are private

@@ -90,6 +90,8 @@ export type AppEnv = {
     sessionCookie: string;
     /** Ingest: the relay key a network presented, when the copy is relayed. */
     relay: Relay | undefined;
+    /** The answer was built with the security headers (http/security.ts): none to add after. */
+    secured: boolean;
   };
 };
 

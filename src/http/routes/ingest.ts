@@ -13,6 +13,7 @@ import type { AppEnv } from '../deps.js';
 import { errorResponses } from '../openapi.js';
 import { problem } from '../problem.js';
 import { rateLimit } from '../rate-limit.js';
+import { securedJson } from '../security.js';
 
 const INGEST_PATHS = ['/.well-known/skadnetwork/report-attribution', '/.well-known/appattribution/report-attribution'];
 
@@ -121,7 +122,7 @@ export function ingestRoutes(app: OpenAPIHono<AppEnv>): void {
     deps.metrics.ingested.inc({ outcome: result.receipt.outcome, signature: result.receipt.signature });
     c.set('receipt', result.receipt);
     if (result.receipt.outcome === 'stored') deps.afterStore?.();
-    return c.json(result.receipt, 200);
+    return securedJson(c, result.receipt, 200);
   }
 
   for (const path of INGEST_PATHS) {
