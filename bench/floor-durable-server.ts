@@ -15,32 +15,11 @@ import { serve } from '@hono/node-server';
 import { Hono } from 'hono';
 import { openDatabase } from '../src/node/database.js';
 import { SIGNED } from '../test/support/skan-recipes.js';
+import { SIGNED_POSTBACK_COLUMNS } from './raw-columns.js';
 
-/** The postback row's values, in the order of ROW_COLUMNS, and its rollup row's, in ROLLUP_COLUMNS'. */
+/** The postback row's values, in the order of SIGNED_POSTBACK_COLUMNS, and its rollup row's, in ROLLUP_COLUMNS'. */
 type Unit = [row: unknown[], rollup: unknown[]];
 
-const ROW_COLUMNS = [
-  'received_at',
-  'protocol',
-  'environment',
-  'version',
-  'signature',
-  'reasons',
-  'outcome',
-  'dedupe_key',
-  'body_sha256',
-  'body',
-  'ad_network_id',
-  'transaction_id',
-  'postback_sequence_index',
-  'source_identifier',
-  'app_id',
-  'source_app_id',
-  'redownload',
-  'fidelity_type',
-  'did_win',
-  'conversion_value',
-];
 const ROLLUP_KEY = ['arrival_bucket', 'install_bucket', 'protocol', 'environment', 'signature', 'ad_network_id', 'app_id', 'campaign'];
 const ROLLUP_KEY_REST = ['campaign_name', 'network_campaign_id', 'source_identifier', 'window', 'fidelity_type', 'redownload', 'did_win', 'version'];
 const ROLLUP_KEY_LAST = ['conversion_type', 'ad_interaction_type', 'country_code', 'conversion_value', 'coarse_conversion_value', 'source_app_id', 'source_domain', 'currency'];
@@ -50,7 +29,9 @@ const placeholders = (n: number) => Array.from({ length: n }, () => '?').join(',
 
 function writer(path: string): void {
   const { sqlite } = openDatabase(path, { synchronous: 'full' });
-  const insert = sqlite.prepare(`insert into postbacks (${ROW_COLUMNS.join(', ')}) values (${placeholders(ROW_COLUMNS.length)}) on conflict do nothing returning id`);
+  const insert = sqlite.prepare(
+    `insert into postbacks (${SIGNED_POSTBACK_COLUMNS.join(', ')}) values (${placeholders(SIGNED_POSTBACK_COLUMNS.length)}) on conflict do nothing returning id`,
+  );
   const upsert = sqlite.prepare(
     `insert into rollups (${ROLLUP_COLUMNS.join(', ')}) values (${placeholders(ROLLUP_COLUMNS.length)})
      on conflict do update set ${ROLLUP_MEASURES.map((m) => `${m} = ${m} + excluded.${m}`).join(', ')}`,

@@ -33,6 +33,7 @@ import { IngestMetrics } from '../src/observability/metrics.js';
 import type { ReportValue } from '../src/report/metrics.js';
 import { wholeReportBody } from '../src/report/render.js';
 import { type Contributor, contributionOf } from '../src/rollup/contribution.js';
+import { RAW_POSTBACK_COLUMNS } from './raw-columns.js';
 
 const { values } = parseArgs({
   options: {
@@ -160,34 +161,6 @@ function postbackAt(receivedAt: Date): Contributor {
 
 /** The app every timed report asks for: its postbacks are kept raw too, for the query-time peer. */
 const REPORT_APP = APPS[3]!;
-const RAW_COLUMNS = [
-  'received_at',
-  'protocol',
-  'environment',
-  'version',
-  'signature',
-  'reasons',
-  'outcome',
-  'dedupe_key',
-  'body_sha256',
-  'body',
-  'ad_network_id',
-  'transaction_id',
-  'postback_sequence_index',
-  'source_identifier',
-  'app_id',
-  'source_app_id',
-  'redownload',
-  'fidelity_type',
-  'did_win',
-  'conversion_value',
-  'coarse_conversion_value',
-  'country_code',
-  'campaign',
-  'installed_at',
-  'campaign_name',
-  'network_campaign_id',
-];
 // Not from `rand`: the aggregates stay those of earlier runs, draw for draw.
 const hex = (n: number) => Array.from({ length: n }, () => Math.floor(Math.random() * 16).toString(16)).join('');
 
@@ -243,7 +216,7 @@ function rawRow(p: Contributor, i: number): unknown[] {
 function load(path: string): { seconds: number; rollupRows: number; rawRows: number } {
   const started = performance.now();
   const { sqlite } = openDatabase(path, { synchronous: 'normal' });
-  const raw = sqlite.prepare(`insert into postbacks (${RAW_COLUMNS.join(', ')}) values (${RAW_COLUMNS.map(() => '?').join(', ')})`);
+  const raw = sqlite.prepare(`insert into postbacks (${RAW_POSTBACK_COLUMNS.join(', ')}) values (${RAW_POSTBACK_COLUMNS.map(() => '?').join(', ')})`);
   let rawRows = 0;
   const measures = ROLLUP_MEASURES.map((m) => rollups[m].name);
   const columns = [...ROLLUP_KEY.map((k) => rollups[k].name), ...measures];
