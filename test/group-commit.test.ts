@@ -104,6 +104,24 @@ describe('GroupCommitWriter', () => {
     expect(await app.rows()).toHaveLength(2);
   });
 
+  it('when a full disk ends the whole transaction, every postback of the batch hears 503, none a 200, and nothing is kept', async () => {
+    await app.post(body());
+    app.database.sqlite.exec('VACUUM');
+    const pages = app.database.sqlite.pragma('page_count', { simple: true }) as number;
+    app.database.sqlite.pragma(`max_page_count = ${pages + 1}`);
+    // One event-loop turn, one batch: small postbacks a page can still take, around one that cannot fit.
+    const bodies = [body(), body(), { ...body(), padding: 'x'.repeat(12_000) }, body()];
+    const responses = await Promise.all(bodies.map((b) => app.post(b)));
+    expect(responses.map((r) => r.status)).toEqual([503, 503, 503, 503]);
+    for (const r of responses) expect(await r.json()).toMatchObject({ reason: 'storage_unavailable' });
+    expect(await app.rows()).toHaveLength(1);
+
+    app.database.sqlite.pragma('max_page_count = 1073741823');
+    const again = await Promise.all(bodies.map((b) => app.post(b)));
+    expect(again.map((r) => r.status)).toEqual([200, 200, 200, 200]);
+    expect(await app.rows()).toHaveLength(5);
+  });
+
   it('maps SQLITE_BUSY to StorageUnavailableError', async () => {
     const Database = (await import('better-sqlite3')).default;
     const other = new Database(join(dir, 'db.sqlite'));

@@ -144,9 +144,12 @@ export class GroupCommitWriter implements Writer {
           settled.push({ job, ok: true, value });
         } catch (error) {
           this.unit.rolledBack();
+          // SQLite ended the whole transaction itself: a full disk (or an I/O error) during a
+          // statement that keeps no journal of its own, as a one-row insert, rolls back every unit
+          // of the batch, savepoints included. None of them is kept: all hear the storage error.
+          if (!this.sqlite.inTransaction) throw error;
           if (!isolate) {
-            // SQLite may have rolled back already (a full disk can end the transaction).
-            if (this.sqlite.inTransaction) this.statements.rollback.run();
+            this.statements.rollback.run();
             return undefined;
           }
           this.statements.rollbackTo.run();
