@@ -29,9 +29,7 @@ const placeholders = (n: number) => Array.from({ length: n }, () => '?').join(',
 
 function writer(path: string): void {
   const { sqlite } = openDatabase(path, { synchronous: 'full' });
-  const insert = sqlite.prepare(
-    `insert into postbacks (${SIGNED_POSTBACK_COLUMNS.join(', ')}) values (${placeholders(SIGNED_POSTBACK_COLUMNS.length)}) on conflict do nothing returning id`,
-  );
+  const insert = sqlite.prepare(`insert into postbacks (${SIGNED_POSTBACK_COLUMNS.join(', ')}) values (${placeholders(SIGNED_POSTBACK_COLUMNS.length)}) on conflict do nothing`);
   const upsert = sqlite.prepare(
     `insert into rollups (${ROLLUP_COLUMNS.join(', ')}) values (${placeholders(ROLLUP_COLUMNS.length)})
      on conflict do update set ${ROLLUP_MEASURES.map((m) => `${m} = ${m} + excluded.${m}`).join(', ')}`,
@@ -45,9 +43,10 @@ function writer(path: string): void {
     const stored: boolean[] = [];
     begin.run();
     for (const [row, rollup] of units) {
-      const created = insert.get(row);
+      // Stored, or skipped for a unique key (as skanpost's writer tells it: no RETURNING).
+      const created = insert.run(row).changes > 0;
       if (created) upsert.run(rollup);
-      stored.push(created !== undefined);
+      stored.push(created);
     }
     commit.run();
     port.postMessage(stored);

@@ -183,7 +183,7 @@ function sqlFloor(stored: string, metrics: string): void {
     const tuples = Array.from({ length: n }, () => `(${columns.map(() => '?').join(', ')})`).join(', ');
     const conflict =
       table === 'postbacks'
-        ? 'on conflict do nothing returning id'
+        ? 'on conflict do nothing'
         : `on conflict (${key.map((c) => `"${c}"`).join(', ')}) do update set ${quoted
             .filter((_, i) => !key.includes(columns[i]!))
             .map((c) => `${c} = ${c} + excluded.${c}`)
@@ -205,8 +205,8 @@ function sqlFloor(stored: string, metrics: string): void {
       const one = Object.fromEntries(variant.tables.map((t) => [t, sqlite.prepare(insert(t, 1))]));
       const many = Object.fromEntries(variant.tables.map((t) => [t, sqlite.prepare(insert(t, batch))]));
       const [begin, commit] = [sqlite.prepare('BEGIN IMMEDIATE'), sqlite.prepare('COMMIT')];
-      // The postback's insert answers its id (RETURNING), as the writer's does.
-      const exec = (statement: Database.Statement, params: unknown[]) => (statement.reader ? statement.all(params) : statement.run(params));
+      // The postback's insert tells its id by SQLite's changes and last rowid, as the writer's does.
+      const exec = (statement: Database.Statement, params: unknown[]) => statement.run(params);
       const count = data.postbacks.rows.length;
       const cpu = process.cpuUsage();
       for (let from = 0; from < count; from += batch) {
