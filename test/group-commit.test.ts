@@ -5,10 +5,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'drizzle-orm';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { DEFAULT_INSTALL_MODEL } from '../src/conversion/install-date.js';
 import { StorageUnavailableError } from '../src/db/db.js';
-import { postbacks } from '../src/db/schema.js';
+import { type NewPostbackRow, postbacks } from '../src/db/schema.js';
 import { addCampaign } from '../src/db/settings.js';
 import type { Settings } from '../src/db/settings-snapshot.js';
+import { preparePostback } from '../src/ingest/ingest.js';
+import { savePostback } from '../src/ingest/save.js';
 import { countsOf } from '../src/rollup/contribution.js';
 import { createTestApp, type TestApp } from './support/app.js';
 import { generateKey, signSkan, skanBody } from './support/signing.js';
@@ -104,21 +107,28 @@ describe('GroupCommitWriter', () => {
     expect(await app.rows()).toHaveLength(2);
   });
 
-  it('when a full disk ends the whole transaction, every postback of the batch hears 503, none a 200, and nothing is kept', async () => {
+  it('when a full disk ends the whole transaction, every unit of the batch fails with a storage error and nothing is kept', async () => {
     await app.post(body());
     app.database.sqlite.exec('VACUUM');
     const pages = app.database.sqlite.pragma('page_count', { simple: true }) as number;
     app.database.sqlite.pragma(`max_page_count = ${pages + 1}`);
-    // One event-loop turn, one batch: small postbacks a page can still take, around one that cannot fit.
-    const bodies = [body(), body(), { ...body(), padding: 'x'.repeat(12_000) }, body()];
-    const responses = await Promise.all(bodies.map((b) => app.post(b)));
-    expect(responses.map((r) => r.status)).toEqual([503, 503, 503, 503]);
-    for (const r of responses) expect(await r.json()).toMatchObject({ reason: 'storage_unavailable' });
+    // Small postbacks a page can still take, around one that cannot fit.
+    const rows: NewPostbackRow[] = [];
+    for (const b of [body(), body(), { ...body(), padding: 'x'.repeat(12_000) }, body()]) {
+      const prepared = await preparePostback(new TextEncoder().encode(JSON.stringify(b)), app.deps.verification, new Date());
+      if (!prepared.ok) throw new Error('unexpected 400');
+      rows.push(prepared.row);
+    }
+    const save = () => Promise.allSettled(rows.map((row) => app.writer.run((tx) => savePostback(tx, row, DEFAULT_INSTALL_MODEL))));
+    const commits = app.writer.stats.commits;
+    // Queued in one turn of the event loop: one batch, one transaction, which SQLite abandons.
+    const failed = await save();
+    expect(failed.map((r) => r.status === 'rejected' && r.reason instanceof StorageUnavailableError)).toEqual([true, true, true, true]);
+    expect(app.writer.stats.commits).toBe(commits);
     expect(await app.rows()).toHaveLength(1);
 
     app.database.sqlite.pragma('max_page_count = 1073741823');
-    const again = await Promise.all(bodies.map((b) => app.post(b)));
-    expect(again.map((r) => r.status)).toEqual([200, 200, 200, 200]);
+    expect((await save()).map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled', 'fulfilled']);
     expect(await app.rows()).toHaveLength(5);
   });
 
