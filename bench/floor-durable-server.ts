@@ -20,11 +20,35 @@ import { SIGNED_POSTBACK_COLUMNS } from './raw-columns.js';
 /** The postback row's values, in the order of SIGNED_POSTBACK_COLUMNS, and its rollup row's, in ROLLUP_COLUMNS'. */
 type Unit = [row: unknown[], rollup: unknown[]];
 
-const ROLLUP_KEY = ['arrival_bucket', 'install_bucket', 'protocol', 'environment', 'signature', 'ad_network_id', 'app_id', 'campaign'];
-const ROLLUP_KEY_REST = ['campaign_name', 'network_campaign_id', 'source_identifier', 'window', 'fidelity_type', 'redownload', 'did_win', 'version'];
-const ROLLUP_KEY_LAST = ['conversion_type', 'ad_interaction_type', 'country_code', 'conversion_value', 'coarse_conversion_value', 'source_app_id', 'source_domain', 'currency'];
+/** The rollup key in skanpost's order (src/db/schema.ts), then the counts a verified install adds to. */
+const ROLLUP_KEY = [
+  'arrival_bucket',
+  'install_bucket',
+  'protocol',
+  'environment',
+  'signature',
+  'ad_network_id',
+  'app_id',
+  'campaign',
+  'campaign_name',
+  'network_campaign_id',
+  'source_identifier',
+  'window',
+  'fidelity_type',
+  'redownload',
+  'did_win',
+  'version',
+  'conversion_type',
+  'ad_interaction_type',
+  'country_code',
+  'conversion_value',
+  'coarse_conversion_value',
+  'source_app_id',
+  'source_domain',
+  'currency',
+];
 const ROLLUP_MEASURES = ['postbacks', 'verified', 'installs', 'window_0'];
-const ROLLUP_COLUMNS = [...ROLLUP_KEY, ...ROLLUP_KEY_REST, ...ROLLUP_KEY_LAST, ...ROLLUP_MEASURES];
+const ROLLUP_COLUMNS = [...ROLLUP_KEY, ...ROLLUP_MEASURES];
 const placeholders = (n: number) => Array.from({ length: n }, () => '?').join(', ');
 
 function writer(path: string): void {
