@@ -23,7 +23,7 @@ import { reportRoutes } from './routes/reports.js';
 import { schemaRoutes } from './routes/schemas.js';
 import { shardRoutes } from './routes/shards.js';
 import { systemRoutes } from './routes/system.js';
-import { secure } from './security.js';
+import { secure, securityHeaders } from './security.js';
 
 /** Admin and analyst request bodies (schemas, mappings, keys) stay small. */
 const MAX_API_BODY_BYTES = 64 * 1024;
@@ -53,6 +53,7 @@ export function createApp<Bindings = unknown>(source: AppDeps | ((bindings: Bind
   });
   // Not on click and impression answers: a 302 or 204 without a body has nothing those headers
   // protect, and setting them after the handler halved the throughput of a bare redirect (BENCHMARKS.md).
+  void securityHeaders();
   app.use('*', (c, next) => (/^\/[ci]\//.test(c.req.path) ? next() : secure(c, next)));
   app.use('/v1/*', async (c, next) => {
     await next();

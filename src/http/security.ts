@@ -7,38 +7,46 @@ import { type Context, Hono, type MiddlewareHandler } from 'hono';
 import { secureHeaders } from 'hono/secure-headers';
 import type { AppEnv } from './deps.js';
 
-let known: Promise<ReadonlyArray<readonly [string, string]>> | undefined;
+interface Known {
+  /** Lower-case names and their values. */
+  list: ReadonlyArray<readonly [string, string]>;
+  /** The same with a JSON answer's content type: one plain object every ingest 200 shares. */
+  json: Readonly<Record<string, string>>;
+}
 
-/** The headers (lower-case names) and values Hono's secureHeaders() sets on an answer. */
-function securityHeaders(): Promise<ReadonlyArray<readonly [string, string]>> {
-  known ??= (async () => {
+// Read once (Hono sets them after an answer is made, so reading them is asynchronous); every answer
+// after the first uses the value itself, without waiting on anything.
+let known: Known | undefined;
+let reading: Promise<Known> | undefined;
+
+/** Reads the security headers once; `createApp` asks early, so that the first answer finds them read. */
+export function securityHeaders(): Promise<Known> {
+  reading ??= (async () => {
     const probe = new Hono();
     probe.use(secureHeaders());
     probe.get('/', (c) => c.body(null));
-    const headers: Array<readonly [string, string]> = [];
+    const list: Array<readonly [string, string]> = [];
     (await probe.request('/')).headers.forEach((value, name) => {
-      headers.push([name, value]);
+      list.push([name, value]);
     });
-    return headers;
+    known = { list, json: Object.freeze({ 'content-type': 'application/json', ...Object.fromEntries(list) }) };
+    return known;
   })();
-  return known;
+  return reading;
 }
 
 /** Sets the security headers on the handler's answer, unless it was built with them. */
 export const secure: MiddlewareHandler<AppEnv> = async (c, next) => {
   await next();
   if (c.get('secured')) return;
-  for (const [name, value] of await securityHeaders()) c.res.headers.set(name, value);
+  for (const [name, value] of (known ?? (await securityHeaders())).list) c.res.headers.set(name, value);
   // As secureHeaders() does: nothing here sets it, but an answer must not tell what serves it.
   c.res.headers.delete('X-Powered-By');
 };
 
-let jsonHeaders: Promise<Readonly<Record<string, string>>> | undefined;
-
 /** `c.json(body, status)` with the security headers already in place: one plain, shared header object. */
 export async function securedJson(c: Context<AppEnv>, body: unknown, status: number): Promise<Response> {
-  jsonHeaders ??= securityHeaders().then((list) => Object.freeze({ 'content-type': 'application/json', ...Object.fromEntries(list) }));
-  const headers = await jsonHeaders;
+  const { json } = known ?? (await securityHeaders());
   c.set('secured', true);
-  return new Response(JSON.stringify(body), { status, headers });
+  return new Response(JSON.stringify(body), { status, headers: json });
 }
