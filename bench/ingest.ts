@@ -1,8 +1,8 @@
 // `npm run bench`: skanpost's durable ingest against a naive baseline server (verify only, nothing
 // kept), a naive durable peer (verify, then one synchronous=FULL transaction per request) and the
 // group-commit floor (verify, then the row and its rollup by bare statements on a thread, committed
-// in groups: the least skanpost's guarantees cost), alternating A B C D in one run on this machine, driven by autocannon with unique pre-signed SKAN
-// 4.0 postbacks. Prints req/s at saturation, p50/p99, errors, peak RSS, server CPU per request (main
+// in groups: the least skanpost's guarantees cost), alternating A B C D in one run on this machine,
+// driven by autocannon with unique pre-signed SKAN 4.0 postbacks. Prints req/s at saturation, p50/p99, errors, peak RSS, server CPU per request (main
 // thread and the others, from /proc), the ratios, p99 at 60 % of the baseline's saturated rate, and the same
 // with duplicates, invalid signatures and forwarding. Then the MMP side: `/c` redirects against
 // the baseline's bare redirect (A B A B), and MMP postbacks answered durably. `--only ingest|mmp`

@@ -334,6 +334,18 @@ function loadMmp(path: string): { seconds: number; rollupRows: number } {
 
 const quantile = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))]!;
 
+/** `run` timed RUNS times after 3 runs that warm the page cache and the JIT: p50 and p95 in ms. */
+function timeRuns(run: () => void): { p50: number; p95: number } {
+  const times: number[] = [];
+  for (let i = 0; i < RUNS + 3; i++) {
+    const t = performance.now();
+    run();
+    if (i >= 3) times.push(performance.now() - t);
+  }
+  return { p50: quantile(times, 0.5), p95: quantile(times, 0.95) };
+}
+const percentiles = ({ p50, p95 }: { p50: number; p95: number }) => `p50 ${p50.toFixed(1)} ms  p95 ${p95.toFixed(1)} ms`;
+
 async function main() {
   const dir = values.db ? undefined : mkdtempSync(join(tmpdir(), 'skanpost-bench-'));
   const path = values.db ?? join(dir!, 'bench.db');
@@ -394,18 +406,13 @@ async function main() {
     const read = writing.prepare('select * from temp.answer_grain where app_id = ? and day >= ? and day < ? order by day, campaign, "window"').raw();
     const [first, last] = [(lo / bucket + (offset * 60_000) / bucket) / 96, (hi / bucket + (offset * 60_000) / bucket) / 96];
     const columns = read.columns().map((c) => c.name);
-    const times: number[] = [];
     let rows = 0;
-    for (let i = 0; i < RUNS + 3; i++) {
-      const t = performance.now();
+    const inJs = timeRuns(() => {
       const cells = read.all(REPORT_APP, first, last) as ReportValue[][];
       new TextEncoder().encode(wholeReportBody({ columns, rows: cells, meta: {} }, 'json'));
-      if (i >= 3) times.push(performance.now() - t);
       rows = cells.length;
-    }
-    console.log(
-      `a table at the answer's grain (measured, not kept), read and serialized as JSON, in process: p50 ${quantile(times, 0.5).toFixed(1)} ms  p95 ${quantile(times, 0.95).toFixed(1)} ms  (${rows.toLocaleString()} rows)`,
-    );
+    });
+    console.log(`a table at the answer's grain (measured, not kept), read and serialized as JSON, in process: ${percentiles(inJs)}  (${rows.toLocaleString()} rows)`);
     // The same rows rendered as JSON by SQLite itself (json_object per row), so that no value is
     // turned into a JavaScript one first: what the fastest renderer in this process could do.
     const rendered = writing
@@ -414,15 +421,8 @@ async function main() {
           (select * from temp.answer_grain where app_id = ? and day >= ? and day < ? order by day, campaign, "window")`,
       )
       .pluck();
-    const inSqlite: number[] = [];
-    for (let i = 0; i < RUNS + 3; i++) {
-      const t = performance.now();
-      new TextEncoder().encode(`{"rows":[${rendered.get(REPORT_APP, first, last) as string}]}`);
-      if (i >= 3) inSqlite.push(performance.now() - t);
-    }
-    console.log(
-      `the same rows rendered as JSON by SQLite (json_object), in process:                          p50 ${quantile(inSqlite, 0.5).toFixed(1)} ms  p95 ${quantile(inSqlite, 0.95).toFixed(1)} ms`,
-    );
+    const inSqlite = timeRuns(() => new TextEncoder().encode(`{"rows":[${rendered.get(REPORT_APP, first, last) as string}]}`));
+    console.log(`the same rows rendered as JSON by SQLite (json_object), in process:                          ${percentiles(inSqlite)}`);
     writing.exec('drop table temp.answer_grain');
   }
 
@@ -465,15 +465,8 @@ async function main() {
     const columns = answer.meta.columns;
     const cells = answer.rows.map((row) => columns.map((c) => row[c]!));
     for (const format of ['json', 'csv'] as const) {
-      const times: number[] = [];
-      for (let i = 0; i < RUNS + 3; i++) {
-        const t = performance.now();
-        new TextEncoder().encode(wholeReportBody({ columns, rows: cells, meta: answer.meta }, format));
-        if (i >= 3) times.push(performance.now() - t);
-      }
-      console.log(
-        `the campaign answer alone, serialized (${cells.length.toLocaleString()} rows, no SQL): ${format.padEnd(4)} p50 ${quantile(times, 0.5).toFixed(1)} ms  p95 ${quantile(times, 0.95).toFixed(1)} ms`,
-      );
+      const serialized = timeRuns(() => new TextEncoder().encode(wholeReportBody({ columns, rows: cells, meta: answer.meta }, format)));
+      console.log(`the campaign answer alone, serialized (${cells.length.toLocaleString()} rows, no SQL): ${format.padEnd(4)} ${percentiles(serialized)}`);
     }
   }
 
@@ -490,27 +483,22 @@ async function main() {
       min(campaign_name) as campaign_name
     from postbacks where app_id = ? and received_at >= ? and received_at < ? group by 1, 2, 3 order by 1, 2, 3`);
   const timed = (run: () => unknown[]) => {
-    const times: number[] = [];
     let rows = 0;
-    for (let i = 0; i < RUNS + 3; i++) {
-      const t = performance.now();
+    const times = timeRuns(() => {
       const result = run();
       if (!JSON.stringify({ rows: result })) throw new Error('no answer');
-      if (i >= 3) times.push(performance.now() - t);
       rows = result.length;
-    }
-    return { p50: quantile(times, 0.5), p95: quantile(times, 0.95), rows };
+    });
+    return { ...times, rows };
   };
   const ownRun = timed(() => own.all(REPORT_APP, lo / bucket, hi / bucket));
-  console.log(`skanpost's rollup query, in process:                 p50 ${ownRun.p50.toFixed(1)} ms  p95 ${ownRun.p95.toFixed(1)} ms  (${ownRun.rows.toLocaleString()} rows)`);
+  console.log(`skanpost's rollup query, in process:                 ${percentiles(ownRun)}  (${ownRun.rows.toLocaleString()} rows)`);
 
   if (!reader.sqlite.prepare('select 1 from postbacks where app_id = ? limit 1').get(REPORT_APP)) {
     console.log('no raw postbacks in this database (loaded by an earlier version of the bench): the query-time peer is not timed');
   } else {
     const peerRun = timed(() => peer.all(REPORT_APP, lo, hi));
-    console.log(
-      `query-time peer (the app's raw postbacks), in process: p50 ${peerRun.p50.toFixed(1)} ms  p95 ${peerRun.p95.toFixed(1)} ms  (${peerRun.rows.toLocaleString()} rows)`,
-    );
+    console.log(`query-time peer (the app's raw postbacks), in process: ${percentiles(peerRun)}  (${peerRun.rows.toLocaleString()} rows)`);
     console.log(
       `peer / skanpost, p50: ${(peerRun.p50 / ownRun.p50).toFixed(2)} in process; ${(peerRun.p50 / p50['campaigns json']!).toFixed(2)} against the report over HTTP (JSON)`,
     );

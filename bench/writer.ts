@@ -18,7 +18,6 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import type Database from 'better-sqlite3';
 import { DEFAULT_INSTALL_MODEL } from '../src/conversion/install-date.js';
 import type { NewPostbackRow } from '../src/db/schema.js';
 import { preparePostback } from '../src/ingest/ingest.js';
@@ -205,16 +204,15 @@ function sqlFloor(stored: string, metrics: string): void {
       const one = Object.fromEntries(variant.tables.map((t) => [t, sqlite.prepare(insert(t, 1))]));
       const many = Object.fromEntries(variant.tables.map((t) => [t, sqlite.prepare(insert(t, batch))]));
       const [begin, commit] = [sqlite.prepare('BEGIN IMMEDIATE'), sqlite.prepare('COMMIT')];
-      // The postback's insert tells its id by SQLite's changes and last rowid, as the writer's does.
-      const exec = (statement: Database.Statement, params: unknown[]) => statement.run(params);
       const count = data.postbacks.rows.length;
       const cpu = process.cpuUsage();
       for (let from = 0; from < count; from += batch) {
         begin.run();
         for (const table of variant.tables) {
           const rows = (table === 'postbacks' && variant.narrow ? narrow : data[table].rows).slice(from, from + batch);
-          if (variant.multi && rows.length === batch) exec(many[table]!, rows.flat());
-          else for (const row of rows) exec(one[table]!, row);
+          // Plain runs, no RETURNING: the writer tells a new row's id by SQLite's changes and last rowid.
+          if (variant.multi && rows.length === batch) many[table]!.run(rows.flat());
+          else for (const row of rows) one[table]!.run(row);
         }
         commit.run();
       }
